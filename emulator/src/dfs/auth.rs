@@ -1,0 +1,110 @@
+//! Bearer-token authorization of DFS requests, with the service's 401 answers.
+//!
+//! A token must verify with the emulator's key, come from a registered tenant
+//! (`iss` `https://sts.windows.net/{tenant}/`), be for `https://storage.azure.com` (with or
+//! without a trailing slash) and be within its lifetime. No clock skew is allowed, so a token
+//! issued with a zero lifetime is expired at once (the real service allows five minutes).
+
+use std::time::SystemTime;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::Value;
+
+use super::{DfsState, header_str};
+use crate::errors::ServiceError;
+use crate::identity::STORAGE_RESOURCE;
+use crate::{jwt, timefmt};
+
+const FAILED: &str = "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.";
+
+fn challenge(state: &DfsState, tenant: Option<&str>) -> String {
+    format!(
+        "Bearer authorization_uri={}/{}/oauth2/authorize resource_id={STORAGE_RESOURCE}",
+        state.authority_url,
+        tenant.unwrap_or(&state.default_tenant)
+    )
+}
+
+fn invalid(state: &DfsState, tenant: Option<&str>, detail: &str) -> ServiceError {
+    ServiceError::new(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationInfo",
+        format!("{FAILED} AuthenticationErrorDetail: {detail}"),
+    )
+    .with_header(header::WWW_AUTHENTICATE, challenge(state, tenant))
+}
+
+/// Checks the request's bearer token; returns the token's tenant.
+pub(crate) fn authorize(state: &DfsState, headers: &HeaderMap) -> Result<String, ServiceError> {
+    let Some(authorization) = header_str(headers, "authorization").map(str::trim) else {
+        return Err(ServiceError::new(
+            StatusCode::UNAUTHORIZED,
+            "NoAuthenticationInformation",
+            FAILED,
+        )
+        .with_header(header::WWW_AUTHENTICATE, challenge(state, None)));
+    };
+    let Some(token) = authorization
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+    else {
+        return Err(ServiceError::new(
+            StatusCode::FORBIDDEN,
+            "AuthenticationFailed",
+            "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. The emulator accepts only bearer tokens from its Entra ID endpoint.",
+        ));
+    };
+    let claims = jwt::verify(token).map_err(|e| match e {
+        jwt::JwtError::Malformed => invalid(state, None, "Bearer token is malformed."),
+        _ => invalid(state, None, "Signature validation failed."),
+    })?;
+    let tenant = claims
+        .get("tid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let issuer_ok = tenant.as_deref().is_some_and(|t| {
+        state.directory.tenant(t) == Some(t)
+            && claims.get("iss").and_then(Value::as_str)
+                == Some(format!("https://sts.windows.net/{t}/").as_str())
+    });
+    if !issuer_ok {
+        return Err(invalid(
+            state,
+            None,
+            "Issuer validation failed. Issuer did not match.",
+        ));
+    }
+    let tenant = tenant.expect("checked above");
+    let audience = claims
+        .get("aud")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if audience.trim_end_matches('/') != STORAGE_RESOURCE {
+        return Err(invalid(
+            state,
+            Some(&tenant),
+            "Audience validation failed. Audience did not match.",
+        ));
+    }
+    let now = timefmt::unix_secs(SystemTime::now());
+    let time = |name: &str| claims.get(name).and_then(Value::as_u64);
+    match (time("nbf"), time("exp")) {
+        (_, None) => Err(invalid(
+            state,
+            Some(&tenant),
+            "Lifetime validation failed. The token is missing an Expiration Time.",
+        )),
+        (_, Some(exp)) if now >= exp => Err(invalid(
+            state,
+            Some(&tenant),
+            "Lifetime validation failed. The token is expired.",
+        )),
+        (Some(nbf), _) if now < nbf => Err(invalid(
+            state,
+            Some(&tenant),
+            "Lifetime validation failed. The token is not yet valid.",
+        )),
+        _ => Ok(tenant),
+    }
+}

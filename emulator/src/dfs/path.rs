@@ -1,0 +1,240 @@
+//! Path operations other than data: create, rename, properties, access control, delete.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use percent_encoding::percent_decode_str;
+
+use super::{At, DfsState, Query, empty, header_str, normalize_path, set, set_version};
+use crate::conditions::{Conditions, Outcome};
+use crate::errors::ServiceError;
+use crate::store::model::{Kind, PathMeta};
+use crate::store::{CreateRequest, RenameRequest};
+use crate::timefmt;
+
+/// `PUT`: create (`resource=file|directory`) or rename (`x-ms-rename-source`).
+pub(crate) fn put(
+    state: &DfsState,
+    headers: &HeaderMap,
+    query: &Query,
+    at: At<'_>,
+) -> Result<Response, ServiceError> {
+    match query.get("mode") {
+        None | Some("legacy") | Some("posix") => {}
+        Some(_) => return Err(ServiceError::invalid_query_parameter_value()),
+    }
+    let meta = if let Some(source) = header_str(headers, "x-ms-rename-source") {
+        let (source_fs, source) = parse_rename_source(source)?;
+        let request = RenameRequest {
+            source_fs,
+            source,
+            conditions: Conditions::from_headers(headers),
+            source_conditions: Conditions::source_from_headers(headers),
+            properties: super::properties(headers)?,
+        };
+        state
+            .store
+            .rename_path(at.account, at.fs, at.path, request)?
+    } else {
+        let kind = match query.get("resource") {
+            Some("file") => Kind::File,
+            Some("directory") => Kind::Directory,
+            Some(_) => return Err(ServiceError::invalid_query_parameter_value()),
+            None => return Err(ServiceError::missing_required_query_parameter()),
+        };
+        let request = CreateRequest {
+            kind,
+            properties: super::properties(headers)?,
+            content: super::content_headers(headers)?,
+            conditions: Conditions::from_headers(headers),
+        };
+        state
+            .store
+            .create_path(at.account, at.fs, at.path, request)?
+    };
+    let mut response = empty(StatusCode::CREATED);
+    set_version(&mut response, &meta.etag, meta.last_modified());
+    set(&mut response, "x-ms-request-server-encrypted", "true");
+    Ok(response)
+}
+
+/// Splits `/{filesystem}/{path}` (percent-encoded, maybe with a SAS query) into its parts.
+fn parse_rename_source(raw: &str) -> Result<(String, String), ServiceError> {
+    let without_query = raw.split('?').next().unwrap_or_default();
+    let decoded = percent_decode_str(without_query.trim())
+        .decode_utf8()
+        .map_err(|_| ServiceError::invalid_source_uri())?;
+    let stripped = decoded
+        .strip_prefix('/')
+        .ok_or_else(ServiceError::invalid_source_uri)?;
+    let (fs, path) = stripped
+        .split_once('/')
+        .ok_or_else(ServiceError::invalid_source_uri)?;
+    let path = normalize_path(path)
+        .map_err(|_| ServiceError::invalid_source_uri())?
+        .ok_or_else(ServiceError::invalid_source_uri)?;
+    Ok((fs.to_string(), path))
+}
+
+/// `PATCH` other than append and flush: `setProperties`, `setAccessControl`.
+pub(crate) fn patch(
+    state: &DfsState,
+    headers: &HeaderMap,
+    query: &Query,
+    at: At<'_>,
+) -> Result<Response, ServiceError> {
+    let conditions = Conditions::from_headers(headers);
+    let meta = match query.get("action") {
+        Some("setProperties") => state.store.set_path_properties(
+            at.account,
+            at.fs,
+            at.path,
+            super::properties(headers)?,
+            &conditions,
+        )?,
+        Some("setAccessControl") => {
+            // Access control is not modelled: check the path and conditions, change nothing.
+            let (meta, _) = state.store.path(at.account, at.fs, at.path)?;
+            if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+                return Err(ServiceError::condition_not_met());
+            }
+            meta
+        }
+        Some(_) => return Err(ServiceError::invalid_query_parameter_value()),
+        None => return Err(ServiceError::missing_required_query_parameter()),
+    };
+    let mut response = empty(StatusCode::OK);
+    set_version(&mut response, &meta.etag, meta.last_modified());
+    Ok(response)
+}
+
+/// Sets the properties headers shared by `HEAD` and `GET`.
+pub(crate) fn describe(response: &mut Response, meta: &PathMeta) {
+    set_version(response, &meta.etag, meta.last_modified());
+    set(response, "x-ms-resource-type", meta.kind.as_str());
+    set(
+        response,
+        "x-ms-creation-time",
+        &timefmt::rfc1123(meta.creation_time()),
+    );
+    set(response, "x-ms-server-encrypted", "true");
+    set(response, "x-ms-lease-state", "available");
+    set(response, "x-ms-lease-status", "unlocked");
+    if let Some(props) = &meta.properties {
+        set(response, "x-ms-properties", props);
+    }
+    let c = &meta.content;
+    let content_type = match (meta.kind, &c.content_type) {
+        (_, Some(t)) => t.as_str(),
+        (Kind::File, None) => "application/octet-stream",
+        (Kind::Directory, None) => "",
+    };
+    for (name, value) in [
+        ("content-type", Some(content_type)),
+        ("content-encoding", c.content_encoding.as_deref()),
+        ("content-language", c.content_language.as_deref()),
+        ("content-disposition", c.content_disposition.as_deref()),
+        ("cache-control", c.cache_control.as_deref()),
+    ] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            set(response, name, value);
+        }
+    }
+}
+
+/// Answers a read's conditions: `Some` response for 304, an error for 412.
+pub(crate) fn read_conditions(
+    headers: &HeaderMap,
+    meta: &PathMeta,
+) -> Result<Option<Response>, ServiceError> {
+    match Conditions::from_headers(headers).evaluate(Some(meta.version()), true) {
+        Outcome::Pass => Ok(None),
+        Outcome::Failed => Err(ServiceError::condition_not_met()),
+        Outcome::NotModified => {
+            let mut response = empty(StatusCode::NOT_MODIFIED);
+            set_version(&mut response, &meta.etag, meta.last_modified());
+            Ok(Some(response))
+        }
+    }
+}
+
+/// `HEAD`: properties, `action=getStatus` or `action=getAccessControl`.
+pub(crate) fn head(
+    state: &DfsState,
+    headers: &HeaderMap,
+    query: &Query,
+    at: At<'_>,
+) -> Result<Response, ServiceError> {
+    let (meta, _) = state.store.path(at.account, at.fs, at.path)?;
+    if let Some(not_modified) = read_conditions(headers, &meta)? {
+        return Ok(not_modified);
+    }
+    let mut response = empty(StatusCode::OK);
+    let (owner, group, permissions) = super::access(&meta);
+    match query.get("action") {
+        None => {
+            describe(&mut response, &meta);
+            set(&mut response, "content-length", &meta.len.to_string());
+            set(&mut response, "accept-ranges", "bytes");
+            if let Some(md5) = &meta.content.content_md5 {
+                set(&mut response, "content-md5", md5);
+            }
+        }
+        Some("getStatus") | Some("getAccessControl") => {
+            set_version(&mut response, &meta.etag, meta.last_modified());
+            set(&mut response, "x-ms-resource-type", meta.kind.as_str());
+            set(&mut response, "x-ms-owner", owner);
+            set(&mut response, "x-ms-group", group);
+            set(&mut response, "x-ms-permissions", permissions);
+            if query.get("action") == Some("getAccessControl") {
+                let acl = format!(
+                    "user::{},group::{},other::{}",
+                    &permissions[0..3],
+                    &permissions[3..6],
+                    &permissions[6..9]
+                );
+                set(&mut response, "x-ms-acl", &acl);
+            }
+        }
+        Some(_) => return Err(ServiceError::invalid_query_parameter_value()),
+    }
+    Ok(response)
+}
+
+/// `DELETE [?recursive=true|false]`.
+pub(crate) fn delete(
+    state: &DfsState,
+    headers: &HeaderMap,
+    query: &Query,
+    at: At<'_>,
+) -> Result<Response, ServiceError> {
+    let recursive = query.flag("recursive")?.unwrap_or(false);
+    let conditions = Conditions::from_headers(headers);
+    state
+        .store
+        .delete_path(at.account, at.fs, at.path, recursive, &conditions)?;
+    Ok(empty(StatusCode::OK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_sources() {
+        assert_eq!(
+            parse_rename_source("/fs/dir%20a/file.csv?sv=2020&sig=x").unwrap(),
+            ("fs".to_string(), "dir a/file.csv".to_string())
+        );
+        assert_eq!(
+            parse_rename_source("%2Ffs%2Fa%2Fb").unwrap(),
+            ("fs".to_string(), "a/b".to_string())
+        );
+        for bad in ["fs/a", "/fs", "/fs/", "/fs/../a"] {
+            assert_eq!(
+                parse_rename_source(bad).unwrap_err().code,
+                "InvalidSourceUri",
+                "{bad}"
+            );
+        }
+    }
+}

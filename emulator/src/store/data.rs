@@ -1,0 +1,300 @@
+//! File data: staged appends and the flush that commits them.
+//!
+//! An append's data goes to its own staging file (so appends at different positions can
+//! arrive concurrently and in any order) and is recorded as a pending range of the file. A
+//! flush to position `N` picks the ranges that exactly tile `[length, N)` (the latest append
+//! wins at a position), copies them after the committed bytes of the file's content, fsyncs,
+//! and then commits the new length with the index write. Staged data is kept on disk, its
+//! bookkeeping in memory: a restart drops uncommitted data.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use super::model::{ContentHeaders, Kind, PathMeta, Pending};
+use super::{Store, fs_mut, persist};
+use crate::conditions::{Conditions, Outcome};
+use crate::errors::ServiceError;
+
+/// A flush (`PATCH ?action=flush`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlushRequest {
+    /// `position`: the file's length after the flush.
+    pub position: u64,
+    /// `retainUncommittedData`: keep staged data past `position`.
+    pub retain_uncommitted: bool,
+    /// Content headers to store; `content_md5` replaces the stored one, the others only when
+    /// given.
+    pub content: ContentHeaders,
+    /// Conditions on the file.
+    pub conditions: Conditions,
+}
+
+/// What a flush copies, decided under the lock.
+struct Plan {
+    blob: PathBuf,
+    blob_id: String,
+    committed: u64,
+    ranges: Vec<Pending>,
+}
+
+/// Picks staged ranges that exactly cover `[from, to)`, the latest append at each position.
+fn tile(pending: &[Pending], from: u64, to: u64) -> Option<Vec<Pending>> {
+    let mut cursor = from;
+    let mut chosen = Vec::new();
+    while cursor < to {
+        let next = pending
+            .iter()
+            .filter(|p| p.position == cursor)
+            .max_by_key(|p| p.seq)?;
+        cursor += next.len;
+        if cursor > to {
+            return None;
+        }
+        chosen.push(next.clone());
+    }
+    Some(chosen)
+}
+
+/// Copies the ranges after the committed bytes of the content file and fsyncs it.
+fn copy_ranges(plan: &Plan) -> io::Result<()> {
+    if plan.ranges.is_empty() {
+        return Ok(());
+    }
+    let mut blob = OpenOptions::new().write(true).open(&plan.blob)?;
+    // Bytes past the committed length are leftovers of a failed flush.
+    blob.set_len(plan.committed)?;
+    blob.seek(SeekFrom::Start(plan.committed))?;
+    for range in &plan.ranges {
+        let mut staged = File::open(&range.file)?;
+        let copied = io::copy(&mut staged, &mut blob)?;
+        if copied != range.len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "staged data is short",
+            ));
+        }
+    }
+    blob.sync_all()
+}
+
+impl Store {
+    /// Fails unless `path` is an existing file that data can be appended to.
+    pub(crate) fn check_appendable(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+    ) -> Result<(), ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        match fs.paths.get(path) {
+            Some(meta) if meta.kind == Kind::File => Ok(()),
+            _ => Err(ServiceError::path_not_found()),
+        }
+    }
+
+    /// Records staged data as an uncommitted range of `path`. On error the caller still owns
+    /// (and removes) the staging file.
+    pub(crate) fn register_append(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        position: u64,
+        len: u64,
+        file: PathBuf,
+    ) -> Result<(), ServiceError> {
+        let seq = self.next_seq();
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        match fs.paths.get_mut(path) {
+            Some(meta) if meta.kind == Kind::File => {
+                meta.pending.push(Pending {
+                    position,
+                    len,
+                    file,
+                    seq,
+                });
+                Ok(())
+            }
+            _ => Err(ServiceError::path_not_found()),
+        }
+    }
+
+    /// Commits staged data up to `request.position`.
+    pub(crate) async fn flush(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        request: FlushRequest,
+    ) -> Result<PathMeta, ServiceError> {
+        let (plan, dropped) = self.plan_flush(account, fs_name, path, &request)?;
+        persist::remove_files(dropped);
+        let (plan, copied) = tokio::task::spawn_blocking(move || {
+            let copied = copy_ranges(&plan);
+            (plan, copied)
+        })
+        .await
+        .map_err(|_| ServiceError::internal_error())?;
+        let staged: Vec<PathBuf> = plan.ranges.iter().map(|r| r.file.clone()).collect();
+        if let Err(e) = copied {
+            self.abort_flush(account, fs_name, path, &plan.blob_id);
+            persist::remove_files(staged);
+            return Err(e.into());
+        }
+        let result = self.commit_flush(account, fs_name, path, &plan, request);
+        persist::remove_files(staged);
+        result
+    }
+
+    /// Validates the flush and takes its ranges out of the pending list.
+    fn plan_flush(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        request: &FlushRequest,
+    ) -> Result<(Plan, Vec<PathBuf>), ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = match fs.paths.get_mut(path) {
+            Some(meta) if meta.kind == Kind::File => meta,
+            _ => return Err(ServiceError::path_not_found()),
+        };
+        if request.conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        if meta.flushing {
+            return Err(ServiceError::server_busy());
+        }
+        if request.position < meta.len {
+            return Err(ServiceError::invalid_flush_position());
+        }
+        let ranges = tile(&meta.pending, meta.len, request.position)
+            .ok_or_else(ServiceError::invalid_flush_position)?;
+        let all = std::mem::take(&mut meta.pending);
+        let mut dropped = Vec::new();
+        for pending in all {
+            let used = ranges.iter().any(|r| r.seq == pending.seq);
+            if used {
+                continue;
+            }
+            if request.retain_uncommitted && pending.position >= request.position {
+                meta.pending.push(pending);
+            } else {
+                dropped.push(pending.file);
+            }
+        }
+        meta.flushing = true;
+        let blob_id = meta.blob.clone().ok_or_else(ServiceError::internal_error)?;
+        let plan = Plan {
+            blob: self.layout.blob(account, fs_name, &blob_id),
+            blob_id,
+            committed: meta.len,
+            ranges,
+        };
+        Ok((plan, dropped))
+    }
+
+    /// Finds the file being flushed again (it may have been renamed meanwhile).
+    fn flushed_file<'a>(
+        fs: &'a mut super::FsMeta,
+        path: &str,
+        blob_id: &str,
+    ) -> Option<&'a mut PathMeta> {
+        let name = if fs.paths.get(path).and_then(|m| m.blob.as_deref()) == Some(blob_id) {
+            path.to_string()
+        } else {
+            fs.paths
+                .iter()
+                .find(|(_, m)| m.blob.as_deref() == Some(blob_id))
+                .map(|(name, _)| name.clone())?
+        };
+        fs.paths.get_mut(&name)
+    }
+
+    fn commit_flush(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        plan: &Plan,
+        request: FlushRequest,
+    ) -> Result<PathMeta, ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta =
+            Self::flushed_file(fs, path, &plan.blob_id).ok_or_else(ServiceError::path_not_found)?;
+        meta.flushing = false;
+        meta.len = request.position;
+        meta.touch();
+        let given = request.content;
+        let stored = &mut meta.content;
+        for (slot, value) in [
+            (&mut stored.content_type, given.content_type),
+            (&mut stored.content_encoding, given.content_encoding),
+            (&mut stored.content_language, given.content_language),
+            (&mut stored.content_disposition, given.content_disposition),
+            (&mut stored.cache_control, given.cache_control),
+        ] {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        stored.content_md5 = given.content_md5;
+        let mut snapshot = meta.clone();
+        snapshot.pending.clear();
+        self.save(account, fs_name, fs)?;
+        Ok(snapshot)
+    }
+
+    fn abort_flush(&self, account: &str, fs_name: &str, path: &str, blob_id: &str) {
+        let mut accounts = self.lock();
+        if let Ok(fs) = fs_mut(&mut accounts, account, fs_name)
+            && let Some(meta) = Self::flushed_file(fs, path, blob_id)
+        {
+            meta.flushing = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(position: u64, len: u64, seq: u64) -> Pending {
+        Pending {
+            position,
+            len,
+            file: PathBuf::from(format!("p{seq}")),
+            seq,
+        }
+    }
+
+    #[test]
+    fn tiling() {
+        let staged = [
+            pending(4, 4, 1),
+            pending(0, 4, 0),
+            pending(0, 4, 2),
+            pending(8, 2, 3),
+        ];
+        let seqs = |t: Option<Vec<Pending>>| t.map(|v| v.iter().map(|p| p.seq).collect::<Vec<_>>());
+        assert_eq!(seqs(tile(&staged, 0, 8)), Some(vec![2, 1]));
+        assert_eq!(seqs(tile(&staged, 0, 10)), Some(vec![2, 1, 3]));
+        assert_eq!(seqs(tile(&staged, 0, 0)), Some(vec![]));
+        assert_eq!(
+            seqs(tile(&staged, 0, 6)),
+            None,
+            "a range straddles the position"
+        );
+        assert_eq!(seqs(tile(&staged, 0, 12)), None, "a gap");
+        assert_eq!(
+            seqs(tile(&staged, 2, 8)),
+            None,
+            "not starting at the length"
+        );
+    }
+}

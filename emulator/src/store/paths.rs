@@ -1,0 +1,480 @@
+//! Namespace operations: create, describe, set properties, delete, rename and list paths.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::model::{self, ContentHeaders, FsMeta, Kind, PathMeta};
+use super::{Store, fs_mut, persist};
+use crate::conditions::{Conditions, Outcome};
+use crate::errors::ServiceError;
+
+/// A path create (`PUT ?resource=file|directory`).
+#[derive(Debug, Clone)]
+pub(crate) struct CreateRequest {
+    /// File or directory.
+    pub kind: Kind,
+    /// `x-ms-properties`.
+    pub properties: Option<String>,
+    /// `x-ms-content-*` and `x-ms-cache-control`.
+    pub content: ContentHeaders,
+    /// Conditions on the path.
+    pub conditions: Conditions,
+}
+
+/// A rename (`PUT` with `x-ms-rename-source`).
+#[derive(Debug, Clone)]
+pub(crate) struct RenameRequest {
+    /// File system named by the rename source.
+    pub source_fs: String,
+    /// Source path.
+    pub source: String,
+    /// Conditions on the destination.
+    pub conditions: Conditions,
+    /// Conditions on the source (`x-ms-source-if-*`).
+    pub source_conditions: Conditions,
+    /// `x-ms-properties` replacing the source's when given.
+    pub properties: Option<String>,
+}
+
+/// A list-paths request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListRequest {
+    /// Directory to list, the root when `None`.
+    pub directory: Option<String>,
+    /// Whether to list the whole subtree.
+    pub recursive: bool,
+    /// Page size.
+    pub max_results: usize,
+    /// Continuation token of the previous page.
+    pub continuation: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub(crate) struct Page {
+    /// Paths with their metadata, in depth-first order.
+    pub paths: Vec<(String, PathMeta)>,
+    /// Token for the next page when more remain.
+    pub continuation: Option<String>,
+}
+
+/// Files that a committed change made useless: content and staged appends.
+fn leftovers(store: &Store, account: &str, fs_name: &str, meta: &PathMeta) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = meta.pending.iter().map(|p| p.file.clone()).collect();
+    if let Some(id) = &meta.blob {
+        files.push(store.layout.blob(account, fs_name, id));
+    }
+    files
+}
+
+/// Fails with `PathConflict` when an ancestor of `path` is a file.
+fn check_ancestors(fs: &FsMeta, path: &str) -> Result<(), ServiceError> {
+    for ancestor in model::ancestors(path) {
+        if fs.paths.get(ancestor).is_some_and(|m| m.kind == Kind::File) {
+            return Err(ServiceError::path_conflict());
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates a file or directory and any missing parent directories. A file created over an
+    /// existing file replaces it at once with an empty one.
+    pub(crate) fn create_path(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        request: CreateRequest,
+    ) -> Result<PathMeta, ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        check_ancestors(fs, path)?;
+        let existing = fs.paths.get(path);
+        if request.conditions.is_create_only() && existing.is_some() {
+            return Err(ServiceError::path_already_exists());
+        }
+        if request
+            .conditions
+            .evaluate(existing.map(PathMeta::version), false)
+            != Outcome::Pass
+        {
+            return Err(ServiceError::condition_not_met());
+        }
+        if existing.is_some_and(|e| e.kind != request.kind) {
+            return Err(ServiceError::path_conflict());
+        }
+        for ancestor in model::ancestors(path) {
+            fs.paths
+                .entry(ancestor.to_string())
+                .or_insert_with(|| PathMeta::new(Kind::Directory, None));
+        }
+        let mut replaced = Vec::new();
+        let meta = match (request.kind, fs.paths.get_mut(path)) {
+            (Kind::Directory, Some(dir)) => {
+                dir.touch();
+                dir.properties = request.properties;
+                dir.clone()
+            }
+            (kind, _) => {
+                let blob = (kind == Kind::File).then(|| uuid::Uuid::new_v4().to_string());
+                if let Some(id) = &blob {
+                    File::create(self.layout.blob(account, fs_name, id))?;
+                }
+                let mut meta = PathMeta::new(kind, blob);
+                meta.properties = request.properties;
+                meta.content = ContentHeaders {
+                    content_md5: None,
+                    ..request.content
+                };
+                if let Some(old) = fs.paths.insert(path.to_string(), meta.clone()) {
+                    replaced = leftovers(self, account, fs_name, &old);
+                }
+                meta
+            }
+        };
+        self.save(account, fs_name, fs)?;
+        drop(accounts);
+        persist::remove_files(replaced);
+        Ok(meta)
+    }
+
+    /// Metadata of a path and the file holding its committed content (files only).
+    pub(crate) fn path(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+    ) -> Result<(PathMeta, Option<PathBuf>), ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = fs
+            .paths
+            .get(path)
+            .ok_or_else(ServiceError::path_not_found)?;
+        let blob = meta
+            .blob
+            .as_ref()
+            .map(|id| self.layout.blob(account, fs_name, id));
+        let mut snapshot = meta.clone();
+        snapshot.pending.clear();
+        Ok((snapshot, blob))
+    }
+
+    /// Replaces a path's `x-ms-properties` (`action=setProperties`).
+    pub(crate) fn set_path_properties(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        properties: Option<String>,
+        conditions: &Conditions,
+    ) -> Result<PathMeta, ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = fs
+            .paths
+            .get_mut(path)
+            .ok_or_else(ServiceError::path_not_found)?;
+        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        if properties.is_some() {
+            meta.properties = properties;
+        }
+        meta.touch();
+        let snapshot = meta.clone();
+        self.save(account, fs_name, fs)?;
+        Ok(snapshot)
+    }
+
+    /// Deletes a file, or a directory (`recursive` required when it has children).
+    pub(crate) fn delete_path(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        recursive: bool,
+        conditions: &Conditions,
+    ) -> Result<(), ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = fs
+            .paths
+            .get(path)
+            .ok_or_else(ServiceError::path_not_found)?;
+        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        let mut names = vec![path.to_string()];
+        if meta.kind == Kind::Directory {
+            let children = fs.descendants(path);
+            if !children.is_empty() && !recursive {
+                return Err(ServiceError::directory_not_empty());
+            }
+            names.extend(children);
+        }
+        let mut garbage = Vec::new();
+        for name in names {
+            if let Some(old) = fs.paths.remove(&name) {
+                garbage.extend(leftovers(self, account, fs_name, &old));
+            }
+        }
+        self.save(account, fs_name, fs)?;
+        drop(accounts);
+        persist::remove_files(garbage);
+        Ok(())
+    }
+
+    /// Renames a file or a directory with all its children, in one index commit. An existing
+    /// destination file is replaced unless the destination conditions fail.
+    pub(crate) fn rename_path(
+        &self,
+        account: &str,
+        fs_name: &str,
+        dest: &str,
+        request: RenameRequest,
+    ) -> Result<PathMeta, ServiceError> {
+        if request.source_fs != fs_name {
+            return Err(ServiceError::invalid_source_uri());
+        }
+        let source = request.source.as_str();
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let src = fs
+            .paths
+            .get(source)
+            .ok_or_else(ServiceError::source_path_not_found)?;
+        if request
+            .source_conditions
+            .evaluate(Some(src.version()), false)
+            != Outcome::Pass
+        {
+            return Err(ServiceError::source_condition_not_met());
+        }
+        let src_kind = src.kind;
+        if source == dest {
+            return Ok(src.clone());
+        }
+        if model::is_within(dest, source) {
+            return Err(ServiceError::invalid_rename_source_path());
+        }
+        if let Some(parent) = model::parent(dest) {
+            match fs.paths.get(parent) {
+                None => return Err(ServiceError::rename_destination_parent_path_not_found()),
+                Some(p) if p.kind == Kind::File => return Err(ServiceError::path_conflict()),
+                Some(_) => {}
+            }
+        }
+        let existing = fs.paths.get(dest);
+        if request.conditions.is_create_only() && existing.is_some() {
+            return Err(ServiceError::path_already_exists());
+        }
+        if request
+            .conditions
+            .evaluate(existing.map(PathMeta::version), false)
+            != Outcome::Pass
+        {
+            return Err(ServiceError::condition_not_met());
+        }
+        let mut garbage = Vec::new();
+        if let Some(existing) = existing {
+            if existing.kind != src_kind {
+                return Err(ServiceError::invalid_source_or_destination_resource_type());
+            }
+            if existing.kind == Kind::Directory {
+                return Err(ServiceError::path_already_exists());
+            }
+            let old = fs.paths.remove(dest).expect("destination exists");
+            garbage = leftovers(self, account, fs_name, &old);
+        }
+        let mut names = vec![source.to_string()];
+        if src_kind == Kind::Directory {
+            names.extend(fs.descendants(source));
+        }
+        for name in names {
+            let meta = fs.paths.remove(&name).expect("listed above");
+            fs.paths
+                .insert(format!("{dest}{}", &name[source.len()..]), meta);
+        }
+        let moved = fs.paths.get_mut(dest).expect("just inserted");
+        if request.properties.is_some() {
+            moved.properties = request.properties;
+        }
+        let snapshot = moved.clone();
+        self.save(account, fs_name, fs)?;
+        drop(accounts);
+        persist::remove_files(garbage);
+        Ok(snapshot)
+    }
+
+    /// One page of paths in depth-first order, and the continuation token when more remain.
+    pub(crate) fn list_paths(
+        &self,
+        account: &str,
+        fs_name: &str,
+        request: &ListRequest,
+    ) -> Result<Page, ServiceError> {
+        let after = match &request.continuation {
+            None => None,
+            Some(token) => Some(
+                STANDARD
+                    .decode(token)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(ServiceError::invalid_query_parameter_value)?,
+            ),
+        };
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let prefix = match request.directory.as_deref() {
+            None => String::new(),
+            Some(dir) => match fs.paths.get(dir) {
+                Some(meta) if meta.kind == Kind::Directory => format!("{dir}/"),
+                _ => return Err(ServiceError::path_not_found()),
+            },
+        };
+        let mut names: Vec<&String> = fs
+            .paths
+            .range(prefix.clone()..)
+            .take_while(|(name, _)| name.starts_with(&prefix))
+            .map(|(name, _)| name)
+            .filter(|name| request.recursive || !name[prefix.len()..].contains('/'))
+            .filter(|name| {
+                after
+                    .as_ref()
+                    .is_none_or(|a| model::path_order(name, a).is_gt())
+            })
+            .collect();
+        names.sort_by(|a, b| model::path_order(a, b));
+        let more = names.len() > request.max_results;
+        names.truncate(request.max_results);
+        let continuation = more.then(|| STANDARD.encode(names.last().expect("page is not empty")));
+        let page = names
+            .into_iter()
+            .map(|name| {
+                let mut meta = fs.paths[name].clone();
+                meta.pending.clear();
+                (name.clone(), meta)
+            })
+            .collect();
+        Ok(Page {
+            paths: page,
+            continuation,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::StorageAccountConfig;
+    use super::*;
+
+    fn store(dir: &std::path::Path) -> Store {
+        let accounts = [StorageAccountConfig {
+            name: "acct1".into(),
+            file_systems: vec!["fs1".into()],
+        }];
+        Store::open(dir, &accounts).unwrap()
+    }
+
+    fn create(s: &Store, path: &str, kind: Kind) -> Result<PathMeta, ServiceError> {
+        let request = CreateRequest {
+            kind,
+            properties: None,
+            content: ContentHeaders::default(),
+            conditions: Conditions::default(),
+        };
+        s.create_path("acct1", "fs1", path, request)
+    }
+
+    fn names(s: &Store, directory: Option<&str>, recursive: bool) -> Vec<String> {
+        let request = ListRequest {
+            directory: directory.map(str::to_string),
+            recursive,
+            max_results: 100,
+            continuation: None,
+        };
+        s.list_paths("acct1", "fs1", &request)
+            .unwrap()
+            .paths
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    #[test]
+    fn create_makes_parents_and_refuses_file_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        create(&s, "a/b/c.csv", Kind::File).unwrap();
+        assert_eq!(names(&s, None, true), ["a", "a/b", "a/b/c.csv"]);
+        assert_eq!(
+            create(&s, "a/b/c.csv/d", Kind::File).unwrap_err().code,
+            "PathConflict"
+        );
+        assert_eq!(
+            create(&s, "a/b", Kind::File).unwrap_err().code,
+            "PathConflict"
+        );
+        assert_eq!(names(&s, Some("a"), false), ["a/b"]);
+    }
+
+    #[test]
+    fn rename_moves_subtree() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        create(&s, "src/x/1.csv", Kind::File).unwrap();
+        create(&s, "dst", Kind::Directory).unwrap();
+        let request = |source: &str| RenameRequest {
+            source_fs: "fs1".into(),
+            source: source.into(),
+            conditions: Conditions::default(),
+            source_conditions: Conditions::default(),
+            properties: None,
+        };
+        s.rename_path("acct1", "fs1", "dst/moved", request("src"))
+            .unwrap();
+        assert_eq!(
+            names(&s, None, true),
+            ["dst", "dst/moved", "dst/moved/x", "dst/moved/x/1.csv"]
+        );
+        let code = |r: Result<PathMeta, ServiceError>| r.unwrap_err().code;
+        assert_eq!(
+            code(s.rename_path("acct1", "fs1", "z", request("src"))),
+            "SourcePathNotFound"
+        );
+        assert_eq!(
+            code(s.rename_path("acct1", "fs1", "dst/moved/x/y", request("dst/moved"))),
+            "InvalidRenameSourcePath"
+        );
+        assert_eq!(
+            code(s.rename_path("acct1", "fs1", "nope/y", request("dst/moved"))),
+            "RenameDestinationParentPathNotFound"
+        );
+    }
+
+    #[test]
+    fn list_pages_in_depth_first_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        for p in ["a/b", "a-c", "a/a"] {
+            create(&s, p, Kind::File).unwrap();
+        }
+        let mut request = ListRequest {
+            recursive: true,
+            max_results: 2,
+            ..ListRequest::default()
+        };
+        let names = |p: &Page| p.paths.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a", "a/a"]);
+        request.continuation = page.continuation;
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a/b", "a-c"]);
+        assert!(page.continuation.is_none());
+    }
+}

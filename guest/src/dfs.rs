@@ -1,0 +1,341 @@
+//! The ADLS Gen2 DFS protocol, sans I/O: request builders and response interpreters.
+//!
+//! Requests carry `Authorization: Bearer`, `x-ms-version` and an `x-ms-client-request-id`
+//! made of the run ID and a counter. Error responses become [`StorageError`]s with the
+//! service's code (the `x-ms-error-code` header, else the JSON body), the first line of its
+//! message, its request ID, and a hint for well-known codes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use crate::model::{Method, Request, Response, StorageError};
+use crate::naming::{encode_path, url};
+
+/// The REST API version sent in `x-ms-version`.
+pub const VERSION: &str = "2023-11-03";
+/// The OAuth scope of Azure Storage.
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
+
+/// Base64 of the MD5 of `data`, as `Content-MD5` wants it.
+pub fn md5_base64(data: &[u8]) -> String {
+    BASE64.encode(Md5::digest(data))
+}
+
+/// Builds DFS requests for one file system and interprets their responses.
+#[derive(Clone, Debug)]
+pub struct Dfs {
+    endpoint: String,
+    file_system: String,
+    account_name: String,
+    client_id: String,
+    run_id: String,
+    requests: u64,
+    token: String,
+}
+
+/// What `HEAD` says of a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Properties {
+    /// The `ETag`, for `If-Match`.
+    pub etag: String,
+    /// The file's committed length.
+    pub length: u64,
+    /// Whether the path is a directory (`x-ms-resource-type: directory`).
+    pub directory: bool,
+}
+
+impl Dfs {
+    /// A protocol driver for `file_system` at `endpoint` (no trailing slash). The account
+    /// name and client ID only go into hints; the run ID prefixes client request IDs.
+    pub fn new(
+        endpoint: &str,
+        file_system: &str,
+        account_name: &str,
+        client_id: &str,
+        run_id: &str,
+    ) -> Dfs {
+        Dfs {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            file_system: file_system.to_owned(),
+            account_name: account_name.to_owned(),
+            client_id: client_id.to_owned(),
+            run_id: run_id.to_owned(),
+            requests: 0,
+            token: String::new(),
+        }
+    }
+
+    /// Sets the bearer token for the requests built from now on.
+    pub fn set_token(&mut self, token: &str) {
+        token.clone_into(&mut self.token);
+    }
+
+    fn request(&mut self, method: Method, path: &str, query: &str) -> Request {
+        self.requests += 1;
+        let mut url = url(&self.endpoint, &self.file_system, path);
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(query);
+        }
+        Request {
+            method,
+            url,
+            headers: vec![
+                ("Authorization".into(), format!("Bearer {}", self.token)),
+                ("x-ms-version".into(), VERSION.into()),
+                (
+                    "x-ms-client-request-id".into(),
+                    format!("{}-{}", self.run_id, self.requests),
+                ),
+            ],
+            body: Vec::new(),
+        }
+    }
+
+    /// `PUT ?resource=file`: creates (or, without `if_none_match`, truncates) a file.
+    pub fn create_file(&mut self, path: &str, if_none_match: bool) -> Request {
+        let mut req = self.request(Method::Put, path, "resource=file");
+        if if_none_match {
+            req.headers.push(("If-None-Match".into(), "*".into()));
+        }
+        req
+    }
+
+    /// `PATCH ?action=append&position=N` with the block and its `Content-MD5`.
+    pub fn append(&mut self, path: &str, position: u64, data: Vec<u8>) -> Request {
+        let mut req = self.request(
+            Method::Patch,
+            path,
+            &format!("action=append&position={position}"),
+        );
+        req.headers.push(("Content-MD5".into(), md5_base64(&data)));
+        req.body = data;
+        req
+    }
+
+    /// `PATCH ?action=flush&position=N&close=true`: commits the data appended up to
+    /// `position`, stores `md5` (of the whole file) when given, sets the content type to
+    /// `text/csv`, and requires `if_match` as the file's ETag when given.
+    pub fn flush(
+        &mut self,
+        path: &str,
+        position: u64,
+        md5: Option<&[u8]>,
+        if_match: Option<&str>,
+    ) -> Request {
+        let mut req = self.request(
+            Method::Patch,
+            path,
+            &format!("action=flush&position={position}&close=true"),
+        );
+        if let Some(md5) = md5 {
+            req.headers
+                .push(("x-ms-content-md5".into(), BASE64.encode(md5)));
+        }
+        req.headers
+            .push(("x-ms-content-type".into(), "text/csv".into()));
+        if let Some(etag) = if_match {
+            req.headers.push(("If-Match".into(), etag.into()));
+        }
+        req
+    }
+
+    /// `PUT {dest}?mode=legacy` with `x-ms-rename-source: /{fs}/{source}`: renames `source`
+    /// onto `dest`, replacing an existing file.
+    pub fn rename(&mut self, source: &str, dest: &str) -> Request {
+        let rename_source = format!(
+            "/{}/{}",
+            encode_path(&self.file_system),
+            encode_path(source)
+        );
+        let mut req = self.request(Method::Put, dest, "mode=legacy");
+        req.headers
+            .push(("x-ms-rename-source".into(), rename_source));
+        req
+    }
+
+    /// `HEAD`: the path's properties.
+    pub fn get_properties(&mut self, path: &str) -> Request {
+        self.request(Method::Head, path, "")
+    }
+
+    /// `GET` with `Range: bytes={first}-{last}` (inclusive).
+    pub fn read(&mut self, path: &str, first: u64, last: u64) -> Request {
+        let mut req = self.request(Method::Get, path, "");
+        req.headers
+            .push(("Range".into(), format!("bytes={first}-{last}")));
+        req
+    }
+
+    /// `DELETE`: removes a file.
+    pub fn delete(&mut self, path: &str) -> Request {
+        self.request(Method::Delete, path, "")
+    }
+
+    /// `Ok` for a 2xx response, else the storage error it reports.
+    pub fn check(&self, resp: &Response, operation: &str) -> Result<(), StorageError> {
+        if (200..300).contains(&resp.status) {
+            Ok(())
+        } else {
+            Err(self.error(resp, operation))
+        }
+    }
+
+    /// Interprets a `HEAD` response: `None` when the path does not exist (404).
+    pub fn properties(&self, resp: &Response) -> Result<Option<Properties>, StorageError> {
+        const OPERATION: &str = "get properties of target";
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        self.check(resp, OPERATION)?;
+        let etag = resp.header("ETag").unwrap_or_default().to_owned();
+        let length = resp
+            .header("Content-Length")
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| StorageError {
+                operation: OPERATION.into(),
+                status: resp.status,
+                code: String::new(),
+                message: "the response has no valid Content-Length".into(),
+            })?;
+        let directory = resp
+            .header("x-ms-resource-type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("directory"));
+        Ok(Some(Properties {
+            etag,
+            length,
+            directory,
+        }))
+    }
+
+    /// The storage error an error response reports, with a hint where one helps.
+    pub fn error(&self, resp: &Response, operation: &str) -> StorageError {
+        let body = serde_json::from_slice::<ErrorBody>(&resp.body)
+            .ok()
+            .and_then(|b| b.error);
+        let code = resp
+            .header("x-ms-error-code")
+            .map(str::to_owned)
+            .or_else(|| body.as_ref().and_then(|b| b.code.clone()))
+            .unwrap_or_default();
+        let service_message = body.and_then(|b| b.message).unwrap_or_default();
+        let mut lines = service_message.lines();
+        let first = lines.next().unwrap_or_default().trim();
+        let request_id = lines
+            .find_map(|l| l.trim().strip_prefix("RequestId:"))
+            .map(str::trim)
+            .or_else(|| resp.header("x-ms-request-id"))
+            .filter(|id| !id.is_empty());
+        let mut message = if first.is_empty() {
+            format!("the service answered {}", status_text(resp.status))
+        } else {
+            first.to_owned()
+        };
+        if let Some(id) = request_id {
+            message.push_str(&format!(" (RequestId:{id})"));
+        }
+        if let Some(hint) = self.hint(&code, resp.status) {
+            message.push_str("; ");
+            message.push_str(&hint);
+        }
+        StorageError {
+            operation: operation.into(),
+            status: resp.status,
+            code,
+            message,
+        }
+    }
+
+    fn hint(&self, code: &str, status: u16) -> Option<String> {
+        let fs = &self.file_system;
+        let role = || {
+            format!(
+                "grant the app {} the Storage Blob Data Contributor role on storage account \
+                 `{}` (or on file system `{fs}`)",
+                self.client_id, self.account_name
+            )
+        };
+        let token = || {
+            "the token was refused: check account.tenant_id / account.client_id, and that \
+             the endpoint belongs to that tenant"
+                .to_owned()
+        };
+        Some(match code {
+            "FilesystemNotFound" | "ContainerNotFound" => {
+                format!("create file system `{fs}` or check output.file_system / account.container")
+            }
+            "AuthorizationPermissionMismatch" | "AuthorizationFailure" => role(),
+            "InvalidAuthenticationInfo" | "AuthenticationFailed" => token(),
+            "PathNotFound" | "SourcePathNotFound" | "BlobNotFound" => {
+                "the file is gone: was it deleted or moved while the run wrote it?".into()
+            }
+            "ConditionNotMet" => {
+                "the file changed while this run appended to it (its ETag no longer \
+                 matches): run again"
+                    .into()
+            }
+            "InvalidFlushPosition" => {
+                "the data appended does not end where the flush says: another writer may be \
+                 writing the same path"
+                    .into()
+            }
+            "PathAlreadyExists" => "a file already exists at this path".into(),
+            "RenameDestinationParentPathNotFound" => {
+                "the target's directory vanished during the run".into()
+            }
+            "ResourceTypeMismatch" | "PathConflict" => {
+                "a directory and a file clash at this path: choose another output.file_name".into()
+            }
+            "LeaseIdMissing" | "LeaseAlreadyPresent" | "LeaseNotPresent" => {
+                "the file is leased by another client: wait for the lease to end".into()
+            }
+            "ServerBusy" | "OperationTimedOut" | "InternalError" => {
+                "the service is busy or failing: retry the run later".into()
+            }
+            "AccountIsDisabled" => "the storage account is disabled".into(),
+            "" => match status {
+                401 => token(),
+                403 => role(),
+                404 => format!("check account.dfs_endpoint and that file system `{fs}` exists"),
+                500..=599 => "the service is busy or failing: retry the run later".into(),
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<ErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+fn status_text(status: u16) -> String {
+    let reason = match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => return format!("HTTP {status} without error details"),
+    };
+    format!("HTTP {status} {reason} without error details")
+}
+
+#[cfg(test)]
+mod tests;

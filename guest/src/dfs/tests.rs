@@ -1,0 +1,263 @@
+//! DFS request building and response interpretation.
+
+use super::*;
+
+fn dfs() -> Dfs {
+    let mut dfs = Dfs::new(
+        "http://127.0.0.1:10004/acct/",
+        "exports",
+        "acct",
+        "11111111-2222-3333-4444-555555555555",
+        "run-7",
+    );
+    dfs.set_token("tok");
+    dfs
+}
+
+fn headers(req: &Request) -> Vec<(&str, &str)> {
+    req.headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
+fn common(id: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("Authorization", "Bearer tok".into()),
+        ("x-ms-version", VERSION.into()),
+        ("x-ms-client-request-id", format!("run-7-{id}")),
+    ]
+}
+
+fn expect(req: &Request, method: Method, url: &str, extra: &[(&str, &str)], id: u32) {
+    assert_eq!(req.method, method);
+    assert_eq!(req.url, url);
+    let mut want: Vec<(&str, String)> = common(id);
+    want.extend(extra.iter().map(|(n, v)| (*n, (*v).to_owned())));
+    let want: Vec<(&str, &str)> = want.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(headers(req), want);
+}
+
+const BASE: &str = "http://127.0.0.1:10004/acct/exports";
+
+#[test]
+fn requests() {
+    let mut d = dfs();
+    let req = d.create_file("dir/_a b.csv.run-7.tmp", false);
+    expect(
+        &req,
+        Method::Put,
+        &format!("{BASE}/dir/_a%20b.csv.run-7.tmp?resource=file"),
+        &[],
+        1,
+    );
+    assert!(req.body.is_empty());
+
+    let req = d.create_file("a.csv", true);
+    expect(
+        &req,
+        Method::Put,
+        &format!("{BASE}/a.csv?resource=file"),
+        &[("If-None-Match", "*")],
+        2,
+    );
+
+    let req = d.append("a.csv", 1024, b"hello".to_vec());
+    expect(
+        &req,
+        Method::Patch,
+        &format!("{BASE}/a.csv?action=append&position=1024"),
+        &[("Content-MD5", "XUFAKrxLKna5cZ2REBfFkg==")],
+        3,
+    );
+    assert_eq!(req.body, b"hello");
+
+    let md5 = Md5::digest(b"hello");
+    let req = d.flush("a.csv", 5, Some(&md5), None);
+    expect(
+        &req,
+        Method::Patch,
+        &format!("{BASE}/a.csv?action=flush&position=5&close=true"),
+        &[
+            ("x-ms-content-md5", "XUFAKrxLKna5cZ2REBfFkg=="),
+            ("x-ms-content-type", "text/csv"),
+        ],
+        4,
+    );
+
+    let req = d.flush("a.csv", 9, None, Some("\"0x8D\""));
+    expect(
+        &req,
+        Method::Patch,
+        &format!("{BASE}/a.csv?action=flush&position=9&close=true"),
+        &[("x-ms-content-type", "text/csv"), ("If-Match", "\"0x8D\"")],
+        5,
+    );
+
+    d.set_token("tok2");
+    let req = d.rename("d/_x#1.csv.run-7.tmp", "d/x#1.csv");
+    assert_eq!(req.method, Method::Put);
+    assert_eq!(req.url, format!("{BASE}/d/x%231.csv?mode=legacy"));
+    assert_eq!(req.header("authorization"), Some("Bearer tok2"));
+    assert_eq!(
+        req.header("x-ms-rename-source"),
+        Some("/exports/d/_x%231.csv.run-7.tmp")
+    );
+
+    let req = d.get_properties("a.csv");
+    assert_eq!(
+        (req.method, req.url.as_str()),
+        (Method::Head, &*format!("{BASE}/a.csv"))
+    );
+
+    let req = d.read("a.csv", 0, 65535);
+    assert_eq!(req.method, Method::Get);
+    assert_eq!(req.header("Range"), Some("bytes=0-65535"));
+
+    let req = d.delete("é.csv");
+    assert_eq!(
+        (req.method, req.url.as_str()),
+        (Method::Delete, &*format!("{BASE}/%C3%A9.csv"))
+    );
+    assert_eq!(req.header("x-ms-client-request-id"), Some("run-7-9"));
+}
+
+fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+    Response {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).into(), (*v).into()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn error_from_json_body() {
+    let body = r#"{"error":{"code":"FilesystemNotFound","message":"The specified filesystem does not exist.\nRequestId:4a1b-77\nTime:2024-01-01T00:00:00.0000000Z"}}"#;
+    let e = dfs().error(&response(404, &[], body), "create temporary file");
+    assert_eq!(
+        e,
+        StorageError {
+            operation: "create temporary file".into(),
+            status: 404,
+            code: "FilesystemNotFound".into(),
+            message: "The specified filesystem does not exist. (RequestId:4a1b-77); create file \
+                      system `exports` or check output.file_system / account.container"
+                .into(),
+        }
+    );
+}
+
+#[test]
+fn error_code_from_header_wins() {
+    let body = r#"{"error":{"code":"Other","message":"This request is not authorized to perform this operation using this permission.\nRequestId:r1\nTime:x"}}"#;
+    let e = dfs().error(
+        &response(
+            403,
+            &[("X-MS-Error-Code", "AuthorizationPermissionMismatch")],
+            body,
+        ),
+        "append",
+    );
+    assert_eq!(e.code, "AuthorizationPermissionMismatch");
+    assert!(
+        e.message.starts_with("This request is not authorized"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("(RequestId:r1)"), "{}", e.message);
+    assert!(
+        e.message.contains("Storage Blob Data Contributor"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("11111111-2222-3333-4444-555555555555"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn error_without_body() {
+    let e = dfs().error(
+        &response(
+            401,
+            &[
+                ("x-ms-error-code", "InvalidAuthenticationInfo"),
+                ("x-ms-request-id", "abc"),
+            ],
+            "",
+        ),
+        "get properties of target",
+    );
+    assert_eq!(e.code, "InvalidAuthenticationInfo");
+    assert_eq!(
+        e.message,
+        "the service answered HTTP 401 Unauthorized without error details (RequestId:abc); \
+         the token was refused: check account.tenant_id / account.client_id, and that the \
+         endpoint belongs to that tenant"
+    );
+    let e = dfs().error(&response(418, &[], "not json"), "flush");
+    assert_eq!(e.code, "");
+    assert_eq!(
+        e.message,
+        "the service answered HTTP 418 without error details"
+    );
+    let e = dfs().error(&response(503, &[], ""), "append");
+    assert!(e.message.ends_with("retry the run later"), "{}", e.message);
+}
+
+#[test]
+fn check_and_properties() {
+    let d = dfs();
+    assert!(d.check(&response(201, &[], ""), "x").is_ok());
+    assert!(d.check(&response(202, &[], ""), "x").is_ok());
+    assert_eq!(
+        d.check(
+            &response(409, &[("x-ms-error-code", "PathAlreadyExists")], ""),
+            "x"
+        )
+        .unwrap_err()
+        .code,
+        "PathAlreadyExists"
+    );
+
+    assert_eq!(d.properties(&response(404, &[], "")).unwrap(), None);
+    let p = d
+        .properties(&response(
+            200,
+            &[
+                ("ETag", "\"0x1\""),
+                ("Content-Length", "42"),
+                ("x-ms-resource-type", "file"),
+            ],
+            "",
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        p,
+        Properties {
+            etag: "\"0x1\"".into(),
+            length: 42,
+            directory: false
+        }
+    );
+    let p = d
+        .properties(&response(
+            200,
+            &[("Content-Length", "0"), ("x-ms-resource-type", "directory")],
+            "",
+        ))
+        .unwrap()
+        .unwrap();
+    assert!(p.directory);
+    assert!(d.properties(&response(200, &[], "")).is_err());
+    assert_eq!(
+        d.properties(&response(403, &[], "")).unwrap_err().status,
+        403
+    );
+}

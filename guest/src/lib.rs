@@ -1,0 +1,340 @@
+//! The adls-writeback guest: the transfer logic of an ADLS Gen2 writeback as a WebAssembly
+//! component (world `writeback` of `wit/writeback.wit`).
+//!
+//! Everything but this file is plain Rust without I/O, tested on the native target:
+//! [`validate`] checks a job, [`ownership`] applies the ownership rule, [`naming`] names the
+//! target, [`chunk`] cuts the CSV stream at record boundaries, [`dfs`] builds and interprets
+//! DFS requests, and [`upload`] drives a run over a [`upload::Host`]. The glue below (built
+//! for `wasm32` only) implements that trait with the imported interfaces and converts
+//! between the generated WIT types and [`model`].
+
+#![warn(missing_docs)]
+
+pub mod chunk;
+pub mod dfs;
+pub mod model;
+pub mod naming;
+pub mod ownership;
+pub mod upload;
+pub mod validate;
+
+#[cfg(target_arch = "wasm32")]
+mod glue {
+    wit_bindgen::generate!({
+        world: "writeback",
+        path: "../wit",
+    });
+
+    use adls::writeback::{auth, errors, http, log, source, types};
+    use exports::adls::writeback::job as wit_job;
+
+    use crate::model as m;
+    use crate::upload::{self, Host, Source};
+
+    struct Component;
+
+    impl wit_job::Guest for Component {
+        fn validate(job: types::Job) -> Vec<types::ValidationError> {
+            crate::validate::validate(&job_in(job))
+                .into_iter()
+                .map(validation_error_out)
+                .collect()
+        }
+
+        fn run(job: types::Job) -> Result<types::Report, wit_job::JobError> {
+            upload::run(&mut WitHost, &job_in(job))
+                .map(report_out)
+                .map_err(job_error_out)
+        }
+    }
+
+    export!(Component);
+
+    /// The imported interfaces as a [`Host`].
+    struct WitHost;
+
+    struct WitSource(source::Reader);
+
+    impl Source for WitSource {
+        fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, m::SourceError> {
+            self.0.read(max_bytes).map_err(source_error_in)
+        }
+    }
+
+    impl Host for WitHost {
+        fn describe(&mut self, dataset: &m::DatasetRef) -> Result<m::DatasetInfo, m::SourceError> {
+            source::describe(&dataset_out(dataset))
+                .map(dataset_info_in)
+                .map_err(source_error_in)
+        }
+
+        fn open(&mut self, dataset: &m::DatasetRef) -> Result<Box<dyn Source>, m::SourceError> {
+            source::open(&dataset_out(dataset))
+                .map(|r| Box::new(WitSource(r)) as Box<dyn Source>)
+                .map_err(source_error_in)
+        }
+
+        fn token(&mut self, scope: &str) -> Result<m::AccessToken, m::AuthError> {
+            auth::token(scope)
+                .map(|t| m::AccessToken {
+                    token: t.token,
+                    expires_at_ms: t.expires_at_ms,
+                })
+                .map_err(|e| match e {
+                    errors::AuthError::ScopeNotGranted(s) => m::AuthError::ScopeNotGranted(s),
+                    errors::AuthError::Rejected(s) => m::AuthError::Rejected(s),
+                    errors::AuthError::Unavailable(s) => m::AuthError::Unavailable(s),
+                })
+        }
+
+        fn send(&mut self, request: m::Request) -> Result<m::Response, m::HttpError> {
+            http::send(&request_out(request))
+                .map(response_in)
+                .map_err(http_error_in)
+        }
+
+        fn send_all(
+            &mut self,
+            requests: Vec<m::Request>,
+        ) -> Vec<Result<m::Response, m::HttpError>> {
+            let requests: Vec<http::Request> = requests.into_iter().map(request_out).collect();
+            http::send_all(&requests)
+                .into_iter()
+                .map(|r| r.map(response_in).map_err(http_error_in))
+                .collect()
+        }
+
+        fn log(&mut self, level: m::Level, message: &str) {
+            let level = match level {
+                m::Level::Trace => log::Level::Trace,
+                m::Level::Debug => log::Level::Debug,
+                m::Level::Info => log::Level::Info,
+                m::Level::Warn => log::Level::Warn,
+                m::Level::Error => log::Level::Error,
+            };
+            log::log(level, message);
+        }
+
+        fn progress(&mut self, rows: u64, bytes: u64) {
+            log::progress(rows, bytes);
+        }
+    }
+
+    fn job_in(job: types::Job) -> m::Job {
+        let types::Job {
+            name,
+            account,
+            dataset,
+            output,
+            owner,
+            run_id,
+            started_at_ms,
+        } = job;
+        m::Job {
+            name,
+            account: m::Account {
+                client_id: account.client_id,
+                tenant_id: account.tenant_id,
+                account_name: account.account_name,
+                container: account.container,
+                dfs_endpoint: account.dfs_endpoint,
+            },
+            dataset: m::DatasetRef {
+                kind: match dataset.kind {
+                    types::SourceKind::Domo => m::SourceKind::Domo,
+                    types::SourceKind::LocalFile => m::SourceKind::LocalFile,
+                },
+                id: dataset.id,
+            },
+            output: m::Output {
+                file_system: output.file_system,
+                directory: output.directory,
+                naming: match output.naming {
+                    types::FileNaming::DatasetId => m::FileNaming::DatasetId,
+                    types::FileNaming::FileName(n) => m::FileNaming::FileName(n),
+                },
+                update: update_in(output.update),
+                block_size: output.block_size,
+                concurrency: output.concurrency,
+            },
+            owner,
+            run_id,
+            started_at_ms,
+        }
+    }
+
+    fn update_in(u: types::UpdateMode) -> m::UpdateMode {
+        match u {
+            types::UpdateMode::Replace => m::UpdateMode::Replace,
+            types::UpdateMode::Append => m::UpdateMode::Append,
+        }
+    }
+
+    fn update_out(u: m::UpdateMode) -> types::UpdateMode {
+        match u {
+            m::UpdateMode::Replace => types::UpdateMode::Replace,
+            m::UpdateMode::Append => types::UpdateMode::Append,
+        }
+    }
+
+    fn dataset_out(d: &m::DatasetRef) -> types::DatasetRef {
+        types::DatasetRef {
+            kind: match d.kind {
+                m::SourceKind::Domo => types::SourceKind::Domo,
+                m::SourceKind::LocalFile => types::SourceKind::LocalFile,
+            },
+            id: d.id.clone(),
+        }
+    }
+
+    fn principal_in(p: types::Principal) -> m::Principal {
+        m::Principal {
+            id: p.id,
+            name: p.name,
+        }
+    }
+
+    fn principal_out(p: m::Principal) -> types::Principal {
+        types::Principal {
+            id: p.id,
+            name: p.name,
+        }
+    }
+
+    fn dataset_info_in(i: source::DatasetInfo) -> m::DatasetInfo {
+        m::DatasetInfo {
+            id: i.id,
+            name: i.name,
+            owner: i.owner.map(principal_in),
+            co_owners: i.co_owners.into_iter().map(principal_in).collect(),
+            requester: i.requester.map(principal_in),
+            columns: i
+                .columns
+                .into_iter()
+                .map(|c| m::Column {
+                    name: c.name,
+                    kind: c.kind,
+                })
+                .collect(),
+            rows: i.rows,
+        }
+    }
+
+    fn source_error_in(e: errors::SourceError) -> m::SourceError {
+        match e {
+            errors::SourceError::NotFound(s) => m::SourceError::NotFound(s),
+            errors::SourceError::Denied(s) => m::SourceError::Denied(s),
+            errors::SourceError::NotGranted(s) => m::SourceError::NotGranted(s),
+            errors::SourceError::Unavailable(s) => m::SourceError::Unavailable(s),
+        }
+    }
+
+    fn source_error_out(e: m::SourceError) -> errors::SourceError {
+        match e {
+            m::SourceError::NotFound(s) => errors::SourceError::NotFound(s),
+            m::SourceError::Denied(s) => errors::SourceError::Denied(s),
+            m::SourceError::NotGranted(s) => errors::SourceError::NotGranted(s),
+            m::SourceError::Unavailable(s) => errors::SourceError::Unavailable(s),
+        }
+    }
+
+    fn http_error_in(e: errors::HttpError) -> m::HttpError {
+        match e {
+            errors::HttpError::Denied(s) => m::HttpError::Denied(s),
+            errors::HttpError::InvalidRequest(s) => m::HttpError::InvalidRequest(s),
+            errors::HttpError::Timeout(s) => m::HttpError::Timeout(s),
+            errors::HttpError::Connection(s) => m::HttpError::Connection(s),
+        }
+    }
+
+    fn http_error_out(e: m::HttpError) -> errors::HttpError {
+        match e {
+            m::HttpError::Denied(s) => errors::HttpError::Denied(s),
+            m::HttpError::InvalidRequest(s) => errors::HttpError::InvalidRequest(s),
+            m::HttpError::Timeout(s) => errors::HttpError::Timeout(s),
+            m::HttpError::Connection(s) => errors::HttpError::Connection(s),
+        }
+    }
+
+    fn request_out(r: m::Request) -> http::Request {
+        http::Request {
+            method: match r.method {
+                m::Method::Get => http::Method::Get,
+                m::Method::Head => http::Method::Head,
+                m::Method::Put => http::Method::Put,
+                m::Method::Post => http::Method::Post,
+                m::Method::Patch => http::Method::Patch,
+                m::Method::Delete => http::Method::Delete,
+            },
+            url: r.url,
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(name, value)| http::Header { name, value })
+                .collect(),
+            body: r.body,
+        }
+    }
+
+    fn response_in(r: http::Response) -> m::Response {
+        m::Response {
+            status: r.status,
+            headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            body: r.body,
+        }
+    }
+
+    fn validation_error_out(e: m::ValidationError) -> types::ValidationError {
+        types::ValidationError {
+            field: e.field,
+            message: e.message,
+        }
+    }
+
+    fn report_out(r: m::Report) -> types::Report {
+        types::Report {
+            file_system: r.file_system,
+            path: r.path,
+            url: r.url,
+            update: update_out(r.update),
+            rows: r.rows,
+            bytes: r.bytes,
+            file_size: r.file_size,
+            md5: r.md5,
+            blocks: r.blocks,
+            ownership: match r.ownership {
+                m::Ownership::Owner(p) => types::Ownership::Owner(principal_out(p)),
+                m::Ownership::CoOwner(p) => types::Ownership::CoOwner(principal_out(p)),
+                m::Ownership::NotApplicable(s) => types::Ownership::NotApplicable(s),
+            },
+            dataset_name: r.dataset_name,
+        }
+    }
+
+    fn job_error_out(e: m::JobError) -> wit_job::JobError {
+        match e {
+            m::JobError::Invalid(list) => {
+                wit_job::JobError::Invalid(list.into_iter().map(validation_error_out).collect())
+            }
+            m::JobError::Ownership(s) => wit_job::JobError::Ownership(s),
+            m::JobError::Source(e) => wit_job::JobError::Source(source_error_out(e)),
+            m::JobError::Auth(e) => wit_job::JobError::Auth(match e {
+                m::AuthError::ScopeNotGranted(s) => errors::AuthError::ScopeNotGranted(s),
+                m::AuthError::Rejected(s) => errors::AuthError::Rejected(s),
+                m::AuthError::Unavailable(s) => errors::AuthError::Unavailable(s),
+            }),
+            m::JobError::Http(e) => wit_job::JobError::Http(http_error_out(e)),
+            m::JobError::Storage(e) => wit_job::JobError::Storage(wit_job::StorageError {
+                operation: e.operation,
+                status: e.status,
+                code: e.code,
+                message: e.message,
+            }),
+            m::JobError::Data(e) => wit_job::JobError::Data(wit_job::DataError {
+                line: e.line,
+                byte_offset: e.byte_offset,
+                message: e.message,
+            }),
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Plain Rust mirrors of the WIT types (`wit/writeback.wit`).
+//!
+//! The logic modules work on these types only, so they compile and are tested on the native
+//! target; `lib.rs` converts between them and the types `wit-bindgen` generates. Each type
+//! documents only what the WIT does not: see the WIT for the meaning of every field.
+
+/// A person or service identity (`types.principal`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Principal {
+    /// Stable identifier, e.g. a Domo user ID.
+    pub id: String,
+    /// Display name; may be empty.
+    pub name: String,
+}
+
+impl Principal {
+    /// `31 (Sam)`, or `31` when the name is empty: how messages name a principal.
+    pub fn describe(&self) -> String {
+        if self.name.is_empty() {
+            self.id.clone()
+        } else {
+            format!("{} ({})", self.id, self.name)
+        }
+    }
+}
+
+/// Where the dataset comes from (`types.source-kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A Domo DataSet, addressed by its GUID.
+    Domo,
+    /// A local CSV file the host reads.
+    LocalFile,
+}
+
+/// The input dataset of a job (`types.dataset-ref`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetRef {
+    /// Which kind of source serves it.
+    pub kind: SourceKind,
+    /// DataSet GUID, or the local file's name.
+    pub id: String,
+}
+
+/// The storage account, without secret (`types.account`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Application (client) ID, a GUID.
+    pub client_id: String,
+    /// Directory (tenant) ID: a GUID or a domain.
+    pub tenant_id: String,
+    /// Storage account name.
+    pub account_name: String,
+    /// The container the credentials name.
+    pub container: String,
+    /// Base URL of the DFS endpoint, without trailing slash.
+    pub dfs_endpoint: String,
+}
+
+/// How the output file is named (`types.file-naming`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileNaming {
+    /// `<dataset id>.csv`.
+    DatasetId,
+    /// The given name, `.csv` appended when missing.
+    FileName(String),
+}
+
+/// What happens to an existing target file (`types.update-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// Write under a temporary name, then rename onto the target.
+    Replace,
+    /// Add the dataset's rows at the end of the existing file.
+    Append,
+}
+
+/// Where and how the output is written (`types.output`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// File system to write to; the account's container when `None`.
+    pub file_system: Option<String>,
+    /// Directory inside the file system; the root when `None`.
+    pub directory: Option<String>,
+    /// How the file is named.
+    pub naming: FileNaming,
+    /// Replace or append.
+    pub update: UpdateMode,
+    /// Target size in bytes of one append request.
+    pub block_size: u32,
+    /// How many append requests may be in flight at once.
+    pub concurrency: u32,
+}
+
+/// One run of a job (`types.job`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// The job's name.
+    pub name: String,
+    /// Credentials (without secret) and endpoint.
+    pub account: Account,
+    /// The input dataset.
+    pub dataset: DatasetRef,
+    /// The output file.
+    pub output: Output,
+    /// The owner the job file asserts, if any.
+    pub owner: Option<String>,
+    /// Identifier of this run, kept across retries.
+    pub run_id: String,
+    /// When the run started, milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+}
+
+/// One problem with a job (`types.validation-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The job-file key at fault, e.g. `account.tenant_id`.
+    pub field: String,
+    /// What is wrong and what would be right.
+    pub message: String,
+}
+
+/// How the ownership rule was decided (`types.ownership`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// The writeback's owner owns the dataset.
+    Owner(Principal),
+    /// The writeback's owner co-owns the dataset.
+    CoOwner(Principal),
+    /// The source knows no owners; the reason says so.
+    NotApplicable(String),
+}
+
+/// What a successful run did (`types.report`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The file system written to.
+    pub file_system: String,
+    /// The published file's path inside the file system.
+    pub path: String,
+    /// The published file's URL.
+    pub url: String,
+    /// Replace or append.
+    pub update: UpdateMode,
+    /// Data rows written (header excluded).
+    pub rows: u64,
+    /// Bytes written by this run.
+    pub bytes: u64,
+    /// Size of the target file after the run.
+    pub file_size: u64,
+    /// Base64 MD5 of the bytes written by this run.
+    pub md5: String,
+    /// Number of append requests.
+    pub blocks: u32,
+    /// How the ownership rule was decided.
+    pub ownership: Ownership,
+    /// The dataset's name.
+    pub dataset_name: String,
+}
+
+/// A column of the dataset (`source.column`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Source type, e.g. `STRING`.
+    pub kind: String,
+}
+
+/// What the source knows of a dataset (`source.dataset-info`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct DatasetInfo {
+    /// The dataset's identifier.
+    pub id: String,
+    /// The dataset's display name.
+    pub name: String,
+    /// The owner, when known.
+    pub owner: Option<Principal>,
+    /// Co-owners, when known.
+    pub co_owners: Vec<Principal>,
+    /// The identity the host acts as: the writeback's owner.
+    pub requester: Option<Principal>,
+    /// Columns, when known.
+    pub columns: Vec<Column>,
+    /// Row count, when known.
+    pub rows: Option<u64>,
+}
+
+/// A bearer token (`auth.access-token`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessToken {
+    /// The token, for an `Authorization: Bearer` header.
+    pub token: String,
+    /// Expiry, milliseconds since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+/// An HTTP method (`http.method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `PUT`
+    Put,
+    /// `POST`
+    Post,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+/// An HTTP request (`http.request`); headers are `(name, value)` pairs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (the host sets `Content-Length` from it).
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// A complete HTTP response (`http.response`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Why the dataset source failed (`errors.source-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceError {
+    /// No such dataset or file.
+    NotFound(String),
+    /// The source refused the credentials or the request.
+    Denied(String),
+    /// The dataset requested is not the one the job names.
+    NotGranted(String),
+    /// The source failed or stalled.
+    Unavailable(String),
+}
+
+/// Why a token could not be had (`errors.auth-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthError {
+    /// The job does not grant this scope.
+    ScopeNotGranted(String),
+    /// The identity provider refused.
+    Rejected(String),
+    /// The identity provider could not be reached.
+    Unavailable(String),
+}
+
+/// Why an HTTP request got no response (`errors.http-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpError {
+    /// The host does not let this job reach that origin.
+    Denied(String),
+    /// The request was malformed.
+    InvalidRequest(String),
+    /// No response within the host's time limit.
+    Timeout(String),
+    /// The connection failed or was dropped.
+    Connection(String),
+}
+
+/// An error response from the storage service (`job.storage-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageError {
+    /// What the guest was doing, e.g. `flush`.
+    pub operation: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The service's error code; empty when the response named none.
+    pub code: String,
+    /// The service's message and what to check.
+    pub message: String,
+}
+
+/// Malformed CSV, located (`job.data-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataError {
+    /// 1-based line where the offending record starts.
+    pub line: u64,
+    /// 0-based byte offset where the offending record starts.
+    pub byte_offset: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a run failed (`job.job-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobError {
+    /// The job is invalid; every problem is listed.
+    Invalid(Vec<ValidationError>),
+    /// The ownership rule failed.
+    Ownership(String),
+    /// The dataset could not be read.
+    Source(SourceError),
+    /// No token could be had.
+    Auth(AuthError),
+    /// An HTTP request got no response.
+    Http(HttpError),
+    /// The storage service refused a request.
+    Storage(StorageError),
+    /// The dataset's CSV is malformed.
+    Data(DataError),
+}
+
+impl From<SourceError> for JobError {
+    fn from(e: SourceError) -> Self {
+        JobError::Source(e)
+    }
+}
+
+impl From<AuthError> for JobError {
+    fn from(e: AuthError) -> Self {
+        JobError::Auth(e)
+    }
+}
+
+impl From<HttpError> for JobError {
+    fn from(e: HttpError) -> Self {
+        JobError::Http(e)
+    }
+}
+
+impl From<StorageError> for JobError {
+    fn from(e: StorageError) -> Self {
+        JobError::Storage(e)
+    }
+}
+
+impl From<DataError> for JobError {
+    fn from(e: DataError) -> Self {
+        JobError::Data(e)
+    }
+}
+
+/// Severity of a log message (`log.level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// Very detailed.
+    Trace,
+    /// Detailed.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something to look at.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+/// A valid job for tests: Domo source, replace mode, default block size and concurrency.
+#[cfg(test)]
+pub(crate) fn sample_job() -> Job {
+    Job {
+        name: "nightly sales".into(),
+        account: Account {
+            client_id: "11111111-2222-3333-4444-555555555555".into(),
+            tenant_id: "contoso.onmicrosoft.com".into(),
+            account_name: "contosolake".into(),
+            container: "exports".into(),
+            dfs_endpoint: "https://contosolake.dfs.core.windows.net".into(),
+        },
+        dataset: DatasetRef {
+            kind: SourceKind::Domo,
+            id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into(),
+        },
+        output: Output {
+            file_system: None,
+            directory: None,
+            naming: FileNaming::DatasetId,
+            update: UpdateMode::Replace,
+            block_size: 4 * 1024 * 1024,
+            concurrency: 4,
+        },
+        owner: None,
+        run_id: "run-1".into(),
+        started_at_ms: 1_700_000_000_000,
+    }
+}

@@ -1,0 +1,378 @@
+//! A fake host for driver tests: a dataset in memory and an in-memory DFS file system that
+//! plays the protocol (create, append, flush, rename, HEAD, ranged GET, delete, ETags,
+//! `If-Match`, `Content-MD5`), with failure injection.
+
+use std::collections::{BTreeMap, HashMap};
+
+use percent_encoding::percent_decode_str;
+
+use super::{Host, Source};
+use crate::dfs::{VERSION, md5_base64};
+use crate::model::{
+    AccessToken, AuthError, DatasetInfo, DatasetRef, HttpError, Level, Method, Request, Response,
+    SourceError,
+};
+
+/// The endpoint the fake serves (a job's `account.dfs_endpoint`).
+pub const ENDPOINT: &str = "http://127.0.0.1:10004/acct";
+
+/// A file in the fake file system.
+#[derive(Clone, Debug, Default)]
+pub struct File {
+    /// Flushed content.
+    pub committed: Vec<u8>,
+    /// Appended, not yet flushed: position → bytes.
+    pub uncommitted: BTreeMap<u64, Vec<u8>>,
+    /// Bumped by every change of the committed content.
+    pub etag: u64,
+    /// `x-ms-content-md5` of the last flush.
+    pub content_md5: Option<String>,
+}
+
+/// A request as the fake saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// The method.
+    pub method: Method,
+    /// The decoded path inside the file system.
+    pub path: String,
+    /// The query string.
+    pub query: String,
+    /// The request headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Decides the response to a request instead of the fake file system.
+pub type Fault = Box<dyn FnMut(&Request, &Seen) -> Option<Result<Response, HttpError>>>;
+
+/// The fake host.
+pub struct FakeHost {
+    /// What `describe` answers.
+    pub info: Result<DatasetInfo, SourceError>,
+    /// The dataset's bytes.
+    pub data: Vec<u8>,
+    /// Bytes per `read` (at most `max-bytes`).
+    pub read_size: usize,
+    /// `read` fails after this many bytes.
+    pub read_fails_at: Option<usize>,
+    /// Files by path, in file system `exports`.
+    pub files: HashMap<String, File>,
+    /// Every request, in order.
+    pub seen: Vec<Seen>,
+    /// Tokens handed out.
+    pub tokens: u32,
+    /// `token` fails with this.
+    pub token_error: Option<AuthError>,
+    /// Consulted before the file system for every request.
+    pub fault: Option<Fault>,
+    /// Progress reports.
+    pub progress: Vec<(u64, u64)>,
+    /// Log lines.
+    pub logs: Vec<(Level, String)>,
+    /// Whether `describe` was called.
+    pub described: bool,
+}
+
+impl FakeHost {
+    /// A host serving `data` as a dataset owned by user 27 (Dana Domo), acting as user 27.
+    pub fn new(data: &[u8]) -> FakeHost {
+        let dana = crate::model::Principal {
+            id: "27".into(),
+            name: "Dana Domo".into(),
+        };
+        FakeHost {
+            info: Ok(DatasetInfo {
+                id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into(),
+                name: "Sales".into(),
+                owner: Some(dana.clone()),
+                requester: Some(dana),
+                ..DatasetInfo::default()
+            }),
+            data: data.to_vec(),
+            read_size: 7919,
+            read_fails_at: None,
+            files: HashMap::new(),
+            seen: Vec::new(),
+            tokens: 0,
+            token_error: None,
+            fault: None,
+            progress: Vec::new(),
+            logs: Vec::new(),
+            described: false,
+        }
+    }
+
+    /// The committed content of `path`.
+    pub fn content(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(|f| &f.committed[..])
+    }
+
+    /// Requests that were not reads (`HEAD`, `GET`), as `METHOD path?query`.
+    pub fn writes(&self) -> Vec<String> {
+        self.seen
+            .iter()
+            .filter(|s| !matches!(s.method, Method::Head | Method::Get))
+            .map(|s| format!("{:?} {}?{}", s.method, s.path, s.query))
+            .collect()
+    }
+
+    fn serve(&mut self, request: Request) -> Result<Response, HttpError> {
+        let rest = request
+            .url
+            .strip_prefix(ENDPOINT)
+            .and_then(|r| r.strip_prefix("/exports/"))
+            .ok_or_else(|| HttpError::Denied(format!("origin not granted: {}", request.url)))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let seen = Seen {
+            method: request.method,
+            path: percent_decode_str(path).decode_utf8().unwrap().into_owned(),
+            query: query.to_owned(),
+            headers: request.headers.clone(),
+        };
+        self.seen.push(seen.clone());
+        assert_eq!(request.header("x-ms-version"), Some(VERSION));
+        assert!(request.header("x-ms-client-request-id").is_some());
+        if let Some(fault) = &mut self.fault
+            && let Some(outcome) = fault(&request, &seen)
+        {
+            return outcome;
+        }
+        if request.header("Authorization") != Some(&format!("Bearer token-{}", self.tokens)) {
+            return Ok(error(
+                401,
+                "InvalidAuthenticationInfo",
+                "Server failed to authenticate the request.",
+            ));
+        }
+        Ok(self.dfs(&request, &seen))
+    }
+
+    fn dfs(&mut self, request: &Request, seen: &Seen) -> Response {
+        let path = seen.path.clone();
+        let param = |name: &str| {
+            seen.query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_owned)
+        };
+        match (
+            request.method,
+            param("resource"),
+            param("action"),
+            param("mode"),
+        ) {
+            (Method::Put, Some(_), _, _) => {
+                if request.header("If-None-Match") == Some("*") && self.files.contains_key(&path) {
+                    return error(
+                        409,
+                        "PathAlreadyExists",
+                        "The specified path already exists.",
+                    );
+                }
+                let etag = self.files.get(&path).map_or(1, |f| f.etag + 1);
+                self.files.insert(
+                    path,
+                    File {
+                        etag,
+                        ..File::default()
+                    },
+                );
+                ok(201, vec![])
+            }
+            (Method::Patch, _, Some(action), _) if action == "append" => {
+                let Some(file) = self.files.get_mut(&path) else {
+                    return error(404, "PathNotFound", "The specified path does not exist.");
+                };
+                if request.header("Content-MD5") != Some(&md5_base64(&request.body)) {
+                    return error(
+                        400,
+                        "Md5Mismatch",
+                        "The MD5 value specified in the request did not match.",
+                    );
+                }
+                let position: u64 = param("position").unwrap().parse().unwrap();
+                file.uncommitted.insert(position, request.body.clone());
+                ok(202, vec![])
+            }
+            (Method::Patch, _, Some(action), _) if action == "flush" => {
+                let Some(file) = self.files.get_mut(&path) else {
+                    return error(404, "PathNotFound", "The specified path does not exist.");
+                };
+                if let Some(want) = request.header("If-Match")
+                    && want != format!("\"{}\"", file.etag)
+                {
+                    return error(
+                        412,
+                        "ConditionNotMet",
+                        "The condition specified using HTTP conditional header(s) is not met.",
+                    );
+                }
+                let position: u64 = param("position").unwrap().parse().unwrap();
+                let mut data = file.committed.clone();
+                for (at, bytes) in &file.uncommitted {
+                    if *at != data.len() as u64 {
+                        return error(
+                            400,
+                            "InvalidFlushPosition",
+                            "The uploaded data is not contiguous.",
+                        );
+                    }
+                    data.extend_from_slice(bytes);
+                }
+                if data.len() as u64 != position {
+                    return error(
+                        400,
+                        "InvalidFlushPosition",
+                        "The uploaded data is not contiguous or the position query parameter value is not equal to the length of the file after appending the uploaded data.",
+                    );
+                }
+                file.committed = data;
+                file.uncommitted.clear();
+                file.etag += 1;
+                file.content_md5 = request.header("x-ms-content-md5").map(str::to_owned);
+                ok(200, vec![])
+            }
+            (Method::Put, _, _, Some(_)) => {
+                let source = request.header("x-ms-rename-source").unwrap();
+                let source = percent_decode_str(source.strip_prefix("/exports/").unwrap())
+                    .decode_utf8()
+                    .unwrap()
+                    .into_owned();
+                let Some(mut file) = self.files.remove(&source) else {
+                    return error(
+                        404,
+                        "SourcePathNotFound",
+                        "The source path for a rename operation does not exist.",
+                    );
+                };
+                file.etag += 1;
+                self.files.insert(path, file);
+                ok(201, vec![])
+            }
+            (Method::Head, ..) => match self.files.get(&path) {
+                Some(f) => ok(
+                    200,
+                    vec![
+                        ("ETag".into(), format!("\"{}\"", f.etag)),
+                        ("Content-Length".into(), f.committed.len().to_string()),
+                        ("x-ms-resource-type".into(), "file".into()),
+                    ],
+                ),
+                None => Response {
+                    status: 404,
+                    headers: vec![("x-ms-error-code".into(), "PathNotFound".into())],
+                    body: vec![],
+                },
+            },
+            (Method::Get, ..) => {
+                let Some(f) = self.files.get(&path) else {
+                    return error(404, "PathNotFound", "The specified path does not exist.");
+                };
+                let range = request
+                    .header("Range")
+                    .unwrap()
+                    .strip_prefix("bytes=")
+                    .unwrap();
+                let (a, b) = range.split_once('-').unwrap();
+                let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+                let b = b.min(f.committed.len() - 1);
+                Response {
+                    status: 206,
+                    headers: vec![],
+                    body: f.committed[a..=b].to_vec(),
+                }
+            }
+            (Method::Delete, ..) => match self.files.remove(&path) {
+                Some(_) => ok(200, vec![]),
+                None => error(404, "PathNotFound", "The specified path does not exist."),
+            },
+            _ => error(400, "InvalidInput", "unsupported"),
+        }
+    }
+}
+
+fn ok(status: u16, headers: Vec<(String, String)>) -> Response {
+    Response {
+        status,
+        headers,
+        body: vec![],
+    }
+}
+
+/// An error response as the service sends it.
+pub fn error(status: u16, code: &str, message: &str) -> Response {
+    Response {
+        status,
+        headers: vec![("x-ms-error-code".into(), code.into())],
+        body: format!(
+            r#"{{"error":{{"code":"{code}","message":"{message}\nRequestId:req-1\nTime:2024-01-01T00:00:00Z"}}}}"#
+        )
+        .into_bytes(),
+    }
+}
+
+struct FakeSource {
+    data: Vec<u8>,
+    at: usize,
+    read_size: usize,
+    fails_at: Option<usize>,
+}
+
+impl Source for FakeSource {
+    fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError> {
+        if self.fails_at.is_some_and(|f| self.at >= f) {
+            return Err(SourceError::Unavailable("export stalled".into()));
+        }
+        let n = self
+            .read_size
+            .min(max_bytes as usize)
+            .min(self.data.len() - self.at);
+        let out = self.data[self.at..self.at + n].to_vec();
+        self.at += n;
+        Ok(out)
+    }
+}
+
+impl Host for FakeHost {
+    fn describe(&mut self, _dataset: &DatasetRef) -> Result<DatasetInfo, SourceError> {
+        self.described = true;
+        self.info.clone()
+    }
+
+    fn open(&mut self, _dataset: &DatasetRef) -> Result<Box<dyn Source>, SourceError> {
+        Ok(Box::new(FakeSource {
+            data: self.data.clone(),
+            at: 0,
+            read_size: self.read_size,
+            fails_at: self.read_fails_at,
+        }))
+    }
+
+    fn token(&mut self, scope: &str) -> Result<AccessToken, AuthError> {
+        assert_eq!(scope, "https://storage.azure.com/.default");
+        if let Some(e) = &self.token_error {
+            return Err(e.clone());
+        }
+        self.tokens += 1;
+        Ok(AccessToken {
+            token: format!("token-{}", self.tokens),
+            expires_at_ms: 0,
+        })
+    }
+
+    fn send(&mut self, request: Request) -> Result<Response, HttpError> {
+        self.serve(request)
+    }
+
+    fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
+        requests.into_iter().map(|r| self.serve(r)).collect()
+    }
+
+    fn log(&mut self, level: Level, message: &str) {
+        self.logs.push((level, message.to_owned()));
+    }
+
+    fn progress(&mut self, rows: u64, bytes: u64) {
+        self.progress.push((rows, bytes));
+    }
+}

@@ -1,0 +1,343 @@
+//! Table-driven tests of job validation.
+
+use super::*;
+use crate::model::{FileNaming, Job, SourceKind, UpdateMode, sample_job};
+
+/// Applies `edit` to a valid job and returns the fields reported.
+fn fields_after(edit: impl FnOnce(&mut Job)) -> Vec<(String, String)> {
+    let mut job = sample_job();
+    edit(&mut job);
+    validate(&job)
+        .into_iter()
+        .map(|e| (e.field, e.message))
+        .collect()
+}
+
+type Edit = fn(&mut Job, &str);
+
+fn set_client(j: &mut Job, v: &str) {
+    j.account.client_id = v.into();
+}
+fn set_tenant(j: &mut Job, v: &str) {
+    j.account.tenant_id = v.into();
+}
+fn set_account(j: &mut Job, v: &str) {
+    j.account.dfs_endpoint = "http://127.0.0.1:10004/acct".into();
+    j.account.account_name = v.into();
+}
+fn set_container(j: &mut Job, v: &str) {
+    j.account.container = v.into();
+}
+fn set_file_system(j: &mut Job, v: &str) {
+    j.output.file_system = Some(v.into());
+}
+fn set_endpoint(j: &mut Job, v: &str) {
+    j.account.dfs_endpoint = v.into();
+}
+fn set_domo_id(j: &mut Job, v: &str) {
+    j.dataset.id = v.into();
+}
+fn set_local_id(j: &mut Job, v: &str) {
+    j.dataset.kind = SourceKind::LocalFile;
+    j.dataset.id = v.into();
+}
+fn set_directory(j: &mut Job, v: &str) {
+    j.output.directory = Some(v.into());
+}
+fn set_file_name(j: &mut Job, v: &str) {
+    j.output.naming = FileNaming::FileName(v.into());
+}
+fn set_block_size(j: &mut Job, v: &str) {
+    j.output.block_size = v.parse().unwrap();
+}
+fn set_concurrency(j: &mut Job, v: &str) {
+    j.output.concurrency = v.parse().unwrap();
+}
+fn set_run_id(j: &mut Job, v: &str) {
+    j.run_id = v.into();
+}
+fn set_owner(j: &mut Job, v: &str) {
+    j.owner = Some(v.into());
+}
+
+/// (field, setter, good values, bad values)
+const CASES: &[(&str, Edit, &[&str], &[&str])] = &[
+    (
+        "account.client_id",
+        set_client,
+        &[
+            "11111111-2222-3333-4444-555555555555",
+            "ABCDEF01-abcd-ABCD-0123-456789abcdef",
+        ],
+        &[
+            "",
+            "1111111-2222-3333-4444-5555555555555",
+            "{11111111-2222-3333-4444-555555555555}",
+            "g1111111-2222-3333-4444-555555555555",
+            "11111111_2222_3333_4444_555555555555",
+        ],
+    ),
+    (
+        "account.tenant_id",
+        set_tenant,
+        &[
+            "11111111-2222-3333-4444-555555555555",
+            "contoso.onmicrosoft.com",
+            "a-b.c0.org",
+            "x.y",
+        ],
+        &[
+            "",
+            "contoso",
+            "contoso..com",
+            ".contoso.com",
+            "contoso.com.",
+            "-contoso.com",
+            "contoso-.com",
+            "con_toso.com",
+            "con toso.com",
+        ],
+    ),
+    (
+        "account.account_name",
+        set_account,
+        &["abc", "contosolake", "a1b2c3d4e5f6g7h8i9j0k1l2"],
+        &[
+            "",
+            "ab",
+            "Contoso",
+            "contoso-lake",
+            "contoso_lake",
+            "a1b2c3d4e5f6g7h8i9j0k1l2m",
+        ],
+    ),
+    (
+        "account.container",
+        set_container,
+        &["abc", "my-container-1", "0ab"],
+        &["ab", "-abc", "abc-", "a--b", "ABC", "a_b", "a.b"],
+    ),
+    (
+        "output.file_system",
+        set_file_system,
+        &["lake", "raw-zone"],
+        &["", "Lake", "raw--zone", "x"],
+    ),
+    (
+        "account.dfs_endpoint",
+        set_endpoint,
+        &[
+            "https://contosolake.dfs.core.windows.net",
+            "https://CONTOSOLAKE.dfs.core.windows.net",
+            "https://lake.example.com:8443/base",
+            "http://127.0.0.1:10004/contosolake",
+            "http://127.255.0.9",
+            "http://localhost:10004/acct",
+            "http://[::1]:10004/acct",
+        ],
+        &[
+            "",
+            "contosolake.dfs.core.windows.net",
+            "ftp://contosolake.dfs.core.windows.net",
+            "https://contosolake.dfs.core.windows.net/",
+            "https://contosolake.dfs.core.windows.net?sv=1",
+            "https://contosolake.dfs.core.windows.net#x",
+            "http://contosolake.dfs.core.windows.net",
+            "http://10.0.0.1:10004",
+            "http://128.0.0.1",
+            "http://127.0.0.256",
+            "http://[::2]:10004",
+            "https://other.dfs.core.windows.net",
+            "https://contosolake.blob.core.windows.net",
+            "https://user@host.example.com",
+            "https://host.example.com:99999",
+            "https://host.example.com:",
+            "https:///path",
+            "https://ho st.example.com",
+        ],
+    ),
+    (
+        "source.dataset_id",
+        set_domo_id,
+        &["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"],
+        &["", "sales", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeee"],
+    ),
+    (
+        "source.dataset_id",
+        set_local_id,
+        &["sales", "sales 2024", "ventes-été"],
+        &["", "a/b", "a\\b", "a\nb"],
+    ),
+    (
+        "output.directory",
+        set_directory,
+        &["out", "a/b/c", "daily reports/2024", "é"],
+        &[
+            "", "/out", "out/", "a//b", "a/./b", "../out", "a\\b", "a\tb",
+        ],
+    ),
+    (
+        "output.file_name",
+        set_file_name,
+        &["sales", "sales.csv", "2024/sales", "a b#c%d", "x.y"],
+        &[
+            "", "/sales", "sales/", "sales.", "a//b", "a/../b", "./a", "a\u{7f}", "a\\b",
+        ],
+    ),
+    (
+        "output.block_size",
+        set_block_size,
+        &["65536", "4194304", "104857600"],
+        &["0", "65535", "104857601"],
+    ),
+    (
+        "output.concurrency",
+        set_concurrency,
+        &["1", "8", "64"],
+        &["0", "65"],
+    ),
+    (
+        "run_id",
+        set_run_id,
+        &[
+            "r",
+            "20240101T000000Z-abc_1",
+            "0123456789012345678901234567890123456789012345678901234567890123",
+        ],
+        &[
+            "",
+            "a b",
+            "a.b",
+            "a/b",
+            "01234567890123456789012345678901234567890123456789012345678901234",
+        ],
+    ),
+    ("owner", set_owner, &["27", "dana"], &["", "  "]),
+];
+
+#[test]
+fn sample_job_is_valid() {
+    assert_eq!(validate(&sample_job()), vec![]);
+}
+
+#[test]
+fn every_field_good_and_bad() {
+    for (field, edit, good, bad) in CASES {
+        for value in *good {
+            let errors = fields_after(|j| edit(j, value));
+            assert!(errors.is_empty(), "{field} = {value:?}: {errors:?}");
+        }
+        for value in *bad {
+            let errors = fields_after(|j| edit(j, value));
+            assert_eq!(errors.len(), 1, "{field} = {value:?}: {errors:?}");
+            let (got, message) = &errors[0];
+            assert_eq!(got, field, "{value:?}: {message}");
+            // The message quotes the value (escaped when it holds control characters).
+            assert!(
+                message.contains(&quote(value)) || message.contains(value),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn many_errors_at_once() {
+    let errors = fields_after(|j| {
+        j.account.client_id = "nope".into();
+        j.account.tenant_id = "nope".into();
+        j.account.account_name = "NOPE".into();
+        j.account.container = "N".into();
+        j.account.dfs_endpoint = "http://example.com".into();
+        j.dataset.id = "x".into();
+        j.output.file_system = Some("--".into());
+        j.output.directory = Some("/".into());
+        j.output.naming = FileNaming::FileName("".into());
+        j.output.block_size = 1;
+        j.output.concurrency = 0;
+        j.run_id = "".into();
+        j.owner = Some("".into());
+    });
+    let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "account.client_id",
+            "account.tenant_id",
+            "account.account_name",
+            "account.container",
+            "account.dfs_endpoint",
+            "source.dataset_id",
+            "output.file_system",
+            "output.directory",
+            "output.file_name",
+            "output.block_size",
+            "output.concurrency",
+            "run_id",
+            "owner",
+        ]
+    );
+}
+
+#[test]
+fn messages_say_what_would_be_right() {
+    let errors = fields_after(|j| j.account.dfs_endpoint = "http://10.1.2.3:80".into());
+    assert_eq!(
+        errors[0].1,
+        "`http://10.1.2.3:80` uses plain http:// for the non-loopback host `10.1.2.3`; http \
+         is allowed only for 127.0.0.0/8, [::1] and localhost: use \
+         `https://contosolake.dfs.core.windows.net`, or `http://127.0.0.1:PORT/...` for a \
+         local emulator"
+    );
+    let errors = fields_after(|j| j.output.block_size = 1000);
+    assert_eq!(
+        errors[0].1,
+        "1000 is out of range: use 65536 (64 KiB) to 104857600 (100 MiB) bytes"
+    );
+}
+
+#[test]
+fn whole_path_limits() {
+    // 1024 characters in all for the temporary path `[dir/]_<name>.csv.run-1.tmp`.
+    let long = "d".repeat(1000);
+    let errors = fields_after(|j| j.output.directory = Some(long.clone()));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, "output.directory");
+    assert!(errors[0].1.contains("temporary path"), "{}", errors[0].1);
+
+    let errors = fields_after(|j| {
+        j.output.naming = FileNaming::FileName("n".repeat(1010));
+        j.output.update = UpdateMode::Append;
+    });
+    assert_eq!(errors[0].0, "output.file_name");
+    assert!(
+        errors[0].1.contains("1025 characters long"),
+        "{}",
+        errors[0].1
+    );
+
+    let errors = fields_after(|j| {
+        j.output.naming = FileNaming::FileName("n".repeat(1009));
+        j.output.update = UpdateMode::Append;
+    });
+    assert_eq!(errors, vec![], "1 + 1009 + 4 + 10 is exactly 1024");
+
+    let errors = fields_after(|j| {
+        j.output.naming = FileNaming::FileName(vec!["s"; 254].join("/"));
+        j.output.update = UpdateMode::Append;
+    });
+    assert_eq!(errors, vec![]);
+    let errors = fields_after(|j| {
+        j.output.directory = Some("d".into());
+        j.output.naming = FileNaming::FileName(vec!["s"; 254].join("/"));
+    });
+    assert!(errors[0].1.contains("255 segments"), "{}", errors[0].1);
+}
+
+#[test]
+fn quoting_escapes_and_truncates() {
+    assert_eq!(quote("a\nb"), "`a\\nb`");
+    let q = quote(&"x".repeat(300));
+    assert_eq!(q.chars().count(), 103);
+    assert!(q.ends_with("…`"));
+}

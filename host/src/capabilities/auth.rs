@@ -1,0 +1,271 @@
+//! Tokens for the guest. The Entra ID client secret stays here: the guest asks for a
+//! scope and gets a short-lived bearer token, cached and refreshed ahead of expiry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::bindings::auth::{self, AccessToken};
+use crate::bindings::errors::AuthError;
+use crate::secret::Secret;
+use crate::token::{TemporaryToken, TokenCache};
+
+/// The scope of Azure Storage (ADLS Gen2 included).
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
+
+/// An Entra ID application's client-credentials grant against one tenant.
+pub struct EntraCredential {
+    client: reqwest::Client,
+    token_url: String,
+    client_id: String,
+    secret: Secret,
+    caches: Mutex<HashMap<String, Arc<TokenCache<String>>>>,
+}
+
+impl EntraCredential {
+    /// The app `client_id` with `secret` in `tenant`, at `authority_host`
+    /// (`https://login.microsoftonline.com` on Azure's public cloud).
+    pub fn new(
+        client: reqwest::Client,
+        authority_host: &str,
+        tenant: &str,
+        client_id: &str,
+        secret: Secret,
+    ) -> Self {
+        EntraCredential {
+            client,
+            token_url: format!(
+                "{}/{tenant}/oauth2/v2.0/token",
+                authority_host.trim_end_matches('/')
+            ),
+            client_id: client_id.to_string(),
+            secret,
+            caches: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A token for `scope`, from the cache while it is fresh.
+    pub async fn token(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
+        let cache = self
+            .caches
+            .lock()
+            .expect("not poisoned")
+            .entry(scope.to_string())
+            .or_default()
+            .clone();
+        cache.get_or_fetch(|| self.fetch(scope)).await
+    }
+
+    /// Drops the cached token for `scope` (after the service refused it as expired).
+    pub async fn invalidate(&self, scope: &str) {
+        let cache = self
+            .caches
+            .lock()
+            .expect("not poisoned")
+            .get(scope)
+            .cloned();
+        if let Some(cache) = cache {
+            cache.invalidate().await;
+        }
+    }
+
+    async fn fetch(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.secret.expose()),
+            ("scope", scope),
+        ];
+        let response = self
+            .client
+            .post(&self.token_url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| {
+                AuthError::Unavailable(format!(
+                    "cannot reach the token endpoint {}: {e}",
+                    self.token_url
+                ))
+            })?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| {
+            AuthError::Unavailable(format!("reading the token endpoint's answer: {e}"))
+        })?;
+        if status.is_success() {
+            let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
+                AuthError::Unavailable(format!(
+                    "the token endpoint answered {status} with an unreadable body: {e}"
+                ))
+            })?;
+            return Ok(TemporaryToken::new(
+                answer.access_token,
+                Duration::from_secs(answer.expires_in.seconds()),
+            ));
+        }
+        Err(match serde_json::from_slice::<ErrorAnswer>(&body) {
+            Ok(err) => AuthError::Rejected(self.secret.scrub(&err.explain())),
+            Err(_) => AuthError::Unavailable(format!(
+                "the token endpoint answered {status}: {}",
+                self.secret
+                    .scrub(&String::from_utf8_lossy(&body[..body.len().min(300)]))
+            )),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: Seconds,
+}
+
+/// `expires_in` is a number on the v2 endpoint and a string on v1.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Number(u64),
+    Text(String),
+}
+
+impl Seconds {
+    fn seconds(&self) -> u64 {
+        match self {
+            Seconds::Number(n) => *n,
+            Seconds::Text(s) => s.trim().parse().unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    error: String,
+    #[serde(default)]
+    error_description: String,
+    #[serde(default)]
+    error_codes: Vec<u64>,
+}
+
+impl ErrorAnswer {
+    /// The description's first part (without trace and correlation IDs), the error, and
+    /// what to check.
+    fn explain(&self) -> String {
+        let description = self
+            .error_description
+            .split(['\r', '\n'])
+            .next()
+            .unwrap_or_default()
+            .split(" Trace ID:")
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let hint = match self.error_codes.first() {
+            Some(7000215) | Some(7000222) => {
+                "check account.client_secret (the secret's value, not its ID, and not expired)"
+            }
+            Some(700016) => {
+                "check account.client_id, and that the app is registered in account.tenant_id"
+            }
+            Some(90002) | Some(900023) => "check account.tenant_id",
+            Some(1002012) | Some(70011) => "the requested scope is not valid for this app",
+            _ => "check the [account] credentials",
+        };
+        format!("{description} ({}): {hint}", self.error)
+    }
+}
+
+/// The auth capability of one run.
+pub struct AuthCapability {
+    credential: Option<Arc<EntraCredential>>,
+    granted_scopes: Vec<String>,
+}
+
+impl AuthCapability {
+    /// Grants tokens for `granted_scopes` from `credential`.
+    pub fn new(credential: Arc<EntraCredential>, granted_scopes: Vec<String>) -> Self {
+        AuthCapability {
+            credential: Some(credential),
+            granted_scopes,
+        }
+    }
+
+    /// Grants nothing.
+    pub fn none() -> Self {
+        AuthCapability {
+            credential: None,
+            granted_scopes: Vec::new(),
+        }
+    }
+}
+
+impl auth::Host for AuthCapability {
+    async fn token(&mut self, scope: String) -> Result<AccessToken, AuthError> {
+        let credential = match &self.credential {
+            Some(c) if self.granted_scopes.contains(&scope) => c,
+            _ => {
+                return Err(AuthError::ScopeNotGranted(format!(
+                    "this job grants no token for scope `{scope}` (granted: {})",
+                    if self.granted_scopes.is_empty() {
+                        "none".into()
+                    } else {
+                        self.granted_scopes.join(", ")
+                    }
+                )));
+            }
+        };
+        let token = credential.token(&scope).await?;
+        let left = token
+            .expiry
+            .saturating_duration_since(std::time::Instant::now());
+        let expires_at = SystemTime::now() + left;
+        let expires_at_ms = expires_at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        Ok(AccessToken {
+            token: token.token,
+            expires_at_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entra_errors_are_explained_without_trace_ids() {
+        let answer: ErrorAnswer = serde_json::from_str(
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Trace ID: 1 Correlation ID: 2 Timestamp: 3","error_codes":[7000215]}"#,
+        )
+        .unwrap();
+        let text = answer.explain();
+        assert_eq!(
+            text,
+            "AADSTS7000215: Invalid client secret provided. (invalid_client): check account.client_secret (the secret's value, not its ID, and not expired)"
+        );
+    }
+
+    #[test]
+    fn expires_in_is_read_as_number_or_text() {
+        let a: TokenAnswer =
+            serde_json::from_str(r#"{"access_token":"t","expires_in":3599}"#).unwrap();
+        let b: TokenAnswer =
+            serde_json::from_str(r#"{"access_token":"t","expires_in":"3599"}"#).unwrap();
+        assert_eq!(
+            (a.expires_in.seconds(), b.expires_in.seconds()),
+            (3599, 3599)
+        );
+    }
+
+    #[tokio::test]
+    async fn scopes_outside_the_grant_are_refused() {
+        let mut cap = AuthCapability::none();
+        let err = auth::Host::token(&mut cap, STORAGE_SCOPE.into())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::ScopeNotGranted(_)));
+    }
+}

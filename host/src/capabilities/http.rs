@@ -1,0 +1,217 @@
+//! Outbound HTTP for the guest: requests go through one shared reqwest client, only to
+//! the origins the job names, never following redirects; `send-all` runs requests
+//! concurrently up to a bound.
+
+use std::fmt;
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::Url;
+
+use crate::bindings::errors::HttpError;
+use crate::bindings::http::{self, Header, Method, Request, Response};
+
+/// Scheme, host and port: what the policy compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// The origin of `url`, with the scheme's default port filled in.
+    pub fn of(url: &Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_ascii_lowercase(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+
+    /// The origin of a URL string; `None` if it does not parse or has no host.
+    pub fn parse(url: &str) -> Option<Origin> {
+        Origin::of(&Url::parse(url).ok()?)
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// Builds the client every run shares: no redirects (a redirect could leave the granted
+/// origins), bounded connect and request times.
+pub fn shared_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(300))
+        .user_agent(concat!("adls-writeback/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The HTTP capability of one run.
+pub struct HttpCapability {
+    client: Option<reqwest::Client>,
+    allowed: Vec<Origin>,
+    max_in_flight: usize,
+}
+
+impl HttpCapability {
+    /// Grants requests to `allowed` origins, at most `max_in_flight` at once in `send-all`.
+    pub fn new(client: reqwest::Client, allowed: Vec<Origin>, max_in_flight: usize) -> Self {
+        HttpCapability {
+            client: Some(client),
+            allowed,
+            max_in_flight: max_in_flight.max(1),
+        }
+    }
+
+    /// Grants nothing.
+    pub fn none() -> Self {
+        HttpCapability {
+            client: None,
+            allowed: Vec::new(),
+            max_in_flight: 1,
+        }
+    }
+
+    /// The policy: the URL's origin must be one the job names.
+    fn check(&self, url: &str) -> Result<Url, HttpError> {
+        let parsed = Url::parse(url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{url}`: {e}")))?;
+        let origin = Origin::of(&parsed)
+            .ok_or_else(|| HttpError::InvalidRequest(format!("URL `{url}` has no host")))?;
+        if self.client.is_none() || !self.allowed.contains(&origin) {
+            let granted: Vec<String> = self.allowed.iter().map(Origin::to_string).collect();
+            return Err(HttpError::Denied(format!(
+                "{origin} is not an origin this job grants (granted: {})",
+                if granted.is_empty() {
+                    "none".into()
+                } else {
+                    granted.join(", ")
+                }
+            )));
+        }
+        Ok(parsed)
+    }
+
+    async fn send_one(&self, request: Request) -> Result<Response, HttpError> {
+        let url = self.check(&request.url)?;
+        let client = self.client.as_ref().expect("checked by the policy");
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Put => reqwest::Method::PUT,
+            Method::Post => reqwest::Method::POST,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = client.request(method, url);
+        for Header { name, value } in request.headers {
+            // Framing headers are the client's business.
+            if ["host", "content-length", "transfer-encoding", "connection"]
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h))
+            {
+                continue;
+            }
+            builder = builder.header(name, value);
+        }
+        let response = builder.body(request.body).send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.as_str().to_string(),
+                value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            })
+            .collect();
+        let body = response.bytes().await.map_err(classify)?.to_vec();
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn classify(e: reqwest::Error) -> HttpError {
+    let message = format!("{e:#}");
+    if e.is_timeout() {
+        HttpError::Timeout(message)
+    } else if e.is_builder() {
+        HttpError::InvalidRequest(message)
+    } else {
+        HttpError::Connection(
+            std::error::Error::source(&e).map_or(message.clone(), |s| format!("{message}: {s}")),
+        )
+    }
+}
+
+impl http::Host for HttpCapability {
+    async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
+        self.send_one(request).await
+    }
+
+    async fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
+        let this = &*self;
+        futures::stream::iter(requests)
+            .map(|request| this.send_one(request))
+            .buffered(this.max_in_flight)
+            .collect()
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capability(origins: &[&str]) -> HttpCapability {
+        let allowed = origins.iter().map(|o| Origin::parse(o).unwrap()).collect();
+        HttpCapability::new(reqwest::Client::new(), allowed, 4)
+    }
+
+    #[test]
+    fn policy_compares_scheme_host_and_port() {
+        let cap = capability(&["https://acct.dfs.core.windows.net", "http://127.0.0.1:8080"]);
+        assert!(
+            cap.check("https://acct.dfs.core.windows.net/fs/a.csv")
+                .is_ok()
+        );
+        assert!(
+            cap.check("https://ACCT.dfs.core.windows.net:443/fs")
+                .is_ok()
+        );
+        assert!(cap.check("http://127.0.0.1:8080/acct/fs").is_ok());
+        for denied in [
+            "http://acct.dfs.core.windows.net/fs",
+            "https://acct.dfs.core.windows.net:8443/fs",
+            "https://other.dfs.core.windows.net/fs",
+            "http://127.0.0.1:8081/acct",
+            "https://evil.example/acct.dfs.core.windows.net",
+        ] {
+            let err = cap.check(denied).unwrap_err();
+            assert!(matches!(err, HttpError::Denied(_)), "{denied}: {err:?}");
+        }
+        assert!(matches!(
+            cap.check("not a url"),
+            Err(HttpError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn nothing_is_granted_by_default() {
+        let err = HttpCapability::none()
+            .check("https://example.com/")
+            .unwrap_err();
+        match err {
+            HttpError::Denied(message) => assert!(message.contains("granted: none"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

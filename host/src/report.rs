@@ -1,0 +1,168 @@
+//! What a run prints: the report of a success or the failure, as text for people and as
+//! JSON for machines (`--json`).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::bindings::exports::adls::writeback::job::JobError;
+use crate::bindings::types;
+use crate::job::{FieldError, Job};
+
+/// A successful run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Always `"succeeded"`.
+    pub status: &'static str,
+    pub job: String,
+    pub run_id: String,
+    pub dataset_id: String,
+    pub dataset_name: String,
+    pub file_system: String,
+    pub path: String,
+    pub url: String,
+    pub update: &'static str,
+    pub rows: u64,
+    pub bytes: u64,
+    pub file_size: u64,
+    pub md5: String,
+    pub blocks: u32,
+    /// `owner`, `co-owner` or `not-applicable`.
+    pub ownership: &'static str,
+    /// The owner's ID, or why the rule did not apply.
+    pub ownership_detail: String,
+    pub elapsed_ms: u64,
+    pub component_sha256: String,
+}
+
+/// A failed run. The target path is as it was before the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFailure {
+    /// Always `"failed"`.
+    pub status: &'static str,
+    pub job: String,
+    pub run_id: String,
+    /// `invalid`, `ownership`, `source`, `auth`, `http`, `storage`, `data` or `sandbox`.
+    pub kind: &'static str,
+    pub message: String,
+    /// For `invalid`: every problem by field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+    pub elapsed_ms: u64,
+    pub component_sha256: String,
+}
+
+type Meta<'a> = (&'a str, &'a str, &'a str);
+
+impl RunReport {
+    /// Builds the report of `job`'s run from the guest's.
+    pub fn new(meta: Meta<'_>, job: &Job, report: types::Report, elapsed: Duration) -> Self {
+        let (ownership, ownership_detail) = match report.ownership {
+            types::Ownership::Owner(p) => ("owner", p.id),
+            types::Ownership::CoOwner(p) => ("co-owner", p.id),
+            types::Ownership::NotApplicable(why) => ("not-applicable", why),
+        };
+        RunReport {
+            status: "succeeded",
+            job: meta.0.to_string(),
+            run_id: meta.1.to_string(),
+            dataset_id: job.dataset_id().to_string(),
+            dataset_name: report.dataset_name,
+            file_system: report.file_system,
+            path: report.path,
+            url: report.url,
+            update: match report.update {
+                types::UpdateMode::Replace => "replace",
+                types::UpdateMode::Append => "append",
+            },
+            rows: report.rows,
+            bytes: report.bytes,
+            file_size: report.file_size,
+            md5: report.md5,
+            blocks: report.blocks,
+            ownership,
+            ownership_detail,
+            elapsed_ms: elapsed.as_millis() as u64,
+            component_sha256: meta.2.to_string(),
+        }
+    }
+}
+
+impl RunFailure {
+    /// A failure of `kind` with `message`.
+    pub fn new(meta: Meta<'_>, kind: &'static str, message: String, elapsed: Duration) -> Self {
+        RunFailure {
+            status: "failed",
+            job: meta.0.to_string(),
+            run_id: meta.1.to_string(),
+            kind,
+            message,
+            fields: Vec::new(),
+            elapsed_ms: elapsed.as_millis() as u64,
+            component_sha256: meta.2.to_string(),
+        }
+    }
+
+    /// The failure the guest returned.
+    pub fn from_job_error(meta: Meta<'_>, error: JobError, elapsed: Duration) -> Self {
+        let (kind, message) = crate::runner::describe_job_error(&error);
+        let mut failure = RunFailure::new(meta, kind, message, elapsed);
+        if let JobError::Invalid(list) = error {
+            failure.fields = list
+                .into_iter()
+                .map(|e| FieldError {
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect();
+        }
+        failure
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.elapsed_ms as f64 / 1000.0;
+        let rate = self.bytes as f64 / seconds.max(0.001) / (1024.0 * 1024.0);
+        writeln!(
+            f,
+            "Exported {} ({}) to {}/{}",
+            self.dataset_id, self.dataset_name, self.file_system, self.path
+        )?;
+        writeln!(f, "  url        {}", self.url)?;
+        writeln!(f, "  update     {}", self.update)?;
+        writeln!(f, "  rows       {}", self.rows)?;
+        writeln!(
+            f,
+            "  bytes      {} (file now {} bytes)",
+            self.bytes, self.file_size
+        )?;
+        writeln!(f, "  md5        {}", self.md5)?;
+        writeln!(
+            f,
+            "  ownership  {} ({})",
+            self.ownership, self.ownership_detail
+        )?;
+        writeln!(
+            f,
+            "  run        {} in {seconds:.2} s ({rate:.1} MiB/s, {} blocks)",
+            self.run_id, self.blocks
+        )?;
+        write!(f, "  component  sha256:{}", self.component_sha256)
+    }
+}
+
+impl fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Run {} of job `{}` failed ({}): {}",
+            self.run_id, self.job, self.kind, self.message
+        )?;
+        for field in &self.fields {
+            write!(f, "\n  {}: {}", field.field, field.message)?;
+        }
+        write!(f, "\nThe target was left as it was.")
+    }
+}

@@ -1,0 +1,264 @@
+//! One run of a job: the capabilities it is granted, the sandboxed call, and the outcome.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::bindings::{self, errors, exports::adls::writeback::job::JobError};
+use crate::capabilities::Capabilities;
+use crate::capabilities::auth::{AuthCapability, EntraCredential, STORAGE_SCOPE};
+use crate::capabilities::http::{HttpCapability, Origin};
+use crate::capabilities::log::LogCapability;
+use crate::capabilities::source::{SourceCapability, SourceConfig};
+use crate::domo::DomoClient;
+use crate::job::{FieldError, Job, Source};
+use crate::report::{RunFailure, RunReport};
+use crate::sandbox::{RunLimits, Sandbox};
+
+/// Runs jobs in the sandbox; holds what runs share (the compiled component, the HTTP
+/// client).
+pub struct Runner {
+    sandbox: Sandbox,
+    client: reqwest::Client,
+}
+
+/// Options of one run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+impl Runner {
+    /// A runner for `sandbox`'s component.
+    pub fn new(sandbox: Sandbox) -> anyhow::Result<Runner> {
+        Ok(Runner {
+            sandbox,
+            client: crate::capabilities::http::shared_client()?,
+        })
+    }
+
+    /// SHA-256 of the component that runs the jobs.
+    pub fn component_sha256(&self) -> &str {
+        self.sandbox.component_sha256()
+    }
+
+    /// Every problem with `job`: the host's (`host_problems`, from resolving the file)
+    /// and the guest's validation, ordered as the job file's sections are.
+    pub async fn validate(
+        &self,
+        job: &Job,
+        host_problems: Vec<FieldError>,
+    ) -> anyhow::Result<Vec<FieldError>> {
+        let wit_job = bindings::to_wit_job(job, "validate", now_ms());
+        let guest = self.sandbox.validate(&wit_job).await?;
+        let mut all = host_problems;
+        for problem in guest {
+            // A missing secret or a bad enum value is reported once, by the host.
+            if !all.iter().any(|p| p.field == problem.field) {
+                all.push(FieldError {
+                    field: problem.field,
+                    message: problem.message,
+                });
+            }
+        }
+        all.sort_by_key(|p| section_rank(&p.field));
+        Ok(all)
+    }
+
+    /// Runs `job` once under `run_id`.
+    pub async fn run(
+        &self,
+        job: &Job,
+        run_id: &str,
+        options: RunOptions,
+    ) -> anyhow::Result<Result<RunReport, RunFailure>> {
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let wit_job = bindings::to_wit_job(job, run_id, to_ms(started));
+        let capabilities = self.capabilities(job, options)?;
+        let limits = RunLimits {
+            memory_bytes: job.limits.memory_bytes,
+            timeout: job.limits.timeout,
+        };
+        let outcome = self.sandbox.run(&wit_job, capabilities, limits).await;
+        let elapsed = clock.elapsed();
+        let meta = (job.name.as_str(), run_id, self.sandbox.component_sha256());
+        Ok(match outcome {
+            Ok(Ok(report)) => Ok(RunReport::new(meta, job, report, elapsed)),
+            Ok(Err(error)) => Err(RunFailure::from_job_error(meta, error, elapsed)),
+            Err(trap) => Err(RunFailure::new(
+                meta,
+                "sandbox",
+                format!("{trap:#}"),
+                elapsed,
+            )),
+        })
+    }
+
+    /// What this job's run is granted: HTTP to its DFS endpoint, storage tokens from its
+    /// app, its dataset, and logging.
+    fn capabilities(&self, job: &Job, options: RunOptions) -> anyhow::Result<Capabilities> {
+        let a = &job.account;
+        let secret = a
+            .client_secret
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("account.client_secret is missing"))?;
+        let credential = EntraCredential::new(
+            self.client.clone(),
+            &a.authority_host,
+            &a.tenant_id,
+            &a.client_id,
+            secret,
+        );
+        let origins = Origin::parse(&a.dfs_endpoint).into_iter().collect();
+        let source = match &job.source {
+            Source::LocalFile { path, dataset_id } => SourceConfig::LocalFile {
+                path: path.clone(),
+                dataset_id: dataset_id.clone(),
+            },
+            Source::Domo(d) => {
+                let secret = d
+                    .client_secret
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("source.domo.client_secret is missing"))?;
+                let client = DomoClient::new(
+                    self.client.clone(),
+                    &d.api_host,
+                    &d.client_id,
+                    secret,
+                    d.instance.clone(),
+                );
+                SourceConfig::Domo {
+                    client: Arc::new(client),
+                    dataset_id: d.dataset_id.clone(),
+                }
+            }
+        };
+        Ok(Capabilities {
+            http: HttpCapability::new(
+                self.client.clone(),
+                origins,
+                job.output.concurrency as usize,
+            ),
+            auth: AuthCapability::new(Arc::new(credential), vec![STORAGE_SCOPE.to_string()]),
+            source: SourceCapability::new(source),
+            log: LogCapability::new(&job.name, options.progress),
+        })
+    }
+}
+
+/// A new run ID: the start time and a random suffix, e.g. `20261128T224100Z-1a2b3c4d`.
+pub fn new_run_id() -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let compact: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{compact}-{}", &random[..8])
+}
+
+fn now_ms() -> u64 {
+    to_ms(SystemTime::now())
+}
+
+fn to_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+fn section_rank(field: &str) -> usize {
+    [
+        "name", "owner", "account.", "source.", "output.", "limits.", "run_id",
+    ]
+    .iter()
+    .position(|prefix| field.starts_with(prefix))
+    .unwrap_or(usize::MAX)
+}
+
+/// A one-line description of a guest's job error.
+pub fn describe_job_error(error: &JobError) -> (&'static str, String) {
+    match error {
+        JobError::Invalid(list) => {
+            let lines: Vec<String> = list
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            (
+                "invalid",
+                format!("the job is invalid: {}", lines.join("; ")),
+            )
+        }
+        JobError::Ownership(message) => ("ownership", message.clone()),
+        JobError::Source(e) => ("source", source_message(e)),
+        JobError::Auth(e) => ("auth", auth_message(e)),
+        JobError::Http(e) => ("http", http_message(e)),
+        JobError::Storage(e) => (
+            "storage",
+            format!(
+                "{} failed: {} ({}): {}",
+                e.operation, e.code, e.status, e.message
+            ),
+        ),
+        JobError::Data(e) => (
+            "data",
+            format!(
+                "bad CSV at line {} (byte {}): {}",
+                e.line, e.byte_offset, e.message
+            ),
+        ),
+    }
+}
+
+fn source_message(e: &errors::SourceError) -> String {
+    match e {
+        errors::SourceError::NotFound(m) => format!("dataset not found: {m}"),
+        errors::SourceError::Denied(m) => format!("dataset access denied: {m}"),
+        errors::SourceError::NotGranted(m) => format!("dataset not granted: {m}"),
+        errors::SourceError::Unavailable(m) => format!("dataset source failed: {m}"),
+    }
+}
+
+fn auth_message(e: &errors::AuthError) -> String {
+    match e {
+        errors::AuthError::ScopeNotGranted(m) => format!("token refused: {m}"),
+        errors::AuthError::Rejected(m) => format!("Entra ID refused the credentials: {m}"),
+        errors::AuthError::Unavailable(m) => format!("Entra ID unavailable: {m}"),
+    }
+}
+
+fn http_message(e: &errors::HttpError) -> String {
+    match e {
+        errors::HttpError::Denied(m) => format!("request denied by the sandbox: {m}"),
+        errors::HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
+        errors::HttpError::Timeout(m) => format!("request timed out: {m}"),
+        errors::HttpError::Connection(m) => format!("connection failed: {m}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_safe_for_temporary_names() {
+        let id = new_run_id();
+        assert_eq!(id.len(), "20261128T224100Z-1a2b3c4d".len(), "{id}");
+        assert!(
+            id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{id}"
+        );
+        assert_ne!(id, new_run_id());
+    }
+
+    #[test]
+    fn problems_sort_by_section() {
+        let mut fields = ["output.update", "account.tenant_id", "source.path", "owner"];
+        fields.sort_by_key(|f| section_rank(f));
+        assert_eq!(
+            fields,
+            ["owner", "account.tenant_id", "source.path", "output.update"]
+        );
+    }
+}
