@@ -3,6 +3,12 @@
 //!
 //! Set `ADLS_WRITEBACK_GUEST_WASM=/path/to/component.wasm` to embed a prebuilt component
 //! instead (for packagers who build the guest separately).
+//!
+//! The same nested build makes the test fixtures (`fixtures/`: hostile guests and guests
+//! whose imports the audit refuses); they are copied to `$OUT_DIR/fixtures/<name>.wasm` and
+//! the tests find them through `ADLS_WRITEBACK_FIXTURES_DIR`. They are tiny (a few seconds
+//! of the nested build) and never embedded. With a prebuilt guest they are not built, and
+//! the tests that need them say so.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -11,6 +17,13 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "guest";
 const ARTIFACT: &str = "adls_writeback_guest.wasm";
+/// The fixture packages (`fixtures/<name>`), each built as `<package with _>.wasm`.
+const FIXTURES: [(&str, &str); 4] = [
+    ("hostile", "adls-writeback-hostile"),
+    ("uses-fs", "adls-writeback-fixture-uses-fs"),
+    ("uses-net", "adls-writeback-fixture-uses-net"),
+    ("unknown-import", "adls-writeback-fixture-unknown-import"),
+];
 
 fn main() {
     let host_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -24,10 +37,12 @@ fn main() {
     let wasm = match env::var_os("ADLS_WRITEBACK_GUEST_WASM") {
         Some(prebuilt) => PathBuf::from(prebuilt),
         None => {
-            for watched in ["guest", "wit", "Cargo.toml", "Cargo.lock"] {
+            for watched in ["guest", "wit", "fixtures", "Cargo.toml", "Cargo.lock"] {
                 println!("cargo:rerun-if-changed={}", root.join(watched).display());
             }
-            build_guest(&root, &out_dir)
+            let guest = build_guest(&root, &out_dir);
+            copy_fixtures(guest.parent().expect("in a folder"), &out_dir);
+            guest
         }
     };
     let embedded = out_dir.join(ARTIFACT);
@@ -37,23 +52,40 @@ fn main() {
         "cargo:rustc-env=ADLS_WRITEBACK_GUEST_WASM_PATH={}",
         embedded.display()
     );
+    println!(
+        "cargo:rustc-env=ADLS_WRITEBACK_FIXTURES_DIR={}",
+        out_dir.join("fixtures").display()
+    );
 }
 
-/// Runs a nested `cargo build` of the guest. It needs a target directory of its own: the
-/// outer build holds the lock on the shared one, so reusing it would deadlock.
+/// Copies the fixtures next to the guest's artifact into `$OUT_DIR/fixtures/<name>.wasm`.
+fn copy_fixtures(artifacts: &Path, out_dir: &Path) {
+    let dir = out_dir.join("fixtures");
+    std::fs::create_dir_all(&dir).expect("creating $OUT_DIR/fixtures");
+    for (name, package) in FIXTURES {
+        let built = artifacts.join(format!("{}.wasm", package.replace('-', "_")));
+        let copy = dir.join(format!("{name}.wasm"));
+        std::fs::copy(&built, &copy)
+            .unwrap_or_else(|e| panic!("copying the fixture {}: {e}", built.display()));
+    }
+}
+
+/// Runs a nested `cargo build` of the guest and the fixtures. It needs a target directory
+/// of its own: the outer build holds the lock on the shared one, so reusing it would
+/// deadlock.
 fn build_guest(root: &Path, out_dir: &Path) -> PathBuf {
     ensure_wasm_target();
     let target_dir = workspace_target_dir(out_dir).join("guest");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
-        .args([
-            "build",
-            "--package",
-            "adls-writeback-guest",
-            "--target",
-            TARGET,
-        ])
+        .args(["build", "--package", "adls-writeback-guest"])
+        .args(
+            FIXTURES
+                .iter()
+                .flat_map(|(_, package)| ["--package", package]),
+        )
+        .args(["--target", TARGET])
         .args(["--profile", PROFILE, "--target-dir"])
         .arg(&target_dir)
         // The outer build's flags and wrappers (clippy, coverage) are for the host, not the guest.

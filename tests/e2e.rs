@@ -297,3 +297,39 @@ async fn validate_lists_every_problem_at_once() {
     assert_eq!((code, answer["status"].as_str()), (2, Some("invalid")));
     assert!(h.list_files().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_emulator_is_trusted_through_ca_file_only() {
+    let h = Harness::start_tls().await;
+    h.add_dataset(DATASET, b"a,b\n1,2\n", OWNER, &[]);
+    assert!(h.emulator.dfs_url().starts_with("https://"));
+
+    // Without the emulator's CA, its certificate is refused and nothing is written.
+    let untrusted = h.write_job(&JobSpec {
+        name: "untrusted".into(),
+        dataset_id: DATASET.into(),
+        ..Default::default()
+    });
+    let (code, failure, stderr) = run_json(&untrusted).await;
+    assert_eq!(code, 1, "{failure}\n{stderr}");
+    let message = failure["message"].as_str().unwrap();
+    assert!(message.contains("certificate"), "{message}");
+
+    let ca = h.emulator.ca_file().unwrap();
+    let trusted = h.write_job(&JobSpec {
+        name: "trusted".into(),
+        dataset_id: DATASET.into(),
+        top: format!("ca_file = \"{}\"", ca.display()),
+        ..Default::default()
+    });
+    let (code, report, stderr) = run_json(&trusted).await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert!(
+        report["url"].as_str().unwrap().starts_with("https://"),
+        "{report}"
+    );
+    assert_eq!(
+        h.read_file(&format!("out/{DATASET}.csv")).await.unwrap(),
+        b"a,b\n1,2\n"
+    );
+}

@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::faults::FaultPlan;
+
 /// Published development credentials, like Azurite's well-known account.
 ///
 /// They are registered by [`EmulatorConfig::well_known`]. They are not secrets: anyone may use
@@ -81,6 +83,19 @@ pub struct EmulatorConfig {
     pub developer_tokens: Vec<DomoDeveloperToken>,
     /// Lifetime of issued Entra ID and Domo tokens (default 3600 s; zero issues expired tokens).
     pub token_lifetime: Duration,
+    /// Serve all three listeners over HTTPS (default off: plain HTTP on loopback).
+    ///
+    /// The certificate is signed by a local CA generated on first use and kept under
+    /// `data_dir/tls/` (`ca.pem`, `server.pem`, `server-key.pem`); clients trust
+    /// [`Emulator::ca_file`](crate::Emulator::ca_file). Microsoft's SDKs need this: they send
+    /// bearer tokens only over HTTPS, and `azure-identity` accepts only an `https` authority.
+    pub tls: bool,
+    /// Listener of the admin endpoint that changes faults and token lifetimes at run time
+    /// (see [`Emulator::admin_url`](crate::Emulator::admin_url)); keep it on loopback.
+    pub admin_addr: SocketAddr,
+    /// Faults injected from the start (default none); replaced at run time through the admin
+    /// endpoint or [`Emulator::set_faults`](crate::Emulator::set_faults).
+    pub faults: FaultPlan,
 }
 
 /// An Entra ID app registration with one client secret.
@@ -94,6 +109,10 @@ pub struct EntraApp {
     pub client_id: String,
     /// Client secret value.
     pub client_secret: String,
+    /// Whether the app holds a data role on the storage accounts (`Storage Blob Data
+    /// Contributor`). Without it, it gets tokens but the DFS endpoint answers 403
+    /// `AuthorizationPermissionMismatch`, as the service does.
+    pub data_access: bool,
 }
 
 /// A storage account and the file systems to create in it at start.
@@ -153,6 +172,7 @@ impl EmulatorConfig {
                 tenant_domain: Some(well_known::TENANT_DOMAIN.to_string()),
                 client_id: well_known::CLIENT_ID.to_string(),
                 client_secret: well_known::CLIENT_SECRET.to_string(),
+                data_access: true,
             }],
             accounts: vec![StorageAccountConfig {
                 name: well_known::ACCOUNT_NAME.to_string(),
@@ -168,6 +188,9 @@ impl EmulatorConfig {
                 user,
             }],
             token_lifetime: Duration::from_secs(3600),
+            tls: false,
+            admin_addr: loopback,
+            faults: FaultPlan::default(),
         }
     }
 

@@ -115,12 +115,22 @@ impl ServiceError {
 
     /// Renders the error as the service does: JSON body (none for `HEAD`), `x-ms-error-code`.
     pub(crate) fn into_response(self, request_id: &str, head: bool) -> Response {
-        let message = format!(
-            "{}\nRequestId:{request_id}\nTime:{}",
-            self.message,
-            timefmt::iso8601_7(SystemTime::now())
-        );
+        let message = stamp(&self.message, request_id);
         let body = json!({"error": {"code": self.code, "message": message}}).to_string();
+        let code = self.code;
+        self.render(code, "application/json;charset=utf-8", body, head)
+    }
+
+    /// The error's status and extra headers with `body` (dropped for `HEAD`, whose length
+    /// still shows) and `x-ms-error-code: code`: the part the JSON (DFS) and XML (Blob)
+    /// renderings share.
+    pub(crate) fn render(
+        self,
+        code: &'static str,
+        content_type: &'static str,
+        body: String,
+        head: bool,
+    ) -> Response {
         let length = body.len();
         let mut response = Response::new(if head {
             Body::empty()
@@ -129,12 +139,9 @@ impl ServiceError {
         });
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json;charset=utf-8"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        headers.insert("x-ms-error-code", HeaderValue::from_static(self.code));
+        headers.insert("x-ms-error-code", HeaderValue::from_static(code));
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(name, value);
@@ -142,6 +149,15 @@ impl ServiceError {
         }
         response
     }
+}
+
+/// A service error message as the service sends it: the text, then the request ID and the
+/// time on lines of their own.
+pub(crate) fn stamp(message: &str, request_id: &str) -> String {
+    format!(
+        "{message}\nRequestId:{request_id}\nTime:{}",
+        timefmt::iso8601_7(SystemTime::now())
+    )
 }
 
 impl From<std::io::Error> for ServiceError {

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -50,7 +50,7 @@ impl Directory {
     }
 
     /// An app of a tenant.
-    fn app(&self, tenant: &str, client_id: &str) -> Option<&EntraApp> {
+    pub(crate) fn app(&self, tenant: &str, client_id: &str) -> Option<&EntraApp> {
         self.apps
             .iter()
             .find(|a| a.tenant_id == tenant && a.client_id.eq_ignore_ascii_case(client_id))
@@ -64,8 +64,8 @@ pub(crate) struct IdentityState {
     pub directory: Arc<Directory>,
     /// `http://127.0.0.1:PORT` of this listener.
     pub authority_url: String,
-    /// Lifetime of issued tokens.
-    pub token_lifetime: Duration,
+    /// Lifetime of issued tokens (changeable at run time through the admin listener).
+    pub token_lifetime: crate::faults::TokenLifetime,
 }
 
 /// Routes of the login listener.
@@ -331,12 +331,13 @@ fn grant(
             ),
         ));
     }
-    let expires_in = state.token_lifetime.as_secs().saturating_sub(1);
+    let lifetime = state.token_lifetime.get();
+    let expires_in = lifetime.as_secs().saturating_sub(1);
     let body = json!({
         "token_type": "Bearer",
         "expires_in": expires_in,
         "ext_expires_in": expires_in,
-        "access_token": issue(&tenant_id, &app.client_id, &resource, state.token_lifetime),
+        "access_token": issue(&tenant_id, &app.client_id, &resource, lifetime),
     });
     Ok(json_response(StatusCode::OK, &body, &[]))
 }
@@ -378,21 +379,45 @@ async fn keys() -> Response {
     json_response(StatusCode::OK, &json!({"keys": []}), &[])
 }
 
-async fn instance_discovery(State(state): State<Arc<IdentityState>>) -> Response {
+/// MSAL's instance discovery (`GET /common/discovery/instance?api-version=1.1&
+/// authorization_endpoint=…`): every authority on this host is known, and its tenant discovery
+/// endpoint is the OpenID configuration of the tenant named in `authorization_endpoint`.
+///
+/// MSAL only calls this when told to use this host's endpoint (MSAL Python's
+/// `instance_discovery="https://127.0.0.1:PORT/common/discovery/instance"`). By default it asks
+/// `login.microsoftonline.com` about any other authority, so clients of the emulator turn
+/// instance discovery off (`azure-identity`: `disable_instance_discovery=True`).
+async fn instance_discovery(
+    State(state): State<Arc<IdentityState>>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let host = state
         .authority_url
         .trim_start_matches("http://")
         .trim_start_matches("https://")
         .to_string();
+    let tenant = discovery_tenant(query.as_deref()).unwrap_or_else(|| "common".to_string());
     let body = json!({
         "tenant_discovery_endpoint": format!(
-            "{}/common/v2.0/.well-known/openid-configuration",
+            "{}/{tenant}/v2.0/.well-known/openid-configuration",
             state.authority_url
         ),
         "api-version": "1.1",
         "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
     });
     json_response(StatusCode::OK, &body, &[])
+}
+
+/// The tenant (first path segment) of the `authorization_endpoint` query parameter.
+fn discovery_tenant(query: Option<&str>) -> Option<String> {
+    let endpoint = form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "authorization_endpoint")?
+        .1;
+    let path = endpoint
+        .split_once("://")
+        .map_or(&*endpoint, |(_, rest)| rest);
+    let tenant = path.split('/').nth(1)?;
+    (!tenant.is_empty()).then(|| tenant.to_string())
 }
 
 #[cfg(test)]
@@ -418,6 +443,14 @@ mod tests {
     }
 
     #[test]
+    fn discovery_names_the_authorization_endpoints_tenant() {
+        let query = "api-version=1.1&authorization_endpoint=https%3A%2F%2F127.0.0.1%3A8443%2Ft-1%2Foauth2%2Fv2.0%2Fauthorize";
+        assert_eq!(discovery_tenant(Some(query)).as_deref(), Some("t-1"));
+        assert_eq!(discovery_tenant(Some("api-version=1.1")), None);
+        assert_eq!(discovery_tenant(None), None);
+    }
+
+    #[test]
     fn tokens_carry_v1_claims() {
         let token = issue("t1", "c1", STORAGE_RESOURCE, Duration::from_secs(60));
         let claims = jwt::verify(&token).unwrap();
@@ -435,6 +468,7 @@ mod tests {
             tenant_domain: Some("contoso.onmicrosoft.com".into()),
             client_id: "c".into(),
             client_secret: "s".into(),
+            data_access: true,
         }]);
         assert_eq!(directory.tenant("t-1"), Some("T-1"));
         assert_eq!(directory.tenant("CONTOSO.onmicrosoft.com"), Some("T-1"));

@@ -2,13 +2,21 @@
 //! be run and tested without an Azure account:
 //!
 //! 1. the ADLS Gen2 DFS endpoint, path-style (`http://127.0.0.1:PORT/{account}/{filesystem}/…`),
-//!    with a persistent hierarchical store ([`EmulatorConfig::data_dir`]);
+//!    with a persistent hierarchical store ([`EmulatorConfig::data_dir`]), and on the same
+//!    address the Blob endpoint of the same data, for the calls the Data Lake SDKs send there;
 //! 2. the Microsoft Entra ID v2 token endpoint (client credentials), whose tokens the DFS
 //!    endpoint requires;
 //! 3. the Domo API (OAuth token, DataSets, CSV export, and the instance API's permissions).
 //!
 //! Each listens on its own address. [`EmulatorConfig::well_known`] registers the published
-//! development credentials of [`well_known`].
+//! development credentials of [`well_known`]. A fourth, admin listener
+//! ([`Emulator::admin_url`]) makes the services misbehave on purpose ([`FaultPlan`]) and changes
+//! token lifetimes at run time, for tests of retries, token refresh and crash safety.
+//!
+//! With [`EmulatorConfig::tls`] the three services speak HTTPS with a certificate from a local
+//! CA ([`Emulator::ca_file`]), as Microsoft's SDKs require: for example Python's
+//! `ClientSecretCredential(tenant, client, secret, authority=emulator.authority_url(),
+//! disable_instance_discovery=True, connection_verify=ca_file)`.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -21,19 +29,25 @@
 
 #![warn(missing_docs)]
 
+mod admin;
+mod blob;
 mod conditions;
 mod config;
 mod dfs;
 mod domo;
 mod errors;
+mod faults;
 mod identity;
 mod jwt;
 mod store;
 mod timefmt;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -44,25 +58,35 @@ pub use config::{
     DomoClient, DomoDeveloperToken, DomoUser, EmulatorConfig, EntraApp, StorageAccountConfig,
     well_known,
 };
+pub use faults::{
+    Fault, FaultCounts, FaultPlan, FaultPlanError, FaultRule, Operation, RuleMatch, Service,
+    Trigger,
+};
 
-/// A running emulator: three listeners served on the current tokio runtime.
+/// A running emulator: three service listeners and the admin listener, served on the current
+/// tokio runtime.
 #[derive(Debug)]
 pub struct Emulator {
     dfs_addr: SocketAddr,
     login_addr: SocketAddr,
     domo_addr: SocketAddr,
+    scheme: &'static str,
+    ca_file: Option<PathBuf>,
+    admin_addr: SocketAddr,
+    faults: Arc<faults::Faults>,
+    token_lifetime: faults::TokenLifetime,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
 }
 
-/// `http://HOST:PORT` of a bound address; unspecified addresses are reached on loopback.
-fn url_of(addr: SocketAddr) -> String {
+/// `SCHEME://HOST:PORT` of a bound address; unspecified addresses are reached on loopback.
+fn url_of(scheme: &str, addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -87,10 +111,20 @@ impl Emulator {
                     config.data_dir.display()
                 )
             })?;
+        let tls = if config.tls {
+            let dir = config.data_dir.join(tls::TLS_DIR);
+            Some(tokio::task::spawn_blocking(move || tls::Tls::load_or_create(&dir)).await??)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (dfs_listener, dfs_addr) = bind(config.dfs_addr, "DFS endpoint").await?;
         let (login_listener, login_addr) = bind(config.login_addr, "Entra ID endpoint").await?;
         let (domo_listener, domo_addr) = bind(config.domo_addr, "Domo API").await?;
-        let authority_url = url_of(login_addr);
+        let (admin_listener, admin_addr) = bind(config.admin_addr, "admin endpoint").await?;
+        let faults = Arc::new(faults::Faults::new(config.faults.clone())?);
+        let token_lifetime = faults::TokenLifetime::new(config.token_lifetime);
+        let authority_url = url_of(scheme, login_addr);
         let directory = Arc::new(identity::Directory::new(config.apps.clone()));
 
         let dfs = dfs::router(Arc::new(dfs::DfsState {
@@ -98,11 +132,12 @@ impl Emulator {
             directory: directory.clone(),
             authority_url: authority_url.clone(),
             default_tenant: config.default_tenant().to_string(),
+            scheme,
         }));
         let login = identity::router(Arc::new(identity::IdentityState {
             directory,
             authority_url,
-            token_lifetime: config.token_lifetime,
+            token_lifetime: token_lifetime.clone(),
         }));
         let default_owner = config
             .domo_clients
@@ -116,13 +151,21 @@ impl Emulator {
             clients: config.domo_clients.clone(),
             developer_tokens: config.developer_tokens.clone(),
             datasets_dir: config.datasets_dir.clone(),
-            token_lifetime: config.token_lifetime,
+            token_lifetime: token_lifetime.clone(),
             default_owner,
             row_counts: Mutex::new(HashMap::new()),
         }));
 
+        let dfs = faults::wrap(dfs, Service::Dfs, faults.clone());
+        let login = faults::wrap(login, Service::Login, faults.clone());
+        let domo = faults::wrap(domo, Service::Domo, faults.clone());
+        let admin = admin::router(admin::AdminState {
+            faults: faults.clone(),
+            token_lifetime: token_lifetime.clone(),
+        });
+
         let (stop, stopped) = watch::channel(false);
-        let servers = [
+        let mut servers: Vec<JoinHandle<()>> = [
             (dfs_listener, dfs),
             (login_listener, login),
             (domo_listener, domo),
@@ -130,37 +173,54 @@ impl Emulator {
         .into_iter()
         .map(|(listener, router)| {
             let mut stopped = stopped.clone();
+            let tls = tls.as_ref().map(|t| t.config.clone());
             tokio::spawn(async move {
                 let signal = async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 };
-                if let Err(e) = axum::serve(listener, router)
-                    .with_graceful_shutdown(signal)
-                    .await
-                {
+                if let Err(e) = tls::serve(listener, router, tls, signal).await {
                     tracing::error!(error = %e, "emulator listener failed");
                 }
             })
         })
         .collect();
+        let mut admin_stopped = stopped.clone();
+        servers.push(tokio::spawn(async move {
+            let signal = async move {
+                let _ = admin_stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = axum::serve(admin_listener, admin)
+                .with_graceful_shutdown(signal)
+                .await
+            {
+                tracing::error!(error = %e, "emulator admin listener failed");
+            }
+        }));
         tracing::info!(
-            dfs = %url_of(dfs_addr),
-            login = %url_of(login_addr),
-            domo = %url_of(domo_addr),
+            dfs = %url_of(scheme, dfs_addr),
+            login = %url_of(scheme, login_addr),
+            domo = %url_of(scheme, domo_addr),
+            admin = %url_of("http", admin_addr),
             "emulator started"
         );
         Ok(Emulator {
             dfs_addr,
             login_addr,
             domo_addr,
+            scheme,
+            ca_file: tls.map(|t| t.ca_file),
+            admin_addr,
+            faults,
+            token_lifetime,
             stop,
             servers,
         })
     }
 
-    /// `http://127.0.0.1:PORT` of the DFS endpoint.
+    /// `http://127.0.0.1:PORT` of the DFS endpoint (`https://` with [`EmulatorConfig::tls`]).
+    /// The Blob endpoint of the same accounts answers at the same address.
     pub fn dfs_url(&self) -> String {
-        url_of(self.dfs_addr)
+        url_of(self.scheme, self.dfs_addr)
     }
 
     /// `http://127.0.0.1:PORT/ACCOUNT`: the account's path-style endpoint (as Azurite).
@@ -171,12 +231,48 @@ impl Emulator {
     /// `http://127.0.0.1:PORT`: the Entra ID authority host (tokens at
     /// `/{tenant}/oauth2/v2.0/token`).
     pub fn authority_url(&self) -> String {
-        url_of(self.login_addr)
+        url_of(self.scheme, self.login_addr)
     }
 
     /// `http://127.0.0.1:PORT`: the Domo API host, which also serves the instance API.
     pub fn domo_url(&self) -> String {
-        url_of(self.domo_addr)
+        url_of(self.scheme, self.domo_addr)
+    }
+
+    /// The CA certificate (PEM) that signed the listeners' certificate, when
+    /// [`EmulatorConfig::tls`] is on: clients trust it to connect.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.ca_file.clone()
+    }
+
+    /// `http://127.0.0.1:PORT` of the admin listener (plain HTTP, no token), which changes the
+    /// emulator's misbehaviour at run time:
+    ///
+    /// - `PUT /faults` with a [`FaultPlan`] as JSON replaces the plan (counters start over) and
+    ///   answers like `GET /faults`; a bad plan answers 400 `{"error": "..."}`.
+    /// - `GET /faults`: `{"plan": {...}, "injected": FaultCounts, "rules": [{"matched": n,
+    ///   "injected": n}, ...]}`, the counters since the plan was set (rules in plan order).
+    /// - `DELETE /faults`: no more faults (204).
+    /// - `PUT /token-lifetime` with `{"seconds": N}`: lifetime of the Entra ID and Domo tokens
+    ///   issued from now on (0: already expired); answers `{"seconds": N}`, as `GET` does.
+    pub fn admin_url(&self) -> String {
+        url_of("http", self.admin_addr)
+    }
+
+    /// Replaces the fault plan (as `PUT /faults`); counters start over.
+    pub fn set_faults(&self, plan: FaultPlan) -> Result<(), FaultPlanError> {
+        self.faults.replace(plan)
+    }
+
+    /// Faults injected since the plan was last set, by kind.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.faults.counts()
+    }
+
+    /// Sets the lifetime of tokens issued from now on, in whole seconds (zero issues tokens
+    /// that are already expired).
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.token_lifetime.set(lifetime);
     }
 
     /// Stops the listeners (in-flight requests finish) and returns when they are done.

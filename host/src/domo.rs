@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::bindings::errors::SourceError;
+use crate::capabilities::http::describe_error;
 use crate::secret::Secret;
 use crate::token::{TemporaryToken, TokenCache};
 
@@ -145,7 +146,11 @@ impl DomoClient {
             .send()
             .await
             .map_err(|e| {
-                SourceError::Unavailable(format!("cannot reach Domo at {}: {e}", self.api_host))
+                SourceError::Unavailable(format!(
+                    "cannot reach Domo at {}: {}",
+                    self.api_host,
+                    describe_error(&e)
+                ))
             })?;
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
@@ -238,7 +243,7 @@ impl DomoClient {
 }
 
 fn unavailable(e: reqwest::Error) -> SourceError {
-    SourceError::Unavailable(format!("Domo request failed: {e}"))
+    SourceError::Unavailable(format!("Domo request failed: {}", describe_error(&e)))
 }
 
 async fn check(response: reqwest::Response, id: &str) -> Result<reqwest::Response, SourceError> {

@@ -32,9 +32,11 @@ pub struct JobFile {
     pub name: Option<String>,
     /// Asserted writeback owner (a Domo user ID).
     pub owner: Option<String>,
-    /// `[account]`.
+    /// A PEM file of extra root certificates to trust (an emulator's or a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// `[account]`, or `account = "name"`: a saved account (`adls-writeback accounts`).
     #[serde(default)]
-    pub account: AccountSection,
+    pub account: crate::accounts::AccountField,
     /// `[source]`.
     pub source: SourceSection,
     /// `[output]`.
@@ -45,6 +47,11 @@ pub struct JobFile {
     pub limits: LimitsSection,
     /// `[emulator]`: run against the built-in emulator, started in-process.
     pub emulator: Option<EmulatorSection>,
+    /// `[schedule]`: when `serve` runs the job (none: manual).
+    pub schedule: Option<crate::schedule::ScheduleSection>,
+    /// `[retry]`: retries of a failed run (default none).
+    #[serde(default)]
+    pub retry: crate::retry::RetrySection,
     #[serde(skip)]
     base_dir: PathBuf,
     #[serde(skip)]
@@ -104,6 +111,8 @@ pub struct OutputSection {
 pub struct LimitsSection {
     pub timeout_secs: Option<u64>,
     pub memory_mib: Option<u64>,
+    /// Fuel budget of a run (roughly, WebAssembly instructions); unlimited when absent.
+    pub fuel: Option<u64>,
 }
 
 /// `[emulator]`: paths are relative to the job file.
@@ -139,11 +148,17 @@ impl FieldError {
 pub struct Job {
     pub name: String,
     pub owner: Option<String>,
+    /// Extra root certificates to trust, besides the public ones.
+    pub ca_file: Option<PathBuf>,
     pub account: Account,
     pub source: Source,
     pub output: Output,
     pub limits: Limits,
     pub emulator: Option<EmulatorSection>,
+    /// When `serve` runs it.
+    pub schedule: crate::schedule::Schedule,
+    /// Retries of a failed run.
+    pub retry: crate::retry::RetryPolicy,
     /// The job file's folder; relative paths start here.
     pub base_dir: PathBuf,
 }
@@ -203,6 +218,8 @@ pub struct Output {
 pub struct Limits {
     pub timeout: Duration,
     pub memory_bytes: usize,
+    /// Fuel budget of a run; `None` is unlimited.
+    pub fuel: Option<u64>,
 }
 
 impl JobFile {
@@ -228,7 +245,7 @@ impl JobFile {
     pub fn resolve(self) -> (Job, Vec<FieldError>) {
         let mut problems = Vec::new();
         let base = self.base_dir.clone();
-        let a = self.account;
+        let a = self.account.into_section(&mut problems);
         let from_env = |v: Option<String>, var: &str| v.or_else(|| std::env::var(var).ok());
         let account_name = a.account_name.unwrap_or_default();
         let client_secret = match a.client_secret {
@@ -265,15 +282,42 @@ impl JobFile {
         let limits = Limits {
             timeout: Duration::from_secs(self.limits.timeout_secs.unwrap_or(3600).max(1)),
             memory_bytes: (self.limits.memory_mib.unwrap_or(512).clamp(16, 4096) as usize) << 20,
+            fuel: self.limits.fuel,
         };
+        if limits.fuel == Some(0) {
+            problems.push(FieldError::new(
+                "limits.fuel",
+                "0 would stop the run before it starts: give a budget (e.g. 10000000000) or remove the key",
+            ));
+        }
+        let ca_file = self.ca_file.map(|f| base.join(f));
+        if let Some(f) = ca_file.as_ref().filter(|f| !f.is_file()) {
+            problems.push(FieldError::new(
+                "ca_file",
+                format!("no such file `{}`", f.display()),
+            ));
+        }
+        let schedule = match &self.schedule {
+            Some(section) => crate::schedule::Schedule::from_section(section),
+            None => Ok(crate::schedule::Schedule::manual()),
+        };
+        let schedule = schedule
+            .map_err(|list| problems.extend(list))
+            .unwrap_or_else(|()| crate::schedule::Schedule::manual());
+        let retry = crate::retry::RetryPolicy::from_section(&self.retry)
+            .map_err(|list| problems.extend(list))
+            .unwrap_or_default();
         let job = Job {
             name: self.name.unwrap_or(self.stem),
             owner: self.owner,
+            ca_file,
             account,
             source,
             output,
             limits,
             emulator: self.emulator,
+            schedule,
+            retry,
             base_dir: base,
         };
         (job, problems)

@@ -5,14 +5,21 @@
 //! loads job files, holds the secrets, compiles and sandboxes the component, and provides
 //! its capabilities (HTTP, tokens, the dataset, logging).
 
+pub mod accounts;
+pub mod audit;
 pub mod bindings;
 pub mod capabilities;
 pub mod commands;
+pub mod contract;
 pub mod domo;
 pub mod embedded;
+pub mod history;
 pub mod job;
 pub mod report;
+pub mod retry;
 pub mod runner;
 pub mod sandbox;
+pub mod schedule;
+pub mod scheduler;
 pub mod secret;
 pub mod token;

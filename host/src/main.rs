@@ -13,15 +13,42 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The run history database (default $XDG_STATE_HOME/adls-writeback/history.sqlite,
+    /// or ~/.local/state/…; `off` records nothing).
+    #[arg(
+        long,
+        global = true,
+        env = "ADLS_WRITEBACK_HISTORY",
+        value_name = "PATH"
+    )]
+    history: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a job once and print its report (exit 1 on failure, 2 for an invalid job).
+    /// Run a job once and print its report (exit 1 on failure, 2 for an invalid job or a
+    /// refused component).
     Run {
         /// The job file (TOML; see docs/job-file.md).
         job: PathBuf,
+        /// Run the job with this component instead of the built-in one, after the same
+        /// audit as `adls-writeback audit` (a component it refuses is not run).
+        #[arg(long, value_name = "COMPONENT.wasm")]
+        guest: Option<PathBuf>,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a component imports and exports and whether this host grants it (exit 1
+    /// when it imports anything this host would not grant; see docs/audit.md).
+    Audit {
+        /// The component; the built-in guest when absent.
+        #[arg(value_name = "COMPONENT.wasm")]
+        component: Option<PathBuf>,
+        /// Show the concrete origins, scopes and dataset this job file would grant.
+        #[arg(long, value_name = "JOB.toml")]
+        job: Option<PathBuf>,
+        /// Print the audit as JSON (the stable format).
         #[arg(long)]
         json: bool,
     },
@@ -35,6 +62,22 @@ enum Command {
     },
     /// Run the local emulator of ADLS Gen2, Entra ID and the Domo API.
     Emulator(commands::emulator::EmulatorArgs),
+    /// Run every job file in a folder on its [schedule], until SIGTERM (see docs/scheduling.md).
+    Serve(commands::serve::ServeArgs),
+    /// Show the run history, newest first.
+    History {
+        /// Only this job's runs.
+        job: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many rows.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Manage saved accounts, which job files name with `account = "NAME"`.
+    #[command(subcommand)]
+    Accounts(commands::accounts::AccountsCommand),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +89,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(path) = cli.history {
+        adls_writeback::history::set_path(path);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -55,9 +101,21 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run { job, json } => commands::run::main(&job, json).await,
+            Command::Run { job, guest, json } => {
+                commands::run::main(&job, guest.as_deref(), json).await
+            }
+            Command::Audit {
+                component,
+                job,
+                json,
+            } => commands::audit::main(component.as_deref(), job.as_deref(), json).await,
             Command::Validate { job, json } => commands::validate::main(&job, json).await,
             Command::Emulator(args) => commands::emulator::main(args).await,
+            Command::Serve(args) => commands::serve::main(args).await,
+            Command::History { job, json, limit } => {
+                commands::history::main(job.as_deref(), json, limit)
+            }
+            Command::Accounts(command) => commands::accounts::main(command).await,
         }
     });
     match result {

@@ -43,7 +43,9 @@ pub struct RunFailure {
     pub status: &'static str,
     pub job: String,
     pub run_id: String,
-    /// `invalid`, `ownership`, `source`, `auth`, `http`, `storage`, `data` or `sandbox`.
+    /// `invalid`, `ownership`, `source`, `auth`, `http`, `storage`, `data`, `sandbox` (the
+    /// component was stopped: time, memory, fuel, a trap) or `contract` (its report broke
+    /// the contract).
     pub kind: &'static str,
     pub message: String,
     /// For `invalid`: every problem by field.

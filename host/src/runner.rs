@@ -33,7 +33,7 @@ impl Runner {
     pub fn new(sandbox: Sandbox) -> anyhow::Result<Runner> {
         Ok(Runner {
             sandbox,
-            client: crate::capabilities::http::shared_client()?,
+            client: crate::capabilities::http::client_trusting(None)?,
         })
     }
 
@@ -50,7 +50,7 @@ impl Runner {
         host_problems: Vec<FieldError>,
     ) -> anyhow::Result<Vec<FieldError>> {
         let wit_job = bindings::to_wit_job(job, "validate", now_ms());
-        let guest = self.sandbox.validate(&wit_job).await?;
+        let guest = crate::contract::cap_problems(self.sandbox.validate(&wit_job).await?);
         let mut all = host_problems;
         for problem in guest {
             // A missing secret or a bad enum value is reported once, by the host.
@@ -79,13 +79,29 @@ impl Runner {
         let limits = RunLimits {
             memory_bytes: job.limits.memory_bytes,
             timeout: job.limits.timeout,
+            fuel: job.limits.fuel,
         };
         let outcome = self.sandbox.run(&wit_job, capabilities, limits).await;
         let elapsed = clock.elapsed();
         let meta = (job.name.as_str(), run_id, self.sandbox.component_sha256());
         Ok(match outcome {
-            Ok(Ok(report)) => Ok(RunReport::new(meta, job, report, elapsed)),
-            Ok(Err(error)) => Err(RunFailure::from_job_error(meta, error, elapsed)),
+            // A report is believed only if it keeps the contract (`crate::contract`).
+            Ok(Ok(report)) => match crate::contract::check_report(job, &report) {
+                Ok(()) => Ok(RunReport::new(meta, job, report, elapsed)),
+                Err(problems) => Err(RunFailure::new(
+                    meta,
+                    "contract",
+                    format!(
+                        "the component returned a report that breaks the contract, so its \
+                         outcome is not trusted: {}; check the target, and the component",
+                        problems.join("; ")
+                    ),
+                    elapsed,
+                )),
+            },
+            Ok(Err(error)) => Err(crate::contract::tame(RunFailure::from_job_error(
+                meta, error, elapsed,
+            ))),
             Err(trap) => Err(RunFailure::new(
                 meta,
                 "sandbox",
@@ -98,19 +114,23 @@ impl Runner {
     /// What this job's run is granted: HTTP to its DFS endpoint, storage tokens from its
     /// app, its dataset, and logging.
     fn capabilities(&self, job: &Job, options: RunOptions) -> anyhow::Result<Capabilities> {
+        let client = match &job.ca_file {
+            Some(ca_file) => crate::capabilities::http::client_trusting(Some(ca_file))?,
+            None => self.client.clone(),
+        };
         let a = &job.account;
         let secret = a
             .client_secret
             .clone()
             .ok_or_else(|| anyhow::anyhow!("account.client_secret is missing"))?;
         let credential = EntraCredential::new(
-            self.client.clone(),
+            client.clone(),
             &a.authority_host,
             &a.tenant_id,
             &a.client_id,
             secret,
         );
-        let origins = Origin::parse(&a.dfs_endpoint).into_iter().collect();
+        let origins = granted_origins(job);
         let source = match &job.source {
             Source::LocalFile { path, dataset_id } => SourceConfig::LocalFile {
                 path: path.clone(),
@@ -122,7 +142,7 @@ impl Runner {
                     .clone()
                     .ok_or_else(|| anyhow::anyhow!("source.domo.client_secret is missing"))?;
                 let client = DomoClient::new(
-                    self.client.clone(),
+                    client.clone(),
                     &d.api_host,
                     &d.client_id,
                     secret,
@@ -135,16 +155,24 @@ impl Runner {
             }
         };
         Ok(Capabilities {
-            http: HttpCapability::new(
-                self.client.clone(),
-                origins,
-                job.output.concurrency as usize,
-            ),
-            auth: AuthCapability::new(Arc::new(credential), vec![STORAGE_SCOPE.to_string()]),
+            http: HttpCapability::new(client.clone(), origins, job.output.concurrency as usize),
+            auth: AuthCapability::new(Arc::new(credential), granted_scopes(job)),
             source: SourceCapability::new(source),
             log: LogCapability::new(&job.name, options.progress),
         })
     }
+}
+
+/// The HTTP origins a run of `job` may reach: its account's DFS endpoint.
+pub fn granted_origins(job: &Job) -> Vec<Origin> {
+    Origin::parse(&job.account.dfs_endpoint)
+        .into_iter()
+        .collect()
+}
+
+/// The token scopes a run of `job` is granted: Azure Storage's.
+pub fn granted_scopes(_job: &Job) -> Vec<String> {
+    vec![STORAGE_SCOPE.to_string()]
 }
 
 /// A new run ID: the start time and a random suffix, e.g. `20261128T224100Z-1a2b3c4d`.

@@ -1,19 +1,23 @@
 //! The sandbox: compiles the guest component once (and caches the compiled form on disk),
-//! then runs each job in a fresh store with a memory cap, a wall-time limit and WASI that
-//! grants nothing.
+//! audits it (`crate::audit`: a component importing anything this host would not grant is
+//! refused before it runs), then runs each job in a fresh store with a memory cap, a
+//! wall-time limit, an optional fuel budget and WASI that grants nothing.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+pub mod limits;
+
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
+use crate::audit::{self, Audit, ComponentInfo};
 use crate::bindings::{Writeback, WritebackPre, exports::adls::writeback::job as wit_job, types};
 use crate::capabilities::{Capabilities, RunState};
+pub use limits::RunError;
 
 /// The built-in guest component, built from `guest/` by the host's build script.
 pub const BUILTIN_GUEST: &[u8] = include_bytes!(env!("ADLS_WRITEBACK_GUEST_WASM_PATH"));
@@ -21,12 +25,24 @@ pub const BUILTIN_GUEST: &[u8] = include_bytes!(env!("ADLS_WRITEBACK_GUEST_WASM_
 /// How often the epoch advances; run-time limits are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(50);
 
-/// A compiled guest, ready to instantiate once per run.
+/// A compiled, audited guest, ready to instantiate once per run.
 pub struct Sandbox {
+    /// The component compiled without fuel metering, for runs without a fuel budget.
+    plain: Linked,
+    /// The component compiled with fuel metering (which costs the guest ~10% of its
+    /// speed), made on the first run with a fuel budget.
+    metered: OnceLock<Result<Linked, String>>,
+    wasm: Arc<[u8]>,
+    component_sha256: String,
+    /// The engines whose epoch the ticker thread advances.
+    ticking: Arc<Mutex<Vec<Engine>>>,
+    ticker: Arc<AtomicBool>,
+}
+
+/// A component linked for one engine.
+struct Linked {
     engine: Engine,
     pre: WritebackPre<RunState>,
-    component_sha256: String,
-    ticker: Arc<AtomicBool>,
 }
 
 /// The caps of one run's store.
@@ -36,47 +52,115 @@ pub struct RunLimits {
     pub memory_bytes: usize,
     /// Wall time for the whole run, host calls included.
     pub timeout: Duration,
+    /// Fuel (roughly, WebAssembly instructions) the run may use; unlimited when `None`.
+    pub fuel: Option<u64>,
+}
+
+/// Why a component cannot be made into a [`Sandbox`].
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The component file could not be read.
+    #[error("cannot read the component `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a WebAssembly component wasmtime can compile.
+    #[error(
+        "cannot compile the component: {0} (is it a component built for wasm32-wasip2, not a core module?)"
+    )]
+    Compile(String),
+    /// The audit refused it; `adls-writeback audit` shows the whole picture.
+    #[error(
+        "this host refuses the component sha256:{}: {} (run `adls-writeback audit` on it for details)",
+        .0.component.sha256,
+        .0.problems.join("; ")
+    )]
+    Refused(Box<Audit>),
+    /// The engine or the linker could not be set up.
+    #[error("cannot set up the sandbox: {0}")]
+    Setup(String),
 }
 
 impl Sandbox {
     /// The built-in guest.
-    pub fn builtin() -> anyhow::Result<Sandbox> {
+    pub fn builtin() -> Result<Sandbox, SandboxError> {
         Sandbox::new(BUILTIN_GUEST)
     }
 
-    /// Compiles (or loads from the cache) `wasm` and links it against this host's
-    /// capabilities. Fails if the component imports anything this host does not provide.
-    pub fn new(wasm: &[u8]) -> anyhow::Result<Sandbox> {
-        let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&config)?;
-        let component_sha256 = hex(&Sha256::digest(wasm));
-        let component = load_component(&engine, wasm, &component_sha256)?;
+    /// The component in the file `path`, after the same audit as any other.
+    pub fn from_file(path: &Path) -> Result<Sandbox, SandboxError> {
+        let wasm = std::fs::read(path).map_err(|source| SandboxError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Sandbox::with_source(&wasm, &path.display().to_string())
+    }
 
-        let mut linker = Linker::<RunState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        crate::capabilities::add_to_linker(&mut linker)?;
-        let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from).context(
-            "the component imports something this host does not provide (run `adls-writeback audit`)",
-        )?;
-        let pre = WritebackPre::new(pre)?;
+    /// Compiles (or loads from the cache) `wasm`, audits it and links it against this
+    /// host's capabilities. Fails if the audit refuses it.
+    pub fn new(wasm: &[u8]) -> Result<Sandbox, SandboxError> {
+        let source = if wasm == BUILTIN_GUEST {
+            "built-in"
+        } else {
+            "bytes"
+        };
+        Sandbox::with_source(wasm, source)
+    }
 
+    fn with_source(wasm: &[u8], source: &str) -> Result<Sandbox, SandboxError> {
+        let compiled = compile(wasm, source)?;
+        let audit = audit::audit(&compiled.engine, &compiled.component, compiled.info, None);
+        if !audit.accepted() {
+            return Err(SandboxError::Refused(Box::new(audit)));
+        }
+        let engine = compiled.engine;
+        let pre = link(&engine, &compiled.component).map_err(|e| setup(&e))?;
+        let ticking = Arc::new(Mutex::new(vec![engine.clone()]));
         let ticker = Arc::new(AtomicBool::new(true));
-        let (engine_ref, running) = (engine.clone(), ticker.clone());
+        let (engines, running) = (ticking.clone(), ticker.clone());
         std::thread::Builder::new()
             .name("epoch-ticker".into())
             .spawn(move || {
                 while running.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    engine_ref.increment_epoch();
+                    for engine in engines.lock().expect("not poisoned").iter() {
+                        engine.increment_epoch();
+                    }
                 }
-            })?;
+            })
+            .map_err(|e| SandboxError::Setup(format!("starting the epoch ticker: {e}")))?;
         Ok(Sandbox {
-            engine,
-            pre,
-            component_sha256,
+            plain: Linked { engine, pre },
+            metered: OnceLock::new(),
+            wasm: wasm.into(),
+            component_sha256: audit.component.sha256,
+            ticking,
             ticker,
         })
+    }
+
+    /// The variant for a run with (`metered`) or without a fuel budget.
+    fn linked(&self, metered: bool) -> Result<&Linked, RunError> {
+        if !metered {
+            return Ok(&self.plain);
+        }
+        let linked = self.metered.get_or_init(|| {
+            let engine = engine(true).map_err(|e| e.to_string())?;
+            let component = load_component(&engine, &self.wasm, &self.component_sha256)
+                .map_err(|e| format!("{e:#}"))?;
+            let pre = link(&engine, &component).map_err(|e| format!("{e:#}"))?;
+            self.ticking
+                .lock()
+                .expect("not poisoned")
+                .push(engine.clone());
+            Ok(Linked { engine, pre })
+        });
+        linked
+            .as_ref()
+            .map_err(|e| RunError::Trap(format!("compiling the component with fuel metering: {e}")))
     }
 
     /// SHA-256 (hex) of the component's bytes, for reports and audits.
@@ -85,14 +169,19 @@ impl Sandbox {
     }
 
     /// Asks the guest to validate `job`. The guest gets no capabilities for this.
-    pub async fn validate(&self, job: &types::Job) -> anyhow::Result<Vec<types::ValidationError>> {
+    pub async fn validate(
+        &self,
+        job: &types::Job,
+    ) -> Result<Vec<types::ValidationError>, RunError> {
         let limits = RunLimits {
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(10),
+            fuel: None,
         };
         let (mut store, bindings) = self.instantiate(Capabilities::none(), limits).await?;
         let call = bindings.adls_writeback_job().call_validate(&mut store, job);
-        with_deadline(limits.timeout, call).await
+        let outcome = tokio::time::timeout(limits.timeout, call).await;
+        finish(outcome, &store, limits)
     }
 
     /// Runs `job` with `capabilities` in a fresh store.
@@ -101,29 +190,43 @@ impl Sandbox {
         job: &types::Job,
         capabilities: Capabilities,
         limits: RunLimits,
-    ) -> anyhow::Result<Result<types::Report, wit_job::JobError>> {
+    ) -> Result<Result<types::Report, wit_job::JobError>, RunError> {
         let (mut store, bindings) = self.instantiate(capabilities, limits).await?;
         let call = bindings.adls_writeback_job().call_run(&mut store, job);
-        with_deadline(limits.timeout, call).await
+        // The epoch keeps ticking while the guest waits on host calls, so the epoch deadline
+        // is a wall-time limit; this timeout also bounds a host call that never returns.
+        let outcome = tokio::time::timeout(limits.timeout, call).await;
+        if let (Some(budget), Ok(left)) = (limits.fuel, store.get_fuel()) {
+            let used = budget.saturating_sub(left);
+            tracing::debug!(fuel_used = used, "the run used {used} of its {budget} fuel");
+        }
+        finish(outcome, &store, limits)
     }
 
     async fn instantiate(
         &self,
         capabilities: Capabilities,
         limits: RunLimits,
-    ) -> anyhow::Result<(Store<RunState>, Writeback)> {
+    ) -> Result<(Store<RunState>, Writeback), RunError> {
+        let linked = self.linked(limits.fuel.is_some())?;
         let mut store = Store::new(
-            &self.engine,
+            &linked.engine,
             RunState::new(capabilities, limits.memory_bytes),
         );
-        store.limiter(|state| state.limits());
-        // The epoch keeps ticking while the guest waits on host calls, so this is a
-        // wall-time limit; `with_deadline` also bounds a host call that never returns.
+        store.limiter(|state| state.limiter_mut());
+        // Fuel and the epoch deadline are set before instantiating (their defaults trap).
+        if let Some(fuel) = limits.fuel {
+            store
+                .set_fuel(fuel)
+                .map_err(|e| RunError::Trap(format!("setting the fuel budget: {e}")))?;
+        }
         let ticks = limits.timeout.as_millis() / EPOCH_TICK.as_millis() + 1;
         store.set_epoch_deadline(ticks as u64);
         store.epoch_deadline_trap();
-        let bindings = self.pre.instantiate_async(&mut store).await?;
-        Ok((store, bindings))
+        match linked.pre.instantiate_async(&mut store).await {
+            Ok(bindings) => Ok((store, bindings)),
+            Err(e) => Err(explain(e, &store, limits)),
+        }
     }
 }
 
@@ -133,22 +236,81 @@ impl Drop for Sandbox {
     }
 }
 
-async fn with_deadline<T>(
-    timeout: Duration,
-    call: impl Future<Output = wasmtime::Result<T>>,
-) -> anyhow::Result<T> {
-    match tokio::time::timeout(timeout, call).await {
+/// The outcome of a guest call under a host-side timeout.
+fn finish<T>(
+    outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    store: &Store<RunState>,
+    limits: RunLimits,
+) -> Result<T, RunError> {
+    match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(trap)) => match trap.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => Err(anyhow!(
-                "the run exceeded its time limit of {timeout:?} ([limits] timeout_secs)"
-            )),
-            _ => Err(anyhow::Error::from(trap).context("the component failed (trapped)")),
-        },
-        Err(_) => Err(anyhow!(
-            "the run exceeded its time limit of {timeout:?} ([limits] timeout_secs)"
-        )),
+        Ok(Err(error)) => Err(explain(error, store, limits)),
+        Err(_) => Err(RunError::Timeout(limits.timeout)),
     }
+}
+
+fn explain(error: wasmtime::Error, store: &Store<RunState>, limits: RunLimits) -> RunError {
+    let state = store.data();
+    RunError::explain(
+        error,
+        state.limiter(),
+        state.stderr(),
+        limits.timeout,
+        limits.fuel,
+    )
+}
+
+fn setup(e: &wasmtime::Error) -> SandboxError {
+    SandboxError::Setup(format!("{e:#}"))
+}
+
+/// A compiled component with its engine and identity, not yet audited.
+pub struct Compiled {
+    /// The engine it was compiled for.
+    pub engine: Engine,
+    /// The compiled component.
+    pub component: Component,
+    /// Its hash, size and source.
+    pub info: ComponentInfo,
+}
+
+/// An engine for the component model with epoch interruption, and fuel metering when
+/// `metered` (only for runs with a `[limits] fuel` budget: metering slows the guest).
+pub fn engine(metered: bool) -> Result<Engine, SandboxError> {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(metered);
+    Engine::new(&config).map_err(|e| setup(&e))
+}
+
+/// Compiles `wasm` (or loads its compiled form from the cache); `source` says where it came
+/// from (`built-in` or a path), for the audit.
+pub fn compile(wasm: &[u8], source: &str) -> Result<Compiled, SandboxError> {
+    let engine = engine(false)?;
+    let sha256 = hex(&Sha256::digest(wasm));
+    let component = load_component(&engine, wasm, &sha256)
+        .map_err(|e| SandboxError::Compile(format!("{e:#}")))?;
+    let info = ComponentInfo {
+        sha256,
+        size_bytes: wasm.len() as u64,
+        source: source.to_string(),
+    };
+    Ok(Compiled {
+        engine,
+        component,
+        info,
+    })
+}
+
+/// Links `component` against this host: WASI (granting nothing) and the contract's
+/// capabilities, and checks that it exports the `writeback` world.
+pub fn link(engine: &Engine, component: &Component) -> wasmtime::Result<WritebackPre<RunState>> {
+    let mut linker = Linker::<RunState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    crate::capabilities::add_to_linker(&mut linker)?;
+    WritebackPre::new(linker.instantiate_pre(component)?)
 }
 
 /// Loads the compiled component from the cache, or compiles it and stores it there.

@@ -21,6 +21,9 @@ pub enum SecretRef {
         /// The file's path.
         file: PathBuf,
     },
+    /// A value already read (a saved account's stored secret); never from a job file.
+    #[serde(skip)]
+    Resolved(Secret),
 }
 
 impl SecretRef {
@@ -36,6 +39,7 @@ impl SecretRef {
                     .trim_end_matches(['\r', '\n'])
                     .to_string()
             }
+            SecretRef::Resolved(secret) => secret.expose().to_string(),
         };
         if value.is_empty() {
             return Err(format!("{} is empty", self.describe()));
@@ -48,6 +52,7 @@ impl SecretRef {
         match self {
             SecretRef::Env { env } => format!("environment variable `{env}`"),
             SecretRef::File { file } => format!("secret file `{}`", file.display()),
+            SecretRef::Resolved(_) => "the saved account's secret".into(),
         }
     }
 }

@@ -50,15 +50,30 @@ impl Default for JobSpec {
 impl Harness {
     /// Starts an emulator with a datasets folder in a new temporary directory.
     pub async fn start() -> Harness {
+        Harness::start_with(false).await
+    }
+
+    /// Starts an emulator serving HTTPS with its own CA; the harness's client trusts it.
+    pub async fn start_tls() -> Harness {
+        Harness::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("datasets")).unwrap();
         let mut config = EmulatorConfig::well_known(dir.path().join("emulator-data"));
         config.datasets_dir = Some(dir.path().join("datasets"));
+        config.tls = tls;
         let emulator = Emulator::start(config).await.unwrap();
+        let mut client = reqwest::Client::builder();
+        if let Some(ca) = emulator.ca_file() {
+            let pem = std::fs::read(ca).unwrap();
+            client = client.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
         Harness {
             dir,
             emulator,
-            client: reqwest::Client::new(),
+            client: client.build().unwrap(),
         }
     }
 
@@ -211,6 +226,8 @@ pub async fn cli(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
         .args(args)
         .env("ADLS_WRITEBACK_LOG", "warn")
+        // Tests that check the history give their own; the others keep none.
+        .env("ADLS_WRITEBACK_HISTORY", "off")
         .output()
         .await
         .unwrap()

@@ -105,6 +105,20 @@ pub(crate) fn authorize(state: &DfsState, headers: &HeaderMap) -> Result<String,
             Some(&tenant),
             "Lifetime validation failed. The token is not yet valid.",
         )),
-        _ => Ok(tenant),
+        _ => {
+            // Authenticated; now the app's role (RBAC) on the data.
+            let app_id = claims
+                .get("appid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match state.directory.app(&tenant, app_id) {
+                Some(app) if !app.data_access => Err(ServiceError::new(
+                    StatusCode::FORBIDDEN,
+                    "AuthorizationPermissionMismatch",
+                    "This request is not authorized to perform this operation using this permission.",
+                )),
+                _ => Ok(tenant),
+            }
+        }
     }
 }

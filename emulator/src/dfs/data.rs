@@ -198,6 +198,58 @@ fn resolve_range(
     }
 }
 
+/// The range a read asks for (`x-ms-range` or `Range`) resolved against the file's length:
+/// `Ok(None)` for the whole file, `InvalidRange` when it cannot be served.
+pub(crate) fn range_of(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ServiceError> {
+    resolve_range(requested_range(headers), len)
+}
+
+/// Whether a ranged read asks for the range's MD5 (`x-ms-range-get-content-md5: true`);
+/// `OutOfRangeInput` when the range is larger than the service hashes.
+pub(crate) fn wants_range_md5(
+    headers: &HeaderMap,
+    range: Option<(u64, u64)>,
+) -> Result<bool, ServiceError> {
+    let Some((start, end)) = range else {
+        return Ok(false);
+    };
+    let wanted = header_str(headers, "x-ms-range-get-content-md5").is_some_and(|v| v == "true");
+    if wanted && end - start + 1 > MAX_RANGE_MD5 {
+        return Err(ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            "OutOfRangeInput",
+            "One of the request inputs is out of range.",
+        ));
+    }
+    Ok(wanted)
+}
+
+/// `length` bytes of committed content from `start` as a response body: streamed from disk,
+/// or read whole and hashed when `with_md5` (then also returns the base64 MD5).
+pub(crate) async fn content_body(
+    blob: Option<&Path>,
+    start: u64,
+    length: u64,
+    with_md5: bool,
+) -> Result<(Body, Option<String>), ServiceError> {
+    let Some(blob) = blob.filter(|_| length > 0) else {
+        return Ok((Body::empty(), None));
+    };
+    let mut file = tokio::fs::File::open(blob)
+        .await
+        .map_err(|_| ServiceError::path_not_found())?;
+    file.seek(SeekFrom::Start(start)).await?;
+    if with_md5 {
+        let mut bytes = Vec::with_capacity(length as usize);
+        file.take(length).read_to_end(&mut bytes).await?;
+        let md5 = STANDARD.encode(Md5::digest(&bytes));
+        Ok((Body::from(bytes), Some(md5)))
+    } else {
+        let stream = ReaderStream::with_capacity(file.take(length), 256 * 1024);
+        Ok((Body::from_stream(stream), None))
+    }
+}
+
 /// `GET`: the committed content, whole or a range, streamed from disk.
 pub(crate) async fn read(
     state: &DfsState,
@@ -209,40 +261,15 @@ pub(crate) async fn read(
         return Ok(not_modified);
     }
     let range = match meta.kind {
-        Kind::File => resolve_range(requested_range(headers), meta.len)?,
+        Kind::File => range_of(headers, meta.len)?,
         Kind::Directory => None,
     };
     let (start, length) = match range {
         Some((start, end)) => (start, end - start + 1),
         None => (0, meta.len),
     };
-    let want_range_md5 = range.is_some()
-        && header_str(headers, "x-ms-range-get-content-md5").is_some_and(|v| v == "true");
-    if want_range_md5 && length > MAX_RANGE_MD5 {
-        return Err(ServiceError::new(
-            StatusCode::BAD_REQUEST,
-            "OutOfRangeInput",
-            "One of the request inputs is out of range.",
-        ));
-    }
-    let mut range_md5 = None;
-    let body = match (&blob, length) {
-        (Some(blob), n) if n > 0 => {
-            let mut file = tokio::fs::File::open(blob)
-                .await
-                .map_err(|_| ServiceError::path_not_found())?;
-            file.seek(SeekFrom::Start(start)).await?;
-            if want_range_md5 {
-                let mut bytes = Vec::with_capacity(n as usize);
-                file.take(n).read_to_end(&mut bytes).await?;
-                range_md5 = Some(STANDARD.encode(Md5::digest(&bytes)));
-                Body::from(bytes)
-            } else {
-                Body::from_stream(ReaderStream::with_capacity(file.take(n), 256 * 1024))
-            }
-        }
-        _ => Body::empty(),
-    };
+    let want_range_md5 = wants_range_md5(headers, range)?;
+    let (body, range_md5) = content_body(blob.as_deref(), start, length, want_range_md5).await?;
     let status = if range.is_some() {
         StatusCode::PARTIAL_CONTENT
     } else {

@@ -4,11 +4,15 @@
 //! `resource`/`action` query parameters. Every answer carries `x-ms-request-id`, `x-ms-version`
 //! (echoed, or the emulator's default), `Date` and `Server`. An unknown account answers 404
 //! `ResourceNotFound` (the real service has no DNS name for it; path-style URLs need an answer).
+//!
+//! The Blob endpoint of the same accounts shares this listener, as a path-style URL gives both
+//! APIs the same address: requests that carry Blob markers (see [`crate::blob::is_blob_request`])
+//! go to [`crate::blob`], the rest are DFS requests.
 
-mod auth;
-mod data;
+pub(crate) mod auth;
+pub(crate) mod data;
 mod filesystem;
-mod path;
+pub(crate) mod path;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +34,7 @@ use crate::store::model::{ContentHeaders, PathMeta};
 use crate::timefmt;
 
 /// The service version answered when a request names none.
-const DEFAULT_VERSION: &str = "2023-11-03";
+pub(crate) const DEFAULT_VERSION: &str = "2023-11-03";
 
 /// State of the DFS listener.
 #[derive(Debug)]
@@ -43,6 +47,8 @@ pub(crate) struct DfsState {
     pub authority_url: String,
     /// The tenant named in challenges when the request's is unknown.
     pub default_tenant: String,
+    /// `http` or `https`: how clients reach this listener (for URLs in Blob listings).
+    pub scheme: &'static str,
 }
 
 /// Routes of the DFS listener: one handler that dispatches like the service.
@@ -58,9 +64,21 @@ async fn handle(State(state): State<Arc<DfsState>>, request: Request) -> Respons
     let head = request.method() == Method::HEAD;
     let version = request.headers().get("x-ms-version").cloned();
     let client_request_id = request.headers().get("x-ms-client-request-id").cloned();
-    let mut response = match dispatch(&state, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(&request_id, head),
+    let blob = crate::blob::is_blob_request(
+        request.method(),
+        &Query::parse(request.uri().query()),
+        request.headers(),
+    );
+    let mut response = if blob {
+        match crate::blob::dispatch(&state, request).await {
+            Ok(response) => response,
+            Err(error) => crate::blob::error_response(error, &request_id, head),
+        }
+    } else {
+        match dispatch(&state, request).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(&request_id, head),
+        }
     };
     let headers = response.headers_mut();
     headers.insert("x-ms-request-id", header_value(&request_id));
@@ -77,7 +95,11 @@ async fn handle(State(state): State<Arc<DfsState>>, request: Request) -> Respons
     );
     headers.insert(
         header::SERVER,
-        HeaderValue::from_static("Windows-Azure-HDFS/1.0 Microsoft-HTTPAPI/2.0"),
+        HeaderValue::from_static(if blob {
+            "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"
+        } else {
+            "Windows-Azure-HDFS/1.0 Microsoft-HTTPAPI/2.0"
+        }),
     );
     response
 }
@@ -122,17 +144,17 @@ async fn dispatch(state: &DfsState, request: Request) -> Result<Response, Servic
 /// A path inside a file system.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct At<'a> {
-    account: &'a str,
-    fs: &'a str,
-    path: &'a str,
+    pub account: &'a str,
+    pub fs: &'a str,
+    pub path: &'a str,
 }
 
 /// The parsed request URL path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
-    account: String,
-    filesystem: Option<String>,
-    path: Option<String>,
+    pub account: String,
+    pub filesystem: Option<String>,
+    pub path: Option<String>,
 }
 
 fn decode(raw: &str) -> Result<String, ServiceError> {
@@ -152,7 +174,8 @@ pub(crate) fn normalize_path(decoded: &str) -> Result<Option<String>, ServiceErr
 }
 
 impl Target {
-    fn parse(raw: &str) -> Result<Self, ServiceError> {
+    /// Parses `/{account}[/{filesystem}[/{path…}]]`, percent-decoded and normalized.
+    pub(crate) fn parse(raw: &str) -> Result<Self, ServiceError> {
         let mut parts = raw.trim_start_matches('/').splitn(3, '/');
         let account = decode(parts.next().unwrap_or_default())?;
         if account.is_empty() {
@@ -179,7 +202,8 @@ impl Target {
 pub(crate) struct Query(HashMap<String, String>);
 
 impl Query {
-    fn parse(raw: Option<&str>) -> Self {
+    /// Parses a raw query string.
+    pub(crate) fn parse(raw: Option<&str>) -> Self {
         let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes());
         Self(
             pairs
@@ -225,7 +249,8 @@ pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a s
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn header_value(s: &str) -> HeaderValue {
+/// A header value from text, empty when the text is not valid header text.
+pub(crate) fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 

@@ -9,7 +9,7 @@ mod datasets;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::{Query, Request, State};
@@ -34,8 +34,8 @@ pub(crate) struct DomoState {
     pub developer_tokens: Vec<DomoDeveloperToken>,
     /// The datasets folder.
     pub datasets_dir: Option<PathBuf>,
-    /// Lifetime of issued tokens.
-    pub token_lifetime: Duration,
+    /// Lifetime of issued tokens (changeable at run time through the admin listener).
+    pub token_lifetime: crate::faults::TokenLifetime,
     /// Owner of datasets whose metadata names none.
     pub default_owner: DomoUser,
     /// Cached row counts: CSV path → (modified, length, rows).
@@ -176,6 +176,7 @@ async fn token(
         );
     }
     let now = timefmt::unix_secs(SystemTime::now());
+    let lifetime = state.token_lifetime.get();
     let jti = uuid::Uuid::new_v4().to_string();
     let scope = scopes.join(" ");
     let access_token = jwt::sign(&json!({
@@ -187,7 +188,7 @@ async fn token(
         "userName": client.user.name,
         "client_id": client.client_id,
         "iat": now,
-        "exp": now + state.token_lifetime.as_secs(),
+        "exp": now + lifetime.as_secs(),
         "jti": jti,
     }));
     json_response(
@@ -195,7 +196,7 @@ async fn token(
         &json!({
             "access_token": access_token,
             "token_type": "bearer",
-            "expires_in": state.token_lifetime.as_secs().saturating_sub(1),
+            "expires_in": lifetime.as_secs().saturating_sub(1),
             "scope": scope,
             "customer": "emulator",
             "role": "Admin",

@@ -262,7 +262,79 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{CreateRequest, StorageAccountConfig};
     use super::*;
+
+    fn open(dir: &std::path::Path) -> Store {
+        let accounts = [StorageAccountConfig {
+            name: "acct1".into(),
+            file_systems: vec!["fs1".into()],
+        }];
+        Store::open(dir, &accounts).unwrap()
+    }
+
+    fn stage(store: &Store, position: u64, data: &[u8]) {
+        let file = store.new_staging_file();
+        std::fs::write(&file, data).unwrap();
+        let len = data.len() as u64;
+        store
+            .register_append("acct1", "fs1", "f", position, len, file)
+            .unwrap();
+    }
+
+    fn content(store: &Store) -> Vec<u8> {
+        let (meta, blob) = store.path("acct1", "fs1", "f").unwrap();
+        let mut bytes = std::fs::read(blob.unwrap()).unwrap();
+        bytes.truncate(meta.len as usize);
+        bytes
+    }
+
+    #[tokio::test]
+    async fn crash_between_content_write_and_index_commit_keeps_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let create = CreateRequest {
+            kind: Kind::File,
+            properties: None,
+            content: ContentHeaders::default(),
+            conditions: Conditions::default(),
+        };
+        store.create_path("acct1", "fs1", "f", create).unwrap();
+        stage(&store, 0, b"v1,");
+        let flush = |position| FlushRequest {
+            position,
+            ..FlushRequest::default()
+        };
+        let v1 = store.flush("acct1", "fs1", "f", flush(3)).await.unwrap();
+        stage(&store, 3, b"lost");
+        // The flush's first half: the data lands after the committed bytes, fsynced...
+        let (plan, _) = store.plan_flush("acct1", "fs1", "f", &flush(7)).unwrap();
+        copy_ranges(&plan).unwrap();
+        assert_eq!(std::fs::read(&plan.blob).unwrap(), b"v1,lost");
+        // ...and the process dies before the index commit.
+        drop(store);
+
+        let store = open(dir.path());
+        let (meta, _) = store.path("acct1", "fs1", "f").unwrap();
+        assert_eq!((meta.len, meta.etag), (3, v1.etag));
+        assert_eq!(
+            std::fs::read(&plan.blob).unwrap(),
+            b"v1,",
+            "cut at the length"
+        );
+        assert_eq!(
+            store
+                .flush("acct1", "fs1", "f", flush(7))
+                .await
+                .unwrap_err()
+                .code,
+            "InvalidFlushPosition",
+            "staged data died with the process"
+        );
+        stage(&store, 3, b"v2");
+        store.flush("acct1", "fs1", "f", flush(5)).await.unwrap();
+        assert_eq!(content(&store), b"v1,v2");
+    }
 
     fn pending(position: u64, len: u64, seq: u64) -> Pending {
         Pending {

@@ -4,6 +4,7 @@
 //! One mutex guards all metadata; it is held for metadata changes and the index write that
 //! commits them, never while file content is copied or streamed.
 
+mod blob;
 mod data;
 pub(crate) mod model;
 mod paths;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
+pub(crate) use blob::{BlobListRequest, Listed};
 pub(crate) use data::FlushRequest;
 pub(crate) use paths::{CreateRequest, ListRequest, RenameRequest};
 

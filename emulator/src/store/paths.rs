@@ -70,6 +70,21 @@ fn leftovers(store: &Store, account: &str, fs_name: &str, meta: &PathMeta) -> Ve
     files
 }
 
+/// The destination conditions of a create or rename: `If-None-Match: *` refuses an
+/// existing path; the other conditions are checked against the existing path's version.
+fn check_destination(
+    conditions: &Conditions,
+    existing: Option<&PathMeta>,
+) -> Result<(), ServiceError> {
+    if conditions.is_create_only() && existing.is_some() {
+        return Err(ServiceError::path_already_exists());
+    }
+    if conditions.evaluate(existing.map(PathMeta::version), false) != Outcome::Pass {
+        return Err(ServiceError::condition_not_met());
+    }
+    Ok(())
+}
+
 /// Fails with `PathConflict` when an ancestor of `path` is a file.
 fn check_ancestors(fs: &FsMeta, path: &str) -> Result<(), ServiceError> {
     for ancestor in model::ancestors(path) {
@@ -94,16 +109,7 @@ impl Store {
         let fs = fs_mut(&mut accounts, account, fs_name)?;
         check_ancestors(fs, path)?;
         let existing = fs.paths.get(path);
-        if request.conditions.is_create_only() && existing.is_some() {
-            return Err(ServiceError::path_already_exists());
-        }
-        if request
-            .conditions
-            .evaluate(existing.map(PathMeta::version), false)
-            != Outcome::Pass
-        {
-            return Err(ServiceError::condition_not_met());
-        }
+        check_destination(&request.conditions, existing)?;
         if existing.is_some_and(|e| e.kind != request.kind) {
             return Err(ServiceError::path_conflict());
         }
@@ -270,16 +276,7 @@ impl Store {
             }
         }
         let existing = fs.paths.get(dest);
-        if request.conditions.is_create_only() && existing.is_some() {
-            return Err(ServiceError::path_already_exists());
-        }
-        if request
-            .conditions
-            .evaluate(existing.map(PathMeta::version), false)
-            != Outcome::Pass
-        {
-            return Err(ServiceError::condition_not_met());
-        }
+        check_destination(&request.conditions, existing)?;
         let mut garbage = Vec::new();
         if let Some(existing) = existing {
             if existing.kind != src_kind {

@@ -4,14 +4,18 @@
 //! data_dir/
 //!   .staging/<uuid>              uncommitted appends (dropped at start, like a lost session)
 //!   <account>/<filesystem>/
-//!     index.json                 every path's metadata; replaced atomically (temp, fsync, rename)
+//!     index.json                 every path's metadata; replaced atomically (temp, fsync, rename,
+//!                                fsync of the folder)
+//!     index.tmp-<uuid>           an index being written (removed at start if a crash left it)
 //!     blobs/<uuid>               committed content of one file
 //! ```
 //!
 //! A file's content is `blobs/<id>` cut at the length recorded in `index.json`: a flush appends
 //! the new data after the committed bytes, fsyncs, then commits the new length by replacing the
 //! index. Committed bytes are never rewritten in place, and bytes past the recorded length
-//! (left by a crash mid-flush) are cut off at the next start.
+//! (left by a crash mid-flush) are cut off at the next start, with temporary index files that a
+//! crash left behind. The folder is fsynced after the rename, so a committed index survives a
+//! power loss too.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -23,6 +27,8 @@ use super::model::{FsMeta, Kind};
 const INDEX: &str = "index.json";
 const BLOBS: &str = "blobs";
 const STAGING: &str = ".staging";
+/// Extension prefix of an index being written (`index.tmp-<uuid>`).
+const TEMP_EXTENSION: &str = "tmp-";
 
 /// Every account with its file systems, as loaded from disk.
 pub(crate) type Accounts = BTreeMap<String, BTreeMap<String, FsMeta>>;
@@ -75,6 +81,7 @@ impl Layout {
             }
             let mut filesystems = BTreeMap::new();
             for fs_name in subdirs(&self.account_dir(&account))? {
+                remove_temp_indexes(&self.fs_dir(&account, &fs_name))?;
                 let index = self.fs_dir(&account, &fs_name).join(INDEX);
                 if !index.exists() {
                     continue;
@@ -84,7 +91,11 @@ impl Layout {
                 self.repair(&account, &fs_name, &meta)?;
                 filesystems.insert(fs_name, meta);
             }
-            accounts.insert(account, filesystems);
+            // A folder without file systems is not an account (`tls/` holds the emulator's
+            // certificates); `Store::open` adds the configured accounts back.
+            if !filesystems.is_empty() {
+                accounts.insert(account, filesystems);
+            }
         }
         Ok(accounts)
     }
@@ -144,9 +155,10 @@ impl Layout {
     }
 }
 
-/// Replaces `target` with `bytes` so that a reader sees the old or the new content, never a mix.
+/// Replaces `target` with `bytes` so that a reader sees the old or the new content, never a mix,
+/// and the new content is durable when this returns.
 pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let temp = target.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+    let temp = temp_path(target);
     let result = (|| {
         let mut file = File::create(&temp)?;
         file.write_all(bytes)?;
@@ -156,7 +168,40 @@ pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
-    result
+    result?;
+    match target.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// A temporary sibling of `target` (`index.tmp-<uuid>` for `index.json`).
+fn temp_path(target: &Path) -> PathBuf {
+    target.with_extension(format!("{TEMP_EXTENSION}{}", uuid::Uuid::new_v4()))
+}
+
+/// Makes a folder's entries (a rename into it) durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Windows cannot open a folder as a file; its renames are journaled by NTFS.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Removes temporary index files a crash left in a file system's folder.
+fn remove_temp_indexes(dir: &Path) -> io::Result<()> {
+    let prefix = format!("{}.{TEMP_EXTENSION}", INDEX.trim_end_matches(".json"));
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes files, logging (not failing on) errors: used after a commit.
@@ -200,6 +245,8 @@ mod tests {
         fs::write(layout.blob("acct", "fs1", "blob1"), b"abcdef").unwrap();
         fs::write(layout.blob("acct", "fs1", "orphan"), b"x").unwrap();
         fs::write(layout.staging_dir().join("left"), b"x").unwrap();
+        let temp_index = layout.fs_dir("acct", "fs1").join("index.tmp-crashed");
+        fs::write(&temp_index, b"{\"etag\":").unwrap();
 
         let accounts = layout.open().unwrap();
         assert_eq!(accounts["acct"]["fs1"].paths["f"].len, 3);
@@ -209,5 +256,6 @@ mod tests {
         );
         assert!(!layout.blob("acct", "fs1", "orphan").exists());
         assert_eq!(fs::read_dir(layout.staging_dir()).unwrap().count(), 0);
+        assert!(!temp_index.exists(), "a half-written index is removed");
     }
 }

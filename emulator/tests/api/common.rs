@@ -27,7 +27,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> Env {
     config.datasets_dir = Some(datasets.path().to_path_buf());
     adjust(&mut config);
     let emulator = Emulator::start(config).await.unwrap();
-    let client = reqwest::Client::new();
+    let client = client_for(&emulator);
     let token = storage_token(&client, &emulator, "https://storage.azure.com/.default").await;
     Env {
         emulator,
@@ -36,6 +36,16 @@ pub async fn start_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> Env {
         client,
         token,
     }
+}
+
+/// A client for the emulator: trusting its CA when it serves HTTPS.
+pub fn client_for(emulator: &Emulator) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = emulator.ca_file() {
+        let pem = std::fs::read(ca).unwrap();
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
 }
 
 /// Asks the emulator's Entra ID endpoint for a token with the well-known app.
@@ -71,6 +81,36 @@ pub async fn storage_token(client: &reqwest::Client, emulator: &Emulator, scope:
 }
 
 impl Env {
+    /// Stops the emulator and starts a fresh one on the same data folder (the well-known
+    /// configuration), with a new token.
+    pub async fn restart(self) -> Env {
+        self.restart_after(|_| {}).await
+    }
+
+    /// As [`Env::restart`], running `offline` on the data folder while no emulator runs.
+    pub async fn restart_after(self, offline: impl FnOnce(&std::path::Path)) -> Env {
+        let Env {
+            emulator,
+            data,
+            datasets,
+            client,
+            ..
+        } = self;
+        emulator.shutdown().await;
+        offline(data.path());
+        let mut config = EmulatorConfig::well_known(data.path());
+        config.datasets_dir = Some(datasets.path().to_path_buf());
+        let emulator = Emulator::start(config).await.unwrap();
+        let token = storage_token(&client, &emulator, "https://storage.azure.com/.default").await;
+        Env {
+            emulator,
+            data,
+            datasets,
+            client,
+            token,
+        }
+    }
+
     /// A request to `{account endpoint}/{path_and_query}` with the bearer token.
     pub fn req(&self, method: Method, path_and_query: &str) -> RequestBuilder {
         let url = format!(

@@ -335,27 +335,3 @@ fn fields_ignore_quoting() {
     assert_eq!(fields(b"a,b"), fields(b"\"a\",\"b\""));
     assert_eq!(fields(b""), Vec::<Vec<u8>>::new());
 }
-
-/// `cargo test --release -p adls-writeback-guest -- --ignored --nocapture throughput`
-#[test]
-#[ignore]
-fn throughput() {
-    let row = b"12345,\"Some, quoted text\",3.14159,2024-01-01T00:00:00Z,plain text here\n";
-    let data: Vec<u8> = row.iter().copied().cycle().take(256 << 20).collect();
-    let start = std::time::Instant::now();
-    let mut chunker = Chunker::new(4 << 20, false);
-    let mut n = 0;
-    for piece in data.chunks(1 << 20) {
-        chunker.feed(piece);
-        while let Some(b) = chunker.next_block() {
-            n += b.data.len();
-        }
-    }
-    chunker.finish().unwrap();
-    while let Some(b) = chunker.next_block() {
-        n += b.data.len();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(n, data.len());
-    println!("{:.0} MiB/s", data.len() as f64 / secs / (1 << 20) as f64);
-}

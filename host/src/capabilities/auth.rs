@@ -86,8 +86,9 @@ impl EntraCredential {
             .await
             .map_err(|e| {
                 AuthError::Unavailable(format!(
-                    "cannot reach the token endpoint {}: {e}",
-                    self.token_url
+                    "cannot reach the token endpoint {}: {}",
+                    self.token_url,
+                    super::http::describe_error(&e)
                 ))
             })?;
         let status = response.status();

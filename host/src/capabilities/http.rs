@@ -3,7 +3,10 @@
 //! concurrently up to a bound.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use futures::StreamExt;
 use reqwest::Url;
@@ -42,14 +45,29 @@ impl fmt::Display for Origin {
 }
 
 /// Builds the client every run shares: no redirects (a redirect could leave the granted
-/// origins), bounded connect and request times.
-pub fn shared_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// origins), bounded connect and request times, the public roots plus those in `ca_file`.
+/// Certificate verification is never turned off.
+pub fn client_trusting(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))
         .timeout(Duration::from_secs(300))
-        .user_agent(concat!("adls-writeback/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("adls-writeback/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let pem =
+            std::fs::read(path).with_context(|| format!("reading ca_file `{}`", path.display()))?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("ca_file `{}` holds no PEM certificate", path.display()))?;
+        anyhow::ensure!(
+            !roots.is_empty(),
+            "ca_file `{}` holds no PEM certificate",
+            path.display()
+        );
+        for root in roots {
+            builder = builder.add_root_certificate(root);
+        }
+    }
+    Ok(builder.build()?)
 }
 
 /// The HTTP capability of one run.
@@ -140,16 +158,30 @@ impl HttpCapability {
 }
 
 fn classify(e: reqwest::Error) -> HttpError {
-    let message = format!("{e:#}");
+    let message = describe_error(&e);
     if e.is_timeout() {
         HttpError::Timeout(message)
     } else if e.is_builder() {
         HttpError::InvalidRequest(message)
     } else {
-        HttpError::Connection(
-            std::error::Error::source(&e).map_or(message.clone(), |s| format!("{message}: {s}")),
-        )
+        HttpError::Connection(message)
     }
+}
+
+/// An error with its chain of causes, `outer: cause: root cause`: reqwest's own message
+/// alone ("error sending request") hides what went wrong (a refused certificate, a reset).
+pub fn describe_error(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl http::Host for HttpCapability {
@@ -202,6 +234,22 @@ mod tests {
             cap.check("not a url"),
             Err(HttpError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn errors_are_described_with_their_causes() {
+        let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        let outer = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, inner);
+        assert_eq!(
+            describe_error(&outer),
+            "invalid peer certificate: UnknownIssuer"
+        );
+        let wrapped = anyhow::Error::new(outer).context("error sending request");
+        let text = describe_error(wrapped.as_ref());
+        assert!(
+            text.starts_with("error sending request: invalid peer certificate"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,17 +1,26 @@
 //! Log lines and progress from the guest: messages go to `tracing`, progress to a bar
-//! on a terminal (and nowhere otherwise).
+//! on a terminal (and nowhere otherwise). A run's log is bounded: each message is cut at
+//! [`MAX_MESSAGE`] bytes, and after [`MAX_LINES_PER_RUN`] lines or [`MAX_BYTES_PER_RUN`]
+//! bytes the rest are dropped, with one line at the end of the run saying how many.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::bindings::log::{self, Level};
 
 /// Longest message kept; a longer one is cut, so a guest cannot flood the log with one call.
-const MAX_MESSAGE: usize = 4096;
+pub const MAX_MESSAGE: usize = 4096;
+/// Most log lines one run may write; later ones are counted and dropped.
+pub const MAX_LINES_PER_RUN: u64 = 10_000;
+/// Most bytes of log messages one run may write; later lines are counted and dropped.
+pub const MAX_BYTES_PER_RUN: u64 = 4 << 20;
 
 /// The log capability of one run.
 pub struct LogCapability {
     job: String,
     bar: Option<ProgressBar>,
+    lines: u64,
+    bytes: u64,
+    dropped: u64,
 }
 
 impl LogCapability {
@@ -30,7 +39,15 @@ impl LogCapability {
         LogCapability {
             job: job.to_string(),
             bar,
+            lines: 0,
+            bytes: 0,
+            dropped: 0,
         }
+    }
+
+    /// How many lines were dropped so far for going over the run's budget.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 }
 
@@ -39,11 +56,27 @@ impl Drop for LogCapability {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+        if self.dropped > 0 {
+            tracing::warn!(
+                target: "guest",
+                job = self.job.as_str(),
+                "{} more log lines from the component were dropped (at most {MAX_LINES_PER_RUN} \
+                 lines or {} MiB per run)",
+                self.dropped,
+                MAX_BYTES_PER_RUN >> 20
+            );
+        }
     }
 }
 
 impl log::Host for LogCapability {
     async fn log(&mut self, level: Level, message: String) {
+        if self.lines >= MAX_LINES_PER_RUN || self.bytes >= MAX_BYTES_PER_RUN {
+            self.dropped += 1;
+            return;
+        }
+        self.lines += 1;
+        self.bytes += message.len().min(MAX_MESSAGE) as u64;
         let mut message = message;
         if message.len() > MAX_MESSAGE {
             let cut = (0..=MAX_MESSAGE)
@@ -52,6 +85,10 @@ impl log::Host for LogCapability {
                 .unwrap_or(0);
             message.truncate(cut);
             message.push_str(" [cut]");
+        }
+        // Guest text is data: no terminal escapes, no forged log lines.
+        if message.chars().any(char::is_control) {
+            message = crate::sandbox::limits::printable(&message, usize::MAX);
         }
         let job = self.job.as_str();
         match level {
@@ -69,5 +106,28 @@ impl log::Host for LogCapability {
             bar.set_message(format!("{rows} rows"));
         }
         tracing::debug!(target: "guest", job = self.job.as_str(), rows, bytes, "progress");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use log::Host as _;
+
+    #[tokio::test]
+    async fn a_run_logs_a_bounded_number_of_lines_and_counts_the_rest() {
+        let mut cap = LogCapability::new("flood", false);
+        for i in 0..MAX_LINES_PER_RUN + 25 {
+            cap.log(Level::Trace, format!("line {i}")).await;
+        }
+        assert_eq!(cap.dropped(), 25);
+
+        let mut cap = LogCapability::new("huge", false);
+        let huge = "x".repeat(1 << 20);
+        for _ in 0..2000 {
+            cap.log(Level::Trace, huge.clone()).await;
+        }
+        let kept = MAX_BYTES_PER_RUN.div_ceil(MAX_MESSAGE as u64);
+        assert_eq!(cap.dropped(), 2000 - kept);
     }
 }

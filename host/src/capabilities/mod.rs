@@ -9,10 +9,10 @@ pub mod log;
 pub mod source;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings;
+use crate::sandbox::limits::{Limiter, StderrTail};
 
 /// What one run is granted.
 pub struct Capabilities {
@@ -42,7 +42,8 @@ impl Capabilities {
 pub struct RunState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limiter: Limiter,
+    stderr: StderrTail,
     http: http::HttpCapability,
     auth: auth::AuthCapability,
     source: source::SourceCapability,
@@ -53,18 +54,14 @@ impl RunState {
     /// A store's state for one run, with a memory cap of `memory_bytes`.
     pub fn new(capabilities: Capabilities, memory_bytes: usize) -> Self {
         // WASI that grants nothing: no preopened directories, no environment, no
-        // arguments, no sockets; stdio goes nowhere.
+        // arguments, no sockets; stdin is empty, stdout goes nowhere, and only the last
+        // few KiB of stderr are kept, to explain a panic.
+        let stderr = StderrTail::default();
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(memory_bytes)
-            .instances(4)
-            .tables(64)
-            .memories(4)
-            .trap_on_grow_failure(true)
+            .stderr(stderr.clone())
             .build();
         let Capabilities {
             http,
@@ -75,7 +72,8 @@ impl RunState {
         RunState {
             wasi,
             table: ResourceTable::new(),
-            limits,
+            limiter: Limiter::new(memory_bytes),
+            stderr,
             http,
             auth,
             source,
@@ -83,9 +81,19 @@ impl RunState {
         }
     }
 
-    /// The store's resource limiter.
-    pub fn limits(&mut self) -> &mut StoreLimits {
-        &mut self.limits
+    /// The store's resource limiter (memory and table caps).
+    pub fn limiter_mut(&mut self) -> &mut Limiter {
+        &mut self.limiter
+    }
+
+    /// The store's resource limiter, to ask what it refused.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// The tail of the guest's stderr.
+    pub fn stderr(&self) -> &StderrTail {
+        &self.stderr
     }
 }
 

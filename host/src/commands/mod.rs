@@ -1,7 +1,11 @@
 //! The CLI's subcommands, one module each.
 
+pub mod accounts;
+pub mod audit;
 pub mod emulator;
+pub mod history;
 pub mod run;
+pub mod serve;
 pub mod validate;
 
 use std::path::Path;

@@ -1,16 +1,53 @@
-//! `adls-writeback run JOB.toml`: validates, runs once in the sandbox, prints the report.
+//! `adls-writeback run JOB.toml [--guest COMPONENT.wasm]`: validates, runs once in the
+//! sandbox, prints the report. Another component than the built-in one runs only if the
+//! audit accepts it.
 
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::runner::{RunOptions, Runner, new_run_id};
-use crate::sandbox::Sandbox;
+use crate::runner::{RunOptions, Runner};
+use crate::sandbox::{Sandbox, SandboxError};
 
-/// Runs the job; exit code 0 on success, 1 on failure, 2 for an invalid job.
-pub async fn main(job_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+/// Runs the job; exit code 0 on success, 1 on failure, 2 for an invalid job or a component
+/// the audit refuses.
+pub async fn main(job_path: &Path, guest: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
     let (mut job, host_problems) = super::load_job(job_path)?;
-    let runner = Runner::new(Sandbox::builtin()?)?;
+    let sandbox = match guest {
+        Some(path) => Sandbox::from_file(path),
+        None => Sandbox::builtin(),
+    };
+    let sandbox = match sandbox {
+        Ok(sandbox) => sandbox,
+        Err(SandboxError::Refused(audit)) => {
+            if json {
+                let value = serde_json::json!({
+                    "status": "refused",
+                    "job": job.name,
+                    "component_sha256": audit.component.sha256,
+                    "problems": audit.problems,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                eprintln!(
+                    "{}: this host refuses the component {} (sha256:{}), nothing was run:",
+                    job_path.display(),
+                    audit.component.source,
+                    audit.component.sha256
+                );
+                for problem in &audit.problems {
+                    eprintln!("  {problem}");
+                }
+                eprintln!(
+                    "`adls-writeback audit {}` shows all it imports.",
+                    audit.component.source
+                );
+            }
+            return Ok(ExitCode::from(super::EXIT_INVALID));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let runner = Runner::new(sandbox)?;
     let problems = runner.validate(&job, host_problems).await?;
     if !problems.is_empty() {
         if json {
@@ -36,7 +73,8 @@ pub async fn main(job_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         progress: !json && std::io::stderr().is_terminal(),
     };
-    let outcome = runner.run(&job, &new_run_id(), options).await?;
+    // With the job's [retry] policy; each attempt is recorded in the run history.
+    let outcome = super::history::run_recorded(&runner, &job, options).await?;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }

@@ -1,0 +1,154 @@
+//! Account and container operations of the Blob API: List Containers, Get Account
+//! Information, and Create / Delete / Get Properties / Set Metadata of a container (a file
+//! system). List Blobs is in [`super::list`].
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+
+use super::xml::Xml;
+use super::{
+    includes, max_results, metadata_from_headers, metadata_pairs, service_endpoint,
+    set_metadata_headers, write_metadata, xml_response,
+};
+use crate::conditions::Conditions;
+use crate::dfs::{DfsState, Query, empty, set, set_version};
+use crate::errors::ServiceError;
+use crate::store::FsInfo;
+use crate::timefmt;
+
+/// Requests on `/{account}`: `comp=list` and `restype=account&comp=properties`.
+pub(crate) fn account(
+    state: &DfsState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    account: &str,
+) -> Result<Response, ServiceError> {
+    match (method, query.get("restype"), query.get("comp")) {
+        (&Method::GET, None, Some("list")) => list_containers(state, headers, query, account),
+        (&Method::GET | &Method::HEAD, Some("account"), Some("properties")) => {
+            let mut response = empty(StatusCode::OK);
+            set(&mut response, "x-ms-sku-name", "Standard_LRS");
+            set(&mut response, "x-ms-account-kind", "StorageV2");
+            set(&mut response, "x-ms-is-hns-enabled", "true");
+            Ok(response)
+        }
+        (&Method::GET | &Method::HEAD | &Method::PUT, _, _) => {
+            Err(ServiceError::invalid_query_parameter_value())
+        }
+        _ => Err(ServiceError::unsupported_http_verb()),
+    }
+}
+
+/// `GET /{account}?comp=list[&prefix][&marker][&maxresults][&include=metadata]`.
+fn list_containers(
+    state: &DfsState,
+    headers: &HeaderMap,
+    query: &Query,
+    account: &str,
+) -> Result<Response, ServiceError> {
+    let max = max_results(query)?;
+    let prefix = query.get("prefix").unwrap_or_default();
+    let marker = query.get("marker").filter(|m| !m.is_empty());
+    let remaining: Vec<FsInfo> = state
+        .store
+        .list_filesystems(account, Some(prefix))?
+        .into_iter()
+        .filter(|f| marker.is_none_or(|m| f.name.as_str() >= m))
+        .collect();
+    let next_marker = remaining.get(max).map(|f| f.name.clone());
+    let with_metadata = includes(query, "metadata");
+    let mut doc = Xml::new();
+    let endpoint = service_endpoint(state, headers, account);
+    doc.open_with("EnumerationResults", &[("ServiceEndpoint", &endpoint)]);
+    doc.leaf_opt("Prefix", Some(prefix))
+        .leaf_opt("Marker", marker)
+        .leaf_opt("MaxResults", query.get("maxresults"))
+        .open("Containers");
+    for info in remaining.iter().take(max) {
+        doc.open("Container")
+            .leaf("Name", &info.name)
+            .open("Properties")
+            .leaf("Last-Modified", &timefmt::rfc1123(info.last_modified))
+            .leaf("Etag", &format!("\"{}\"", info.etag))
+            .leaf("LeaseStatus", "unlocked")
+            .leaf("LeaseState", "available")
+            .leaf("DefaultEncryptionScope", "$account-encryption-key")
+            .leaf("DenyEncryptionScopeOverride", "false")
+            .leaf("HasImmutabilityPolicy", "false")
+            .leaf("HasLegalHold", "false")
+            .leaf("ImmutableStorageWithVersioningEnabled", "false")
+            .close("Properties");
+        if with_metadata {
+            write_metadata(&mut doc, &metadata_pairs(info.properties.as_deref(), None));
+        }
+        doc.close("Container");
+    }
+    doc.close("Containers")
+        .leaf("NextMarker", next_marker.as_deref().unwrap_or_default())
+        .close("EnumerationResults");
+    Ok(xml_response(doc.finish()))
+}
+
+/// Sets the headers of Get Container Properties.
+fn describe(response: &mut Response, info: &FsInfo) {
+    set_version(response, &info.etag, info.last_modified);
+    set_metadata_headers(response, &metadata_pairs(info.properties.as_deref(), None));
+    for (name, value) in [
+        ("x-ms-lease-status", "unlocked"),
+        ("x-ms-lease-state", "available"),
+        ("x-ms-has-immutability-policy", "false"),
+        ("x-ms-has-legal-hold", "false"),
+        ("x-ms-default-encryption-scope", "$account-encryption-key"),
+        ("x-ms-deny-encryption-scope-override", "false"),
+        ("x-ms-immutable-storage-with-versioning-enabled", "false"),
+    ] {
+        set(response, name, value);
+    }
+}
+
+/// Requests on `/{account}/{container}`: `restype=container` with no `comp` (create, delete,
+/// properties), `comp=metadata` or `comp=list`.
+pub(crate) fn container(
+    state: &DfsState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    account: &str,
+    fs: &str,
+) -> Result<Response, ServiceError> {
+    if query.get("restype") != Some("container") {
+        return Err(ServiceError::invalid_query_parameter_value());
+    }
+    let store = &state.store;
+    let conditions = Conditions::from_headers(headers);
+    match (method, query.get("comp")) {
+        (&Method::PUT, None) => {
+            let metadata = metadata_from_headers(headers)?;
+            let info = store.create_filesystem(account, fs, metadata)?;
+            let mut response = empty(StatusCode::CREATED);
+            set_version(&mut response, &info.etag, info.last_modified);
+            Ok(response)
+        }
+        (&Method::DELETE, None) => {
+            store.delete_filesystem(account, fs, &conditions)?;
+            Ok(empty(StatusCode::ACCEPTED))
+        }
+        (&Method::GET | &Method::HEAD, None | Some("metadata")) => {
+            let info = store.filesystem(account, fs)?;
+            let mut response = empty(StatusCode::OK);
+            describe(&mut response, &info);
+            Ok(response)
+        }
+        (&Method::PUT, Some("metadata")) => {
+            let metadata = metadata_from_headers(headers)?;
+            let info = store.set_filesystem_properties(account, fs, metadata, &conditions)?;
+            let mut response = empty(StatusCode::OK);
+            set_version(&mut response, &info.etag, info.last_modified);
+            Ok(response)
+        }
+        (&Method::GET, Some("list")) => super::list::list_blobs(state, headers, query, account, fs),
+        (_, None | Some("metadata") | Some("list")) => Err(ServiceError::unsupported_http_verb()),
+        _ => Err(ServiceError::invalid_query_parameter_value()),
+    }
+}

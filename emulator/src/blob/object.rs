@@ -1,0 +1,204 @@
+//! Blob operations on a file or directory: Get Blob Properties (`HEAD`), Get Blob (`GET`,
+//! whole or a range), Get/Set Blob Metadata (`comp=metadata`), Set Blob Properties
+//! (`comp=properties`, the content headers) and Delete Blob.
+//!
+//! Only committed data is visible: staged appends are not part of the blob until a flush.
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{metadata_from_headers, metadata_pairs, set_metadata_headers};
+use crate::conditions::Conditions;
+use crate::dfs::data::{content_body, range_of, wants_range_md5};
+use crate::dfs::path::read_conditions;
+use crate::dfs::{At, DfsState, Query, access, empty, header_str, set, set_version};
+use crate::errors::ServiceError;
+use crate::store::model::{ContentHeaders, Kind, PathMeta};
+use crate::timefmt;
+
+/// Requests on `/{account}/{container}/{blob}`.
+pub(crate) async fn blob(
+    state: &DfsState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    at: At<'_>,
+) -> Result<Response, ServiceError> {
+    let conditions = Conditions::from_headers(headers);
+    let store = &state.store;
+    match (method, query.get("comp")) {
+        (&Method::HEAD, None) => {
+            let (meta, _) = store.path(at.account, at.fs, at.path)?;
+            if let Some(not_modified) = read_conditions(headers, &meta)? {
+                return Ok(not_modified);
+            }
+            let mut response = empty(StatusCode::OK);
+            describe(&mut response, &meta);
+            set(&mut response, "content-length", &meta.len.to_string());
+            if let Some(md5) = &meta.content.content_md5 {
+                set(&mut response, "content-md5", md5);
+            }
+            Ok(response)
+        }
+        (&Method::GET, None) => download(state, headers, at).await,
+        (&Method::GET | &Method::HEAD, Some("metadata")) => {
+            let (meta, _) = store.path(at.account, at.fs, at.path)?;
+            let mut response = empty(StatusCode::OK);
+            set_version(&mut response, &meta.etag, meta.last_modified());
+            let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
+            set_metadata_headers(&mut response, &pairs);
+            Ok(response)
+        }
+        (&Method::PUT, Some("metadata")) => {
+            let metadata = metadata_from_headers(headers)?;
+            let meta =
+                store.replace_path_properties(at.account, at.fs, at.path, metadata, &conditions)?;
+            Ok(changed(&meta))
+        }
+        (&Method::PUT, Some("properties")) => {
+            let content = blob_content_headers(headers)?;
+            let meta =
+                store.replace_path_content(at.account, at.fs, at.path, content, &conditions)?;
+            Ok(changed(&meta))
+        }
+        (&Method::DELETE, None) => {
+            store.delete_path(at.account, at.fs, at.path, false, &conditions)?;
+            let mut response = empty(StatusCode::ACCEPTED);
+            set(&mut response, "x-ms-delete-type-permanent", "true");
+            Ok(response)
+        }
+        (_, None | Some("metadata") | Some("properties")) => {
+            Err(ServiceError::unsupported_http_verb())
+        }
+        _ => Err(ServiceError::invalid_query_parameter_value()),
+    }
+}
+
+/// The answer to a change: 200 with the new `ETag` and `Last-Modified`.
+fn changed(meta: &PathMeta) -> Response {
+    let mut response = empty(StatusCode::OK);
+    set_version(&mut response, &meta.etag, meta.last_modified());
+    set(&mut response, "x-ms-request-server-encrypted", "true");
+    response
+}
+
+/// `x-ms-blob-content-*` and `x-ms-blob-cache-control` of Set Blob Properties.
+fn blob_content_headers(headers: &HeaderMap) -> Result<ContentHeaders, ServiceError> {
+    let get = |name: &str| {
+        header_str(headers, name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let content_md5 = match get("x-ms-blob-content-md5") {
+        None => None,
+        Some(md5) => match STANDARD.decode(md5.trim()) {
+            Ok(bytes) if bytes.len() == 16 => Some(md5.trim().to_string()),
+            _ => return Err(ServiceError::invalid_header_value()),
+        },
+    };
+    Ok(ContentHeaders {
+        content_type: get("x-ms-blob-content-type"),
+        content_encoding: get("x-ms-blob-content-encoding"),
+        content_language: get("x-ms-blob-content-language"),
+        content_disposition: get("x-ms-blob-content-disposition"),
+        cache_control: get("x-ms-blob-cache-control"),
+        content_md5,
+    })
+}
+
+/// Sets the headers Get Blob Properties and Get Blob share.
+fn describe(response: &mut Response, meta: &PathMeta) {
+    set_version(response, &meta.etag, meta.last_modified());
+    let created = timefmt::rfc1123(meta.creation_time());
+    let (owner, group, permissions) = access(meta);
+    let acl = format!(
+        "user::{},group::{},other::{}",
+        &permissions[0..3],
+        &permissions[3..6],
+        &permissions[6..9]
+    );
+    for (name, value) in [
+        ("x-ms-creation-time", created.as_str()),
+        ("x-ms-blob-type", "BlockBlob"),
+        ("x-ms-lease-state", "available"),
+        ("x-ms-lease-status", "unlocked"),
+        ("x-ms-server-encrypted", "true"),
+        ("x-ms-access-tier", "Hot"),
+        ("x-ms-access-tier-inferred", "true"),
+        ("x-ms-resource-type", meta.kind.as_str()),
+        ("x-ms-owner", owner),
+        ("x-ms-group", group),
+        ("x-ms-permissions", permissions),
+        ("x-ms-acl", acl.as_str()),
+        ("accept-ranges", "bytes"),
+    ] {
+        set(response, name, value);
+    }
+    let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
+    set_metadata_headers(response, &pairs);
+    let c = &meta.content;
+    let content_type = match (meta.kind, &c.content_type) {
+        (_, Some(t)) => Some(t.as_str()),
+        (Kind::File, None) => Some("application/octet-stream"),
+        (Kind::Directory, None) => None,
+    };
+    for (name, value) in [
+        ("content-type", content_type),
+        ("content-encoding", c.content_encoding.as_deref()),
+        ("content-language", c.content_language.as_deref()),
+        ("content-disposition", c.content_disposition.as_deref()),
+        ("cache-control", c.cache_control.as_deref()),
+    ] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            set(response, name, value);
+        }
+    }
+}
+
+/// Get Blob: the committed content, whole or the range of `x-ms-range`/`Range`.
+async fn download(
+    state: &DfsState,
+    headers: &HeaderMap,
+    at: At<'_>,
+) -> Result<Response, ServiceError> {
+    let (meta, blob) = state.store.path(at.account, at.fs, at.path)?;
+    if let Some(not_modified) = read_conditions(headers, &meta)? {
+        return Ok(not_modified);
+    }
+    let range = range_of(headers, meta.len)?;
+    let (start, length) = match range {
+        Some((start, end)) => (start, end - start + 1),
+        None => (0, meta.len),
+    };
+    let with_md5 = wants_range_md5(headers, range)?;
+    let (body, range_md5) = content_body(blob.as_deref(), start, length, with_md5).await?;
+    let status = match range {
+        Some(_) => StatusCode::PARTIAL_CONTENT,
+        None => StatusCode::OK,
+    };
+    let mut response = empty(status);
+    *response.body_mut() = body;
+    describe(&mut response, &meta);
+    set(&mut response, "content-length", &length.to_string());
+    let stored_md5 = meta.content.content_md5.as_deref();
+    match range {
+        Some((first, last)) => {
+            let content_range = format!("bytes {first}-{last}/{}", meta.len);
+            set(&mut response, "content-range", &content_range);
+            if let Some(md5) = stored_md5 {
+                set(&mut response, "x-ms-blob-content-md5", md5);
+            }
+            if let Some(md5) = range_md5 {
+                set(&mut response, "content-md5", &md5);
+            }
+        }
+        None => {
+            if let Some(md5) = stored_md5 {
+                set(&mut response, "content-md5", md5);
+            }
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,71 @@
+//! Throughput of the CSV chunker against the cost floor of touching every byte once (a
+//! copy into blocks of the same size), measured side by side in one run:
+//! `cargo bench -p adls-writeback-guest --bench chunker`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use adls_writeback_guest::chunk::Chunker;
+
+const SIZE: usize = 256 << 20;
+const READ: usize = 1 << 20;
+const BLOCK: usize = 4 << 20;
+
+fn dataset() -> Vec<u8> {
+    let row = b"12345,\"Some, quoted text\",3.14159,2024-01-01T00:00:00Z,\"line\nbreak\"\r\n";
+    row.repeat(SIZE / row.len())
+}
+
+/// Feeds `data` in source-sized reads and drains the blocks; returns the bytes seen.
+fn chunk(data: &[u8]) -> usize {
+    let mut chunker = Chunker::new(BLOCK, false);
+    let mut seen = 0;
+    for read in data.chunks(READ) {
+        chunker.feed(read);
+        while let Some(block) = chunker.next_block() {
+            seen += black_box(block.data).len();
+        }
+    }
+    chunker.finish().expect("well-formed CSV");
+    while let Some(block) = chunker.next_block() {
+        seen += black_box(block.data).len();
+    }
+    seen
+}
+
+/// The floor: copy every read into blocks of the same size.
+fn copy(data: &[u8]) -> usize {
+    let mut seen = 0;
+    let mut block = Vec::with_capacity(BLOCK);
+    for read in data.chunks(READ) {
+        block.extend_from_slice(read);
+        if block.len() >= BLOCK {
+            seen += black_box(std::mem::replace(&mut block, Vec::with_capacity(BLOCK))).len();
+        }
+    }
+    seen + block.len()
+}
+
+/// The best of `rounds` timings.
+fn best(rounds: usize, data: &[u8], f: fn(&[u8]) -> usize) -> Duration {
+    (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            assert_eq!(f(black_box(data)), data.len());
+            start.elapsed()
+        })
+        .min()
+        .expect("at least one round")
+}
+
+fn main() {
+    let data = dataset();
+    let mib = data.len() as f64 / (1 << 20) as f64;
+    let (chunked, copied) = (best(5, &data, chunk), best(5, &data, copy));
+    println!("chunker  {:>8.0} MiB/s", mib / chunked.as_secs_f64());
+    println!("copy     {:>8.0} MiB/s", mib / copied.as_secs_f64());
+    println!(
+        "ratio    chunker takes {:.2}x the time of a plain copy",
+        chunked.as_secs_f64() / copied.as_secs_f64()
+    );
+}

@@ -1,0 +1,331 @@
+//! `adls-writeback accounts add|list|show|remove|test`: saved accounts (see
+//! [`crate::accounts`]). Secrets are never printed.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::accounts::{SavedAccount, Store, StoredSecret};
+use crate::bindings::errors::AuthError;
+use crate::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use crate::job::{DEFAULT_AUTHORITY_HOST, check_endpoint};
+
+/// `adls-writeback accounts …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Save an account (replaces one of the same name). The secret is a reference
+    /// (--secret-env, --secret-file) or read from standard input (--secret-stdin) and kept
+    /// in the accounts file, which is then mode 0600.
+    Add(AddArgs),
+    /// List the saved accounts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one account (its secret only as where it is kept).
+    Show {
+        /// The account's name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an account.
+    Remove {
+        /// The account's name.
+        name: String,
+    },
+    /// Get a storage token with the account's app and check that its file system exists
+    /// and the app may use it (exit 1 when not, with the service's error explained).
+    Test {
+        /// The account's name.
+        name: String,
+    },
+}
+
+/// Options of `accounts add`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("secret").required(true).args(["secret_env", "secret_file", "secret_stdin"])))]
+pub struct AddArgs {
+    /// The account's name, as job files name it (`account = "NAME"`).
+    pub name: String,
+    /// Application (client) ID of the Entra ID app.
+    #[arg(long)]
+    pub client_id: String,
+    /// Directory (tenant) ID or domain.
+    #[arg(long)]
+    pub tenant_id: String,
+    /// Storage account name.
+    #[arg(long)]
+    pub account_name: String,
+    /// Container (file system).
+    #[arg(long)]
+    pub container: String,
+    /// DFS endpoint (default https://ACCOUNT_NAME.dfs.core.windows.net).
+    #[arg(long)]
+    pub dfs_endpoint: Option<String>,
+    /// Entra ID authority (default https://login.microsoftonline.com).
+    #[arg(long)]
+    pub authority_host: Option<String>,
+    /// Read the client secret from this environment variable at run time.
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: Option<String>,
+    /// Read the client secret from this file at run time.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+    /// Read the client secret's value from standard input now and keep it in the accounts
+    /// file (mode 0600).
+    #[arg(long)]
+    pub secret_stdin: bool,
+}
+
+/// Runs an `accounts` subcommand.
+pub async fn main(command: AccountsCommand) -> anyhow::Result<ExitCode> {
+    let mut store = Store::load_default()?;
+    match command {
+        AccountsCommand::Add(args) => add(&mut store, args),
+        AccountsCommand::List { json } => {
+            if json {
+                let list: Vec<Value> = store.iter().map(|(n, a)| describe(n, a)).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if store.iter().next().is_none() {
+                println!("no saved accounts in {}", store.path().display());
+            } else {
+                println!(
+                    "{:<16} {:<38} {:<40} SECRET",
+                    "NAME", "CLIENT ID", "STORAGE"
+                );
+                for (name, a) in store.iter() {
+                    let storage = format!("{}/{}", a.account_name, a.container);
+                    println!(
+                        "{name:<16} {:<38} {storage:<40} {}",
+                        a.client_id,
+                        a.client_secret.describe()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountsCommand::Show { name, json } => {
+            let a = find(&store, &name)?;
+            let value = describe(&name, a);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                for (key, v) in value.as_object().expect("an object") {
+                    println!("{key:<15} {}", v.as_str().unwrap_or_default());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountsCommand::Remove { name } => {
+            anyhow::ensure!(
+                store.remove(&name),
+                "no saved account `{name}` in {}",
+                store.path().display()
+            );
+            store.save()?;
+            println!("removed account `{name}`");
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountsCommand::Test { name } => test(&store, &name).await,
+    }
+}
+
+fn find<'a>(store: &'a Store, name: &str) -> anyhow::Result<&'a SavedAccount> {
+    store.get(name).with_context(|| {
+        format!(
+            "no saved account `{name}` in {} (see `adls-writeback accounts list`)",
+            store.path().display()
+        )
+    })
+}
+
+fn describe(name: &str, a: &SavedAccount) -> Value {
+    let default_dfs = format!("https://{}.dfs.core.windows.net", a.account_name);
+    serde_json::json!({
+        "name": name,
+        "client_id": a.client_id,
+        "tenant_id": a.tenant_id,
+        "client_secret": a.client_secret.describe(),
+        "account_name": a.account_name,
+        "container": a.container,
+        "dfs_endpoint": a.dfs_endpoint.clone().unwrap_or(default_dfs),
+        "authority_host": a.authority_host.as_deref().unwrap_or(DEFAULT_AUTHORITY_HOST),
+    })
+}
+
+fn add(store: &mut Store, args: AddArgs) -> anyhow::Result<ExitCode> {
+    let mut problems = Vec::new();
+    for (field, value) in [
+        ("--dfs-endpoint", &args.dfs_endpoint),
+        ("--authority-host", &args.authority_host),
+    ] {
+        if let Some(value) = value {
+            check_endpoint(field, value, &mut problems);
+        }
+    }
+    if let Some(p) = problems.first() {
+        anyhow::bail!("{}: {}", p.field, p.message);
+    }
+    let client_secret = if let Some(env) = args.secret_env {
+        StoredSecret::Env { env }
+    } else if let Some(file) = args.secret_file {
+        StoredSecret::File {
+            file: std::path::absolute(&file)
+                .with_context(|| format!("bad path `{}`", file.display()))?,
+        }
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the secret from standard input")?;
+        let value = line.trim_end_matches(['\r', '\n']).to_string();
+        anyhow::ensure!(!value.is_empty(), "no secret on standard input");
+        StoredSecret::Value(value)
+    };
+    let account = SavedAccount {
+        client_id: args.client_id,
+        tenant_id: args.tenant_id,
+        client_secret,
+        account_name: args.account_name,
+        container: args.container,
+        dfs_endpoint: args
+            .dfs_endpoint
+            .map(|e| e.trim_end_matches('/').to_string()),
+        authority_host: args
+            .authority_host
+            .map(|e| e.trim_end_matches('/').to_string()),
+    };
+    let secret = account.client_secret.describe();
+    store.insert(&args.name, account);
+    store.save()?;
+    println!(
+        "saved account `{}` in {} (secret: {secret})",
+        args.name,
+        store.path().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
+    let a = find(store, name)?;
+    let section = store.section(name).expect("found above");
+    let secret = section
+        .client_secret
+        .expect("a saved account has a secret")
+        .resolve(store.path().parent().unwrap_or(std::path::Path::new(".")))
+        .map_err(|e| anyhow::anyhow!("account `{name}`: client secret: {e}"))?;
+    let authority = a
+        .authority_host
+        .as_deref()
+        .unwrap_or(DEFAULT_AUTHORITY_HOST);
+    let dfs = a
+        .dfs_endpoint
+        .clone()
+        .unwrap_or_else(|| format!("https://{}.dfs.core.windows.net", a.account_name));
+    println!(
+        "Testing account `{name}`: app {} in tenant {}, storage {}/{}",
+        a.client_id, a.tenant_id, a.account_name, a.container
+    );
+    let client = crate::capabilities::http::client_trusting(None)?;
+    let credential = EntraCredential::new(
+        client.clone(),
+        authority,
+        &a.tenant_id,
+        &a.client_id,
+        secret,
+    );
+    let token = match credential.token(STORAGE_SCOPE).await {
+        Ok(token) => {
+            println!("  token        ok: Entra ID issued a storage token");
+            token.token
+        }
+        Err(e) => {
+            let message = match e {
+                AuthError::Rejected(m) => format!("Entra ID refused the credentials: {m}"),
+                AuthError::Unavailable(m) => format!("Entra ID unavailable: {m}"),
+                AuthError::ScopeNotGranted(m) => m,
+            };
+            println!("  token        FAILED: {message}");
+            return Ok(ExitCode::from(super::EXIT_FAILED));
+        }
+    };
+    match check_file_system(&client, &dfs, &a.container, &token).await {
+        Ok(()) => {
+            println!(
+                "  file system  ok: `{}` exists and the app may read it",
+                a.container
+            );
+            println!("Account `{name}` works.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            println!("  file system  FAILED: {message}");
+            Ok(ExitCode::from(super::EXIT_FAILED))
+        }
+    }
+}
+
+/// Lists one path of the file system: it must exist and the app needs a data role.
+async fn check_file_system(
+    client: &reqwest::Client,
+    dfs: &str,
+    container: &str,
+    token: &str,
+) -> Result<(), String> {
+    let url = format!("{dfs}/{container}?resource=filesystem&recursive=false&maxResults=1");
+    let response = client
+        .get(&url)
+        .bearer_auth(token)
+        .header("x-ms-version", "2023-11-03")
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the DFS endpoint {dfs}: {e}"))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let header_code = response
+        .headers()
+        .get("x-ms-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let code = body["error"]["code"]
+        .as_str()
+        .map(str::to_string)
+        .or(header_code)
+        .unwrap_or_default();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let message = message.lines().next().unwrap_or_default();
+    let hint = match code.as_str() {
+        "FilesystemNotFound" | "ContainerNotFound" => {
+            format!(
+                "the container `{container}` does not exist in this storage account: create it, or fix `container`"
+            )
+        }
+        "AuthorizationPermissionMismatch" => {
+            "the app signs in but has no data access: give it the \
+             `Storage Blob Data Contributor` role on the storage account or the container (Access \
+             control (IAM)); a new role assignment takes a few minutes to apply"
+                .into()
+        }
+        "AuthorizationFailure" => {
+            "the request was refused: check the storage account's firewall and \
+             network rules, and the app's role (`Storage Blob Data Contributor`)"
+                .into()
+        }
+        "InvalidAuthenticationInfo" => {
+            "the token was refused: check `tenant_id` (the storage account's tenant)".into()
+        }
+        _ => "check `account_name`, `container` and `dfs_endpoint`".into(),
+    };
+    Err(format!("{code} ({status}): {message} — {hint}"))
+}

@@ -1,0 +1,136 @@
+//! `adls-writeback history [JOB] [--json] [--limit N]`: the run history, newest first; and
+//! the recorded, retried run that `run` does.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::history::{History, Record, Trigger};
+use crate::job::Job;
+use crate::report::{RunFailure, RunReport};
+use crate::retry::{Attempts, Ended, Stop, summarize};
+use crate::runner::{RunOptions, Runner, new_run_id};
+use crate::scheduler::SystemClock;
+
+/// Prints the latest `limit` rows (of `job`, or of every job).
+pub fn main(job: Option<&str>, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
+    let Some(history) = History::open_default()? else {
+        anyhow::bail!("the run history is turned off (ADLS_WRITEBACK_HISTORY=off)");
+    };
+    let rows = history.list(job, limit)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no runs recorded in {}", history.path().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24} {:<25} {:>3} {:<9} {:<10} {:<24} {:>8} {:>9}  FILES / ERROR",
+        "JOB", "RUN", "TRY", "TRIGGER", "STATUS", "STARTED", "SECONDS", "ROWS"
+    );
+    for r in &rows {
+        println!("{}", line(r));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn line(r: &Record) -> String {
+    let seconds = r
+        .ended_at
+        .as_deref()
+        .and_then(|end| {
+            let start = chrono::DateTime::parse_from_rfc3339(&r.started_at).ok()?;
+            let end = chrono::DateTime::parse_from_rfc3339(end).ok()?;
+            Some(format!(
+                "{:.1}",
+                (end - start).num_milliseconds() as f64 / 1000.0
+            ))
+        })
+        .unwrap_or_else(|| "-".into());
+    let detail = match &r.error {
+        Some(error) => error.clone(),
+        None => format!(
+            "{} md5 {}",
+            r.files.join(", "),
+            r.md5.as_deref().unwrap_or("-")
+        ),
+    };
+    format!(
+        "{:<24} {:<25} {:>3} {:<9} {:<10} {:<24} {:>8} {:>9}  {}",
+        r.job,
+        r.run_id,
+        r.attempt,
+        r.trigger,
+        r.status,
+        r.started_at,
+        seconds,
+        r.rows.map_or("-".into(), |n| n.to_string()),
+        detail
+    )
+}
+
+/// Runs `job` as `run` does: its `[retry]` policy under one run ID, each attempt a history
+/// row (trigger `manual`, then `retry`). Ctrl-C or SIGTERM cancels the attempt in flight
+/// (nothing is published) and is recorded as such. A history that cannot be opened is
+/// warned about and the run goes on without it.
+pub async fn run_recorded(
+    runner: &Runner,
+    job: &Job,
+    options: RunOptions,
+) -> anyhow::Result<Result<RunReport, RunFailure>> {
+    let history = History::open_default().unwrap_or_else(|e| {
+        tracing::warn!("run history: {e:#}; this run is not recorded");
+        None
+    });
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        if stop_signal().await.is_ok() {
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let run_id = new_run_id();
+    let started = Instant::now();
+    let attempts = Attempts {
+        job: &job.name,
+        run_id: &run_id,
+        trigger: Trigger::Manual,
+        scheduled_for: None,
+        policy: job.retry,
+        clock: &SystemClock,
+        history: history.as_ref(),
+        permits: None,
+        stop: Stop::new(cancel.clone(), cancel),
+        events: None,
+    };
+    let ended = attempts
+        .run(|_| runner.run(job, &run_id, options), summarize)
+        .await;
+    signals.abort();
+    match ended {
+        Ended::Finished(outcome) => outcome,
+        Ended::NotStarted | Ended::Cancelled => {
+            let meta = (
+                job.name.as_str(),
+                run_id.as_str(),
+                runner.component_sha256(),
+            );
+            let message = "stopped by a signal; nothing was published".to_string();
+            Ok(Err(RunFailure::new(
+                meta,
+                "cancelled",
+                message,
+                started.elapsed(),
+            )))
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM (how Kubernetes and service managers stop a process).
+pub async fn stop_signal() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
+}
