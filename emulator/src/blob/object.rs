@@ -15,7 +15,7 @@ use crate::dfs::data::{content_body, range_of, wants_range_md5};
 use crate::dfs::path::read_conditions;
 use crate::dfs::{At, DfsState, Query, access, empty, header_str, set, set_version};
 use crate::errors::ServiceError;
-use crate::store::model::{ContentHeaders, Kind, PathMeta};
+use crate::store::model::{ContentHeaders, PathMeta};
 use crate::timefmt;
 
 /// Requests on `/{account}/{container}/{blob}`.
@@ -138,23 +138,7 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     }
     let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
     set_metadata_headers(response, &pairs);
-    let c = &meta.content;
-    let content_type = match (meta.kind, &c.content_type) {
-        (_, Some(t)) => Some(t.as_str()),
-        (Kind::File, None) => Some("application/octet-stream"),
-        (Kind::Directory, None) => None,
-    };
-    for (name, value) in [
-        ("content-type", content_type),
-        ("content-encoding", c.content_encoding.as_deref()),
-        ("content-language", c.content_language.as_deref()),
-        ("content-disposition", c.content_disposition.as_deref()),
-        ("cache-control", c.cache_control.as_deref()),
-    ] {
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
-            set(response, name, value);
-        }
-    }
+    crate::dfs::path::set_content_headers(response, meta);
 }
 
 /// Get Blob: the committed content, whole or the range of `x-ms-range`/`Range`.

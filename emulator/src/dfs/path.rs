@@ -122,6 +122,12 @@ pub(crate) fn describe(response: &mut Response, meta: &PathMeta) {
     if let Some(props) = &meta.properties {
         set(response, "x-ms-properties", props);
     }
+    set_content_headers(response, meta);
+}
+
+/// Sets the stored content headers (`Content-Type`, defaulted for files, and the encoding,
+/// language, disposition and cache control set at flush): the DFS and Blob reads share them.
+pub(crate) fn set_content_headers(response: &mut Response, meta: &PathMeta) {
     let c = &meta.content;
     let content_type = match (meta.kind, &c.content_type) {
         (_, Some(t)) => t.as_str(),
