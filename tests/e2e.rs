@@ -333,3 +333,106 @@ async fn a_tls_emulator_is_trusted_through_ca_file_only() {
         b"a,b\n1,2\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reads_the_published_file_back() {
+    let h = Harness::start().await;
+    let csv = generated_csv(3 << 20, 7);
+    h.add_dataset(DATASET, &csv, OWNER, &[]);
+    let job = h.write_job(&JobSpec {
+        dataset_id: DATASET.into(),
+        output: "directory = \"out\"\nblock_size = 1048576\n".into(),
+        ..Default::default()
+    });
+    let output = cli(&["run", job.to_str().unwrap(), "--json", "--verify"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["md5"], md5_base64(&csv));
+
+    // Append: the bytes this run added, read from the file's end.
+    let more = b"a,b\n7,8\n9,10\n";
+    let path = h.dir.path().join("more.csv");
+    std::fs::write(&path, more).unwrap();
+    let append = h.write_job(&JobSpec {
+        name: "append".into(),
+        local_file: Some(path),
+        output: "file_name = \"log\"\nselect_filename = \"file-name\"\nupdate = \"append\"\n"
+            .into(),
+        ..Default::default()
+    });
+    let first = cli(&["run", append.to_str().unwrap(), "--verify"]).await;
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{stdout}");
+    assert!(stdout.contains("  verified   "), "{stdout}");
+    let second = cli(&["run", append.to_str().unwrap(), "--json", "--verify"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(second.status.code(), Some(0), "{report}");
+    assert_eq!(report["update"], "append");
+    assert_eq!(report["verified"], true, "{report}");
+    assert!(
+        report["file_size"].as_u64() > report["bytes"].as_u64(),
+        "{report}"
+    );
+    // Without --verify the report says nothing of it.
+    let (code, report, _) = run_json(&append).await;
+    assert_eq!(code, 0);
+    assert!(report.get("verified").is_none(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_stops_the_run_and_publishes_nothing() {
+    use adls_writeback_emulator::{Fault, FaultPlan, FaultRule, Operation, Service};
+    let h = Harness::start().await;
+    let csv = generated_csv(2 << 20, 3);
+    h.add_dataset(DATASET, &csv, OWNER, &[]);
+    let job = h.write_job(&JobSpec {
+        dataset_id: DATASET.into(),
+        output: "directory = \"out\"\nblock_size = 1048576\n".into(),
+        ..Default::default()
+    });
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        // Appends hang long enough for the signal to find the run in flight.
+        h.emulator
+            .set_faults(FaultPlan::new(vec![
+                FaultRule::new(Fault::Slow { ms: 20_000 })
+                    .service(Service::Dfs)
+                    .operation(Operation::Append),
+            ]))
+            .unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
+            .args(["run", job.to_str().unwrap(), "--json"])
+            .env("ADLS_WRITEBACK_LOG", "warn")
+            .env("ADLS_WRITEBACK_HISTORY", "off")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while h.emulator.fault_counts().slow == 0 {
+            assert!(std::time::Instant::now() < deadline, "no append started");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let pid = child.id().unwrap().to_string();
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let output =
+            tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+                .await
+                .expect("the run stops promptly")
+                .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(code), "SIG{signal}: {report}");
+        assert_eq!(report["kind"], "cancelled", "{report}");
+        let message = report["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("SIG{signal}")) && message.contains("nothing was published"),
+            "{message}"
+        );
+        assert_eq!(h.read_file(&format!("out/{DATASET}.csv")).await, None);
+    }
+}

@@ -43,6 +43,8 @@ const OPTIONS = {
   append: { type: 'boolean', default: false, help: 'append rows instead of replacing the file' },
   'block-size': { type: 'string', default: String(4 << 20), help: 'bytes per append request' },
   concurrency: { type: 'string', default: '4', help: 'append requests in flight at once' },
+  'allow-empty': { type: 'boolean', default: false, help: 'write a dataset with a header but no rows instead of failing' },
+  strict: { type: 'boolean', default: false, help: "fail on a record whose field count differs from the header's" },
   name: { type: 'string', default: 'embed-node', help: 'job name, for messages' },
   json: { type: 'boolean', default: false, help: 'print the report as JSON' },
   verbose: { type: 'boolean', default: false, help: 'show debug messages and progress' },
@@ -107,6 +109,8 @@ async function main() {
       update: args.append ? 'append' : 'replace',
       blockSize: Number(args['block-size']),
       concurrency,
+      allowEmpty: Boolean(args['allow-empty']),
+      strict: Boolean(args.strict),
     },
     owner: args.owner,
     runId: newRunId(),
@@ -174,6 +178,7 @@ async function main() {
     bytes: Number(report.bytes),
     file_size: Number(report.fileSize),
     md5: report.md5,
+    sha256: report.sha256,
     blocks: report.blocks,
     ownership,
     ownership_detail: ownershipDetail,
@@ -183,7 +188,7 @@ async function main() {
   if (args.json) {
     console.log(JSON.stringify(out, null, 2));
   } else {
-    console.log(`wrote ${out.url}\n  rows ${out.rows}, bytes ${out.bytes}, blocks ${out.blocks}, md5 ${out.md5}\n  ownership ${ownership} (${ownershipDetail})`);
+    console.log(`wrote ${out.url}\n  rows ${out.rows}, bytes ${out.bytes}, blocks ${out.blocks}, md5 ${out.md5}, sha256 ${out.sha256}\n  ownership ${ownership} (${ownershipDetail})`);
   }
   return 0;
 }

@@ -9,6 +9,15 @@
 //! Parsing is `csv-core`'s DFA (RFC 4180 quoting: quoted fields may hold commas, `""` and
 //! CR/LF; records end with LF, CRLF or CR; blank lines are not records). Field contents go to
 //! one reused scratch buffer and are ignored: the chunker only needs where records end.
+//!
+//! While streaming it also rejects bad input, each time with a [`DataError`] naming the line
+//! and byte offset where the offending record starts: a NUL byte, bytes that are not UTF-8
+//! (checked across feed boundaries; a BOM is fine), with
+//! [`reject_long_records`](Chunker::reject_long_records) a record longer than `block_size`
+//! (its bytes are counted, not kept, so memory stays bounded), and with
+//! [`strict`](Chunker::strict) a record whose field count differs from the header's. After
+//! the first error the chunker ignores further input; [`check`](Chunker::check) and
+//! [`finish`](Chunker::finish) report it.
 
 use std::collections::VecDeque;
 use std::mem;
@@ -16,6 +25,7 @@ use std::mem;
 use csv_core::{ReadRecordResult, Reader};
 
 use crate::model::DataError;
+use checks::{TextProblem, Utf8Check};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Scratch space for field contents, which are discarded.
@@ -71,6 +81,21 @@ pub struct Chunker {
     ready: VecDeque<Block>,
     scratch: Vec<u8>,
     ends: [usize; ENDS],
+    /// The first problem found; later input is ignored.
+    failed: Option<DataError>,
+    /// Check for NUL bytes and UTF-8 (off only for [`first_record`]).
+    check_text: bool,
+    utf8: Utf8Check,
+    /// A record longer than `block_size` is an error, not a block of its own.
+    reject_long: bool,
+    /// The record being read is longer than a block: where it starts and its bytes so far.
+    oversize: Option<(u64, u64, u64)>,
+    /// Compare every record's field count with the header's.
+    strict: bool,
+    /// Fields of the header record, once parsed.
+    header_fields: Option<u64>,
+    /// Fields completed in the record being read.
+    fields: u64,
 }
 
 impl Chunker {
@@ -98,13 +123,70 @@ impl Chunker {
             ready: VecDeque::new(),
             scratch: vec![0; SCRATCH],
             ends: [0; ENDS],
+            failed: None,
+            check_text: true,
+            utf8: Utf8Check::default(),
+            reject_long: false,
+            oversize: None,
+            strict: false,
+            header_fields: None,
+            fields: 0,
+        }
+    }
+
+    /// With `on`, a record (the header included) longer than `block_size` is an error
+    /// instead of a block of its own.
+    pub fn reject_long_records(mut self, on: bool) -> Chunker {
+        self.reject_long = on;
+        self
+    }
+
+    /// With `on`, a record whose field count differs from the header's is an error.
+    pub fn strict(mut self, on: bool) -> Chunker {
+        self.strict = on;
+        self
+    }
+
+    /// The first problem found in the input so far, if any.
+    pub fn check(&self) -> Result<(), DataError> {
+        match &self.failed {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
         }
     }
 
     /// Feeds the next bytes of the input. Completed blocks are then ready for
-    /// [`next_block`](Self::next_block).
-    pub fn feed(&mut self, mut input: &[u8]) {
+    /// [`next_block`](Self::next_block); a problem found is then reported by
+    /// [`check`](Self::check).
+    pub fn feed(&mut self, input: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        let at = self.total_in;
         self.total_in += input.len() as u64;
+        let bad = if self.check_text {
+            let nul = input.iter().position(|&b| b == 0).map(|i| at + i as u64);
+            let utf8 = self.utf8.feed(input, nul.map(|n| (n - at) as usize));
+            match (nul, utf8) {
+                (Some(n), Some(u)) if u < n => Some((u, TextProblem::Utf8)),
+                (Some(n), _) => Some((n, TextProblem::Nul)),
+                (None, Some(u)) => Some((u, TextProblem::Utf8)),
+                (None, None) => None,
+            }
+        } else {
+            None
+        };
+        let good = bad.map_or(input.len(), |(abs, _)| abs.saturating_sub(at) as usize);
+        self.feed_checked(&input[..good]);
+        if let Some((abs, problem)) = bad
+            && self.failed.is_none()
+        {
+            self.fail_text(abs, problem);
+        }
+    }
+
+    /// Feeds input whose text is known to be valid.
+    fn feed_checked(&mut self, mut input: &[u8]) {
         if !self.bom_decided {
             while !input.is_empty() && self.prefix.len() < 3 {
                 let b = input[0];
@@ -141,10 +223,22 @@ impl Chunker {
     /// then ready. Fails when the input is empty (no header line) or ends inside a quoted
     /// field, naming the line and byte offset where that field's record starts.
     pub fn finish(&mut self) -> Result<(), DataError> {
+        self.check()?;
         if !self.bom_decided {
             self.bom_decided = true;
             let prefix = mem::take(&mut self.prefix);
             self.parse(&prefix);
+            self.check()?;
+        }
+        if self.check_text
+            && let Some(abs) = self.utf8.finish()
+        {
+            self.fail_text(abs, TextProblem::Utf8);
+            return self.check();
+        }
+        if let Some((line, offset, bytes)) = self.oversize {
+            self.fail_long(line, offset, bytes, " (to the end of the data)");
+            return self.check();
         }
         if self.total_in == 0 {
             return Err(DataError {
@@ -159,7 +253,11 @@ impl Chunker {
         }
         match self.end_of_input() {
             Eof::BetweenRecords => {}
-            Eof::InRecord => self.record_end(),
+            Eof::InRecord => {
+                self.record_complete();
+                self.check()?;
+                self.record_end();
+            }
             Eof::InQuotedField => {
                 let (line, byte_offset) = self.record_start();
                 return Err(DataError {
@@ -225,20 +323,48 @@ impl Chunker {
                 self.record_end();
                 continue;
             }
-            let (res, n, _, _) = self
-                .reader
-                .read_record(input, &mut self.scratch, &mut self.ends);
+            let (res, n, _, nend) =
+                self.reader
+                    .read_record(input, &mut self.scratch, &mut self.ends);
+            self.fields += nend as u64;
+            if let Some((line, offset, bytes)) = &mut self.oversize {
+                // Counted, not kept.
+                *bytes += n as u64;
+                input = &input[n..];
+                if res == ReadRecordResult::Record {
+                    let (line, offset, bytes) = (*line, *offset, *bytes);
+                    self.fail_long(line, offset, bytes, "");
+                    return;
+                }
+                continue;
+            }
             self.buf.extend_from_slice(&input[..n]);
             input = &input[n..];
             if res == ReadRecordResult::Record {
+                self.record_complete();
+                if self.failed.is_some() {
+                    return;
+                }
                 if self.buf.last() == Some(&b'\r') {
                     self.pending_cr = true;
                 } else {
                     self.record_end();
                 }
-            } else if self.buf.len() > self.block_size && self.last_end > 0 {
-                let rows = self.rows_at_last_end;
-                self.emit(self.last_end, rows);
+            } else if self.buf.len() > self.block_size {
+                if self.last_end > 0 {
+                    let rows = self.rows_at_last_end;
+                    self.emit(self.last_end, rows);
+                }
+                if self.reject_long {
+                    let (line, offset) = self.record_start();
+                    let bytes = self.buf_start + self.buf.len() as u64 - offset;
+                    if bytes > self.block_size as u64 {
+                        // Stop keeping the record: only its length is still needed.
+                        self.buf_start += self.buf.len() as u64;
+                        self.buf.clear();
+                        self.oversize = Some((line, offset, bytes));
+                    }
+                }
             }
         }
     }
@@ -323,9 +449,10 @@ impl Chunker {
     /// Feeds `input` to the parser; whether that completed a record.
     fn probe(&mut self, mut input: &[u8]) -> bool {
         while !input.is_empty() {
-            let (res, n, _, _) = self
-                .reader
-                .read_record(input, &mut self.scratch, &mut self.ends);
+            let (res, n, _, nend) =
+                self.reader
+                    .read_record(input, &mut self.scratch, &mut self.ends);
+            self.fields += nend as u64;
             if res == ReadRecordResult::Record {
                 return true;
             }
@@ -357,6 +484,7 @@ impl Chunker {
 /// unless `whole` says `data` is the entire file (then an unterminated record counts).
 pub fn first_record(data: &[u8], whole: bool) -> Option<(Vec<u8>, bool)> {
     let mut chunker = Chunker::new(data.len(), false);
+    chunker.check_text = false;
     chunker.feed(data);
     if chunker.pending_cr && !whole {
         // A CR at the very end of a partial read ends the header, whether or not an LF
@@ -394,6 +522,8 @@ pub fn fields(record: &[u8]) -> Vec<Vec<u8>> {
         }
     }
 }
+
+mod checks;
 
 #[cfg(test)]
 mod tests;

@@ -8,10 +8,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::{Digest, Md5};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::model::{Method, Request, Response, StorageError};
 use crate::naming::{encode_path, url};
+
+/// The service's code for an expired, malformed or otherwise refused bearer token.
+pub const TOKEN_REFUSED: &str = "InvalidAuthenticationInfo";
 
 /// The REST API version sent in `x-ms-version`.
 pub const VERSION: &str = "2023-11-03";
@@ -20,8 +24,20 @@ pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
 /// Base64 of the MD5 of `data`, as `Content-MD5` wants it.
 pub fn md5_base64(data: &[u8]) -> String {
-    BASE64.encode(Md5::digest(data))
+    encode_md5(&Md5::digest(data))
 }
+
+/// Base64 of an MD5 digest.
+pub fn encode_md5(digest: &[u8]) -> String {
+    BASE64.encode(digest)
+}
+
+/// Bytes left as they are in a query parameter value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Builds DFS requests for one file system and interprets their responses.
 #[derive(Clone, Debug)]
@@ -44,6 +60,8 @@ pub struct Properties {
     pub length: u64,
     /// Whether the path is a directory (`x-ms-resource-type: directory`).
     pub directory: bool,
+    /// The stored `Content-MD5` (base64), when the service reports one.
+    pub content_md5: Option<String>,
 }
 
 impl Dfs {
@@ -72,13 +90,30 @@ impl Dfs {
         token.clone_into(&mut self.token);
     }
 
+    /// Sets the current bearer token on `request`, built with an earlier one.
+    pub fn reauthorize(&self, request: &mut Request) {
+        let value = format!("Bearer {}", self.token);
+        match request
+            .headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Authorization"))
+        {
+            Some((_, v)) => *v = value,
+            None => request.headers.push(("Authorization".into(), value)),
+        }
+    }
+
     fn request(&mut self, method: Method, path: &str, query: &str) -> Request {
-        self.requests += 1;
         let mut url = url(&self.endpoint, &self.file_system, path);
         if !query.is_empty() {
             url.push('?');
             url.push_str(query);
         }
+        self.request_to(method, url)
+    }
+
+    fn request_to(&mut self, method: Method, url: String) -> Request {
+        self.requests += 1;
         Request {
             method,
             url,
@@ -174,6 +209,80 @@ impl Dfs {
         self.request(Method::Delete, path, "")
     }
 
+    /// `GET {fs}?resource=filesystem&directory=…&recursive=false`: one page of the paths
+    /// directly in `directory` (the root when `None`), from `continuation` when given.
+    pub fn list_paths(&mut self, directory: Option<&str>, continuation: Option<&str>) -> Request {
+        let mut url = format!(
+            "{}/{}?resource=filesystem&recursive=false",
+            self.endpoint,
+            encode_path(&self.file_system)
+        );
+        if let Some(dir) = directory {
+            url.push_str("&directory=");
+            url.extend(utf8_percent_encode(dir, QUERY_VALUE));
+        }
+        if let Some(token) = continuation {
+            url.push_str("&continuation=");
+            url.extend(utf8_percent_encode(token, QUERY_VALUE));
+        }
+        self.request_to(Method::Get, url)
+    }
+
+    /// Interprets a listing page: the names of its files (directories left out) and the
+    /// continuation token of the next page, if any.
+    pub fn paths(&self, resp: &Response) -> Result<(Vec<String>, Option<String>), StorageError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            paths: Vec<Entry>,
+        }
+        #[derive(Deserialize)]
+        struct Entry {
+            name: String,
+            #[serde(default, rename = "isDirectory")]
+            is_directory: Option<serde_json::Value>,
+        }
+        let page: Page = serde_json::from_slice(&resp.body).map_err(|e| StorageError {
+            operation: "list target directory".into(),
+            status: resp.status,
+            code: String::new(),
+            message: format!("the listing is not the JSON expected: {e}"),
+        })?;
+        let names = page
+            .paths
+            .into_iter()
+            .filter(|e| {
+                !matches!(&e.is_directory, Some(serde_json::Value::Bool(true)))
+                    && !matches!(&e.is_directory, Some(serde_json::Value::String(s)) if s == "true")
+            })
+            .map(|e| e.name)
+            .collect();
+        let next = resp
+            .header("x-ms-continuation")
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        Ok((names, next))
+    }
+
+    /// Whether the service refused the bearer token (401 `InvalidAuthenticationInfo`): an
+    /// expired or revoked token, which a fresh one may cure.
+    pub fn token_refused(&self, resp: &Response) -> bool {
+        resp.status == 401 && self.error_code(resp) == TOKEN_REFUSED
+    }
+
+    /// The service's error code: `x-ms-error-code`, else the JSON body's; empty when none.
+    pub fn error_code(&self, resp: &Response) -> String {
+        resp.header("x-ms-error-code")
+            .map(str::to_owned)
+            .or_else(|| {
+                serde_json::from_slice::<ErrorBody>(&resp.body)
+                    .ok()
+                    .and_then(|b| b.error)
+                    .and_then(|b| b.code)
+            })
+            .unwrap_or_default()
+    }
+
     /// `Ok` for a 2xx response, else the storage error it reports.
     pub fn check(&self, resp: &Response, operation: &str) -> Result<(), StorageError> {
         if (200..300).contains(&resp.status) {
@@ -203,10 +312,16 @@ impl Dfs {
         let directory = resp
             .header("x-ms-resource-type")
             .is_some_and(|t| t.eq_ignore_ascii_case("directory"));
+        let content_md5 = resp
+            .header("Content-MD5")
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned);
         Ok(Some(Properties {
             etag,
             length,
             directory,
+            content_md5,
         }))
     }
 

@@ -76,15 +76,14 @@ mod glue {
 
         fn token(&mut self, scope: &str) -> Result<m::AccessToken, m::AuthError> {
             auth::token(scope)
-                .map(|t| m::AccessToken {
-                    token: t.token,
-                    expires_at_ms: t.expires_at_ms,
-                })
-                .map_err(|e| match e {
-                    errors::AuthError::ScopeNotGranted(s) => m::AuthError::ScopeNotGranted(s),
-                    errors::AuthError::Rejected(s) => m::AuthError::Rejected(s),
-                    errors::AuthError::Unavailable(s) => m::AuthError::Unavailable(s),
-                })
+                .map(access_token_in)
+                .map_err(auth_error_in)
+        }
+
+        fn refresh(&mut self, scope: &str) -> Result<m::AccessToken, m::AuthError> {
+            auth::refresh(scope)
+                .map(access_token_in)
+                .map_err(auth_error_in)
         }
 
         fn send(&mut self, request: m::Request) -> Result<m::Response, m::HttpError> {
@@ -95,10 +94,26 @@ mod glue {
 
         fn send_all(
             &mut self,
-            requests: Vec<m::Request>,
+            requests: &mut [m::Request],
         ) -> Vec<Result<m::Response, m::HttpError>> {
-            let requests: Vec<http::Request> = requests.into_iter().map(request_out).collect();
-            http::send_all(&requests)
+            // The bodies move into the WIT requests and back: no block is copied.
+            let wit: Vec<http::Request> = requests
+                .iter_mut()
+                .map(|r| {
+                    let body = std::mem::take(&mut r.body);
+                    request_out(m::Request {
+                        method: r.method,
+                        url: r.url.clone(),
+                        headers: r.headers.clone(),
+                        body,
+                    })
+                })
+                .collect();
+            let outcomes = http::send_all(&wit);
+            for (r, w) in requests.iter_mut().zip(wit) {
+                r.body = w.body;
+            }
+            outcomes
                 .into_iter()
                 .map(|r| r.map(response_in).map_err(http_error_in))
                 .collect()
@@ -117,6 +132,21 @@ mod glue {
 
         fn progress(&mut self, rows: u64, bytes: u64) {
             log::progress(rows, bytes);
+        }
+    }
+
+    fn access_token_in(t: auth::AccessToken) -> m::AccessToken {
+        m::AccessToken {
+            token: t.token,
+            expires_at_ms: t.expires_at_ms,
+        }
+    }
+
+    fn auth_error_in(e: errors::AuthError) -> m::AuthError {
+        match e {
+            errors::AuthError::ScopeNotGranted(s) => m::AuthError::ScopeNotGranted(s),
+            errors::AuthError::Rejected(s) => m::AuthError::Rejected(s),
+            errors::AuthError::Unavailable(s) => m::AuthError::Unavailable(s),
         }
     }
 
@@ -156,6 +186,8 @@ mod glue {
                 update: update_in(output.update),
                 block_size: output.block_size,
                 concurrency: output.concurrency,
+                allow_empty: output.allow_empty,
+                strict: output.strict,
             },
             owner,
             run_id,
@@ -301,6 +333,7 @@ mod glue {
             bytes: r.bytes,
             file_size: r.file_size,
             md5: r.md5,
+            sha256: r.sha256,
             blocks: r.blocks,
             ownership: match r.ownership {
                 m::Ownership::Owner(p) => types::Ownership::Owner(principal_out(p)),

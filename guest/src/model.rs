@@ -90,6 +90,11 @@ pub struct Output {
     pub block_size: u32,
     /// How many append requests may be in flight at once.
     pub concurrency: u32,
+    /// Write a dataset that has a header but no rows (replace: the header alone; append:
+    /// nothing) instead of failing.
+    pub allow_empty: bool,
+    /// Fail on a record whose field count differs from the header's.
+    pub strict: bool,
 }
 
 /// One run of a job (`types.job`).
@@ -150,6 +155,8 @@ pub struct Report {
     pub file_size: u64,
     /// Base64 MD5 of the bytes written by this run.
     pub md5: String,
+    /// Base64 SHA-256 of the bytes written by this run.
+    pub sha256: String,
     /// Number of append requests.
     pub blocks: u32,
     /// How the ownership rule was decided.
@@ -405,6 +412,8 @@ pub(crate) fn sample_job() -> Job {
             update: UpdateMode::Replace,
             block_size: 4 * 1024 * 1024,
             concurrency: 4,
+            allow_empty: false,
+            strict: false,
         },
         owner: None,
         run_id: "run-1".into(),

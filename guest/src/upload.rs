@@ -1,22 +1,32 @@
 //! One run of a job, as a driver generic over the host's capabilities ([`Host`]).
 //!
-//! Replace writes the whole dataset under a temporary path, flushes it with the file's MD5
-//! and renames it onto the target; any failure after the temporary file exists deletes it.
-//! Append checks the existing file's header, appends the dataset's rows (no second header)
-//! at the file's end and flushes with `If-Match` on its ETag; unflushed appends are invisible,
-//! so a failed run leaves the file as it was. Either way the target is untouched until the
-//! final rename or flush. In memory at once: at most `concurrency` blocks, one read, and the
-//! block being filled.
+//! Replace ([`replace`]) first deletes temporary files that killed runs of the same job left
+//! beside the target, writes the whole dataset under its own temporary path, flushes it with
+//! the file's MD5, checks the committed length, and renames it onto the target; any failure
+//! after the temporary file exists deletes it. Append ([`append`]) checks the existing file's
+//! header, appends the dataset's rows (no second header) at the file's end and flushes with
+//! `If-Match` on its ETag; unflushed appends are invisible, so a failed run leaves the file
+//! as it was. Either way the target is untouched until the final rename or flush, and bad
+//! input (see [`chunk`]) fails the run before it. In memory at once: at most `concurrency`
+//! blocks, one read, and the block being filled.
+//!
+//! Faults: the host retries requests that failed transiently, so a request may reach the
+//! service twice, the first attempt having succeeded unseen. Re-appending the same bytes at
+//! the same position and re-creating the empty temporary file are harmless; a flush, rename
+//! or delete refused because it had already happened is recognised ([`recovery`]). A token
+//! the service refuses (401 `InvalidAuthenticationInfo`) is refreshed once (`auth.refresh`)
+//! and the refused requests are sent again.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
 use crate::chunk::{self, Block, Chunker};
 use crate::dfs::{Dfs, STORAGE_SCOPE};
 use crate::model::{
     AccessToken, AuthError, DataError, DatasetInfo, DatasetRef, HttpError, Job, JobError, Level,
-    Ownership, Report, Request, Response, SourceError, StorageError, UpdateMode,
+    Ownership, Report, Request, Response, SourceError, UpdateMode,
 };
 use crate::naming::Target;
 use crate::{ownership, validate};
@@ -43,10 +53,14 @@ pub trait Host {
     fn open(&mut self, dataset: &DatasetRef) -> Result<Box<dyn Source>, SourceError>;
     /// `auth.token`.
     fn token(&mut self, scope: &str) -> Result<AccessToken, AuthError>;
+    /// `auth.refresh`: the token for `scope` was refused; a fresh one.
+    fn refresh(&mut self, scope: &str) -> Result<AccessToken, AuthError>;
     /// `http.send`.
     fn send(&mut self, request: Request) -> Result<Response, HttpError>;
-    /// `http.send-all`: outcomes in the order of `requests`.
-    fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>>;
+    /// `http.send-all`: outcomes in the order of `requests`. The host may take the bodies
+    /// while it sends them, but every request is as it was on return, so a refused one can
+    /// be sent again without being built (or its block read) anew.
+    fn send_all(&mut self, requests: &mut [Request]) -> Vec<Result<Response, HttpError>>;
     /// `log.log`.
     fn log(&mut self, level: Level, message: &str);
     /// `log.progress`.
@@ -101,6 +115,7 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         bytes: written.bytes,
         file_size,
         md5: BASE64.encode(written.md5.finalize()),
+        sha256: BASE64.encode(written.sha256.finalize()),
         blocks: written.blocks,
         ownership,
         dataset_name: info.name,
@@ -137,6 +152,9 @@ struct Written {
     bytes: u64,
     blocks: u32,
     md5: Md5,
+    sha256: Sha256,
+    /// The last block appended: its position, length and base64 MD5.
+    last_block: Option<(u64, u64, String)>,
 }
 
 /// How to upload the dataset into one file.
@@ -168,182 +186,123 @@ impl<H: Host> Run<'_, H> {
         Ok(())
     }
 
+    /// The service refused the token: asks the host for a fresh one.
+    fn refresh(&mut self) -> Result<(), JobError> {
+        self.host.log(
+            Level::Info,
+            "the storage service refused the token (InvalidAuthenticationInfo): refreshing it",
+        );
+        let token = self.host.refresh(STORAGE_SCOPE)?;
+        self.dfs.set_token(&token.token);
+        Ok(())
+    }
+
+    /// The error for a fresh token the service refused too.
+    fn refused_again(&self, response: &Response, operation: &str) -> JobError {
+        let e = self.dfs.error(response, operation);
+        AuthError::Rejected(format!(
+            "the storage service refused a freshly issued token too ({}) during {operation}: {}",
+            e.code, e.message
+        ))
+        .into()
+    }
+
+    /// Sends one request, refreshing a refused token once; the response, whatever its
+    /// status.
+    fn exchange(&mut self, request: Request, operation: &str) -> Result<Response, JobError> {
+        let mut again = request.clone();
+        let response = self.host.send(request)?;
+        if !self.dfs.token_refused(&response) {
+            return Ok(response);
+        }
+        self.refresh()?;
+        self.dfs.reauthorize(&mut again);
+        let response = self.host.send(again)?;
+        if self.dfs.token_refused(&response) {
+            return Err(self.refused_again(&response, operation));
+        }
+        Ok(response)
+    }
+
     /// Sends one request and checks that it succeeded.
     fn send(&mut self, request: Request, operation: &str) -> Result<Response, JobError> {
-        let response = self.host.send(request)?;
+        let response = self.exchange(request, operation)?;
         self.dfs.check(&response, operation)?;
         Ok(response)
     }
 
-    /// Replace: temporary file, upload, flush, rename. Returns the file's size.
-    fn replace(&mut self, target: &Target) -> Result<u64, JobError> {
-        let mut source = self.host.open(&self.job.dataset)?;
-        self.authorize()?;
-        let create = self.dfs.create_file(&target.temp_path, false);
-        self.send(create, "create temporary file")?;
-        let outcome = self.fill_and_publish(source.as_mut(), target);
-        if outcome.is_err() {
-            self.discard(&target.temp_path);
-        }
-        outcome
-    }
-
-    fn fill_and_publish(
+    /// Sends `requests` with one `send-all`; when the service refuses the token for some,
+    /// refreshes it once and sends only those again. Responses in the order of `requests`.
+    fn exchange_all(
         &mut self,
-        source: &mut dyn Source,
-        target: &Target,
-    ) -> Result<u64, JobError> {
-        let plan = Plan {
-            path: &target.temp_path,
-            base: 0,
-            skip_header: false,
-            prefix: b"",
-            existing_header: None,
-        };
-        let size = self.upload(source, &plan)?;
-        let md5 = self.written.md5.clone().finalize();
-        self.authorize()?;
-        let flush = self.dfs.flush(&target.temp_path, size, Some(&md5), None);
-        self.send(flush, "flush temporary file")?;
-        self.authorize()?;
-        let rename = self.dfs.rename(&target.temp_path, &target.path);
-        self.send(rename, "rename onto target")?;
-        Ok(size)
-    }
-
-    /// Deletes the temporary file after a failure; its own outcome is only logged.
-    fn discard(&mut self, path: &str) {
-        let outcome = self.authorize().and_then(|()| {
-            let delete = self.dfs.delete(path);
-            self.send(delete, "delete temporary file")
-        });
-        if let Err(e) = outcome {
-            self.host.log(
-                Level::Warn,
-                &format!("could not delete the temporary file {path}: {e:?}"),
-            );
-        }
-    }
-
-    /// Append: check the existing file, then append the rows and flush with `If-Match`.
-    /// Returns the file's size after the run.
-    fn append(&mut self, target: &Target) -> Result<u64, JobError> {
-        self.authorize()?;
-        let head = self.dfs.get_properties(&target.path);
-        let response = self.host.send(head)?;
-        let Some(props) = self.dfs.properties(&response)? else {
-            self.host.log(
-                Level::Info,
-                &format!("{} does not exist yet: writing it whole", target.path),
-            );
-            return self.replace(target);
-        };
-        if props.directory {
-            return Err(StorageError {
-                operation: "get properties of target".into(),
-                status: response.status,
-                code: String::new(),
-                message: format!(
-                    "`{}` is a directory, not a file: choose another output.file_name",
-                    target.path
-                ),
+        requests: &mut [Request],
+        operation: &str,
+    ) -> Result<Vec<Response>, JobError> {
+        let mut outcomes = self.send_all_counted(requests)?;
+        let refused: Vec<usize> = (0..outcomes.len())
+            .filter(|&i| matches!(&outcomes[i], Ok(r) if self.dfs.token_refused(r)))
+            .collect();
+        if !refused.is_empty() {
+            self.refresh()?;
+            let mut again: Vec<Request> = refused
+                .iter()
+                .map(|&i| {
+                    let r = &mut requests[i];
+                    let mut request = Request {
+                        method: r.method,
+                        url: r.url.clone(),
+                        headers: r.headers.clone(),
+                        body: std::mem::take(&mut r.body),
+                    };
+                    self.dfs.reauthorize(&mut request);
+                    request
+                })
+                .collect();
+            let answers = self.send_all_counted(&mut again)?;
+            for ((&i, answer), request) in refused.iter().zip(answers).zip(again) {
+                requests[i].body = request.body;
+                if let Ok(r) = &answer
+                    && self.dfs.token_refused(r)
+                {
+                    return Err(self.refused_again(r, operation));
+                }
+                outcomes[i] = answer;
             }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.map_err(JobError::from))
+            .collect()
+    }
+
+    fn send_all_counted(
+        &mut self,
+        requests: &mut [Request],
+    ) -> Result<Vec<Result<Response, HttpError>>, JobError> {
+        let sent = requests.len();
+        let outcomes = self.host.send_all(requests);
+        if outcomes.len() != sent {
+            return Err(HttpError::InvalidRequest(format!(
+                "the host answered {} of {sent} requests",
+                outcomes.len()
+            ))
             .into());
         }
-        let etag = (!props.etag.is_empty()).then_some(props.etag.as_str());
-        if props.length == 0 {
-            // An empty file: the whole dataset, header included.
-            let plan = Plan {
-                path: &target.path,
-                base: 0,
-                skip_header: false,
-                prefix: b"",
-                existing_header: None,
-            };
-            return self.append_and_flush(&plan, etag);
-        }
-        let (header, crlf, last_byte) = self.existing_header(&target.path, props.length)?;
-        let prefix: &[u8] = match last_byte {
-            b'\n' | b'\r' => b"",
-            _ if crlf => b"\r\n",
-            _ => b"\n",
-        };
-        let plan = Plan {
-            path: &target.path,
-            base: props.length,
-            skip_header: true,
-            prefix,
-            existing_header: Some(&header),
-        };
-        self.append_and_flush(&plan, etag)
-    }
-
-    fn append_and_flush(&mut self, plan: &Plan<'_>, etag: Option<&str>) -> Result<u64, JobError> {
-        let mut source = self.host.open(&self.job.dataset)?;
-        let size = self.upload(source.as_mut(), plan)?;
-        if self.written.bytes > 0 {
-            self.authorize()?;
-            let flush = self.dfs.flush(plan.path, size, None, etag);
-            self.send(flush, "flush")?;
-        }
-        Ok(size)
-    }
-
-    /// The existing file's header record, whether it ends with CRLF, and the file's last
-    /// byte.
-    fn existing_header(
-        &mut self,
-        path: &str,
-        length: u64,
-    ) -> Result<(Vec<u8>, bool, u8), JobError> {
-        const OPERATION: &str = "read existing header";
-        let last = length.min(HEADER_PROBE) - 1;
-        self.authorize()?;
-        let read = self.dfs.read(path, 0, last);
-        let response = self.send(read, OPERATION)?;
-        // The whole file, when it is short (or the server ignored the range).
-        let whole = response.body.len() as u64 == length;
-        let bad = |message: String| StorageError {
-            operation: OPERATION.into(),
-            status: response.status,
-            code: String::new(),
-            message,
-        };
-        let (header, crlf) = chunk::first_record(&response.body, whole).ok_or_else(|| {
-            bad(if whole {
-                format!("the existing file `{path}` has no complete header line")
-            } else {
-                format!(
-                    "the existing file `{path}` has no header line within its first \
-                     {HEADER_PROBE} bytes"
-                )
-            })
-        })?;
-        let last_byte = if let (true, Some(&last)) = (whole, response.body.last()) {
-            last
-        } else {
-            self.authorize()?;
-            let read = self.dfs.read(path, length - 1, length - 1);
-            let response = self.send(read, "read existing last byte")?;
-            *response.body.last().ok_or_else(|| StorageError {
-                operation: "read existing last byte".into(),
-                status: response.status,
-                code: String::new(),
-                message: format!("reading the last byte of `{path}` returned nothing"),
-            })?
-        };
-        Ok((header, crlf, last_byte))
+        Ok(outcomes)
     }
 
     /// Streams the dataset into `plan.path` from `plan.base`; returns the file's length
-    /// after the last append.
+    /// after the last append. Bad input fails it before anything is flushed.
     fn upload(&mut self, source: &mut dyn Source, plan: &Plan<'_>) -> Result<u64, JobError> {
         let output = &self.job.output;
         let block_size = output.block_size as usize;
         let batch_max = (output.concurrency as usize)
             .min(MAX_IN_FLIGHT / block_size.max(1))
             .max(1);
-        let mut chunker = Chunker::new(block_size, plan.skip_header);
+        let mut chunker = Chunker::new(block_size, plan.skip_header)
+            .reject_long_records(true)
+            .strict(output.strict);
+        let allow_empty = output.allow_empty;
         let mut header_checked = plan.existing_header.is_none();
         let mut position = plan.base;
         let mut prefix = plan.prefix;
@@ -354,8 +313,27 @@ impl<H: Host> Run<'_, H> {
             if data.is_empty() {
                 chunker.finish()?;
                 at_end = true;
+                if chunker.rows() == 0 {
+                    if !allow_empty {
+                        return Err(DataError {
+                            line: 1,
+                            byte_offset: 0,
+                            message: "the dataset has a header but no rows: set \
+                                      output.allow_empty = true to write it anyway"
+                                .into(),
+                        }
+                        .into());
+                    }
+                    if plan.skip_header {
+                        // Appending no rows writes nothing: drop what was appended (blank
+                        // lines at most), which no flush will commit.
+                        self.written = Written::default();
+                        return Ok(plan.base);
+                    }
+                }
             } else {
                 chunker.feed(&data);
+                chunker.check()?;
             }
             if !header_checked && let Some(header) = chunker.header() {
                 check_header(plan, header)?;
@@ -390,23 +368,18 @@ impl<H: Host> Run<'_, H> {
         for block in batch.drain(..) {
             let len = block.data.len() as u64;
             self.written.md5.update(&block.data);
+            self.written.sha256.update(&block.data);
             self.written.rows += block.rows;
             self.written.bytes += len;
             self.written.blocks += 1;
-            requests.push(self.dfs.append(path, position, block.data));
+            let request = self.dfs.append(path, position, block.data);
+            let md5 = request.header("Content-MD5").unwrap_or_default().to_owned();
+            self.written.last_block = Some((position, len, md5));
+            requests.push(request);
             position += len;
         }
-        let sent = requests.len();
-        let outcomes = self.host.send_all(requests);
-        if outcomes.len() != sent {
-            return Err(HttpError::InvalidRequest(format!(
-                "the host answered {} of {sent} append requests",
-                outcomes.len()
-            ))
-            .into());
-        }
-        for outcome in outcomes {
-            self.dfs.check(&outcome?, "append")?;
+        for response in self.exchange_all(&mut requests, "append")? {
+            self.dfs.check(&response, "append")?;
         }
         self.host.progress(self.written.rows, self.written.bytes);
         Ok(position)
@@ -434,7 +407,13 @@ fn check_header(plan: &Plan<'_>, header: &[u8]) -> Result<(), DataError> {
     })
 }
 
+mod append;
+mod recovery;
+mod replace;
+
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_faults;

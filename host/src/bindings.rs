@@ -43,6 +43,8 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
             },
             block_size: job.output.block_size,
             concurrency: job.output.concurrency,
+            allow_empty: job.output.allow_empty,
+            strict: job.output.strict,
         },
         owner: job.owner.clone(),
         run_id: run_id.to_string(),

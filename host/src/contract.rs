@@ -103,6 +103,13 @@ pub fn check_report(job: &Job, report: &types::Report) -> Result<(), Vec<String>
             shown(&report.md5)
         ));
     }
+    let sha256 = base64::engine::general_purpose::STANDARD.decode(&report.sha256);
+    if !sha256.is_ok_and(|digest| digest.len() == 32) {
+        problems.push(format!(
+            "sha256 `{}` is not a base64 SHA-256 digest",
+            shown(&report.sha256)
+        ));
+    }
     let detail = match &report.ownership {
         types::Ownership::Owner(p) | types::Ownership::CoOwner(p) => &p.id,
         types::Ownership::NotApplicable(why) => why,

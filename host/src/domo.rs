@@ -1,11 +1,14 @@
 //! A client of the Domo API: client-credentials token, DataSet metadata, the CSV export,
-//! and co-owners from the instance permissions API.
+//! and co-owners from the instance permissions API. The token and metadata calls are
+//! retried as the job's `[http]` says (`crate::backoff`); the export stream is not (a broken
+//! export fails the run as a source error).
 
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::backoff::{self, Buffered, RetryConfig};
 use crate::bindings::errors::SourceError;
 use crate::capabilities::http::describe_error;
 use crate::secret::Secret;
@@ -19,6 +22,7 @@ pub struct DomoClient {
     secret: Secret,
     instance: Option<(String, Option<Secret>)>,
     token: TokenCache<DomoToken>,
+    retry: RetryConfig,
 }
 
 /// A Domo access token and the user it acts as.
@@ -117,7 +121,14 @@ impl DomoClient {
             secret,
             instance,
             token: TokenCache::new(Duration::from_secs(60)),
+            retry: RetryConfig::default(),
         }
+    }
+
+    /// Retries the token and metadata calls as `retry` says.
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The access token (cached), carrying the user it acts as.
@@ -139,21 +150,20 @@ impl DomoClient {
             "{}/oauth/token?grant_type=client_credentials&scope=data",
             self.api_host
         );
-        let response = self
-            .client
-            .get(&url)
-            .basic_auth(&self.client_id, Some(self.secret.expose()))
-            .send()
-            .await
-            .map_err(|e| {
-                SourceError::Unavailable(format!(
-                    "cannot reach Domo at {}: {}",
-                    self.api_host,
-                    describe_error(&e)
-                ))
-            })?;
-        let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
+        let response = backoff::send(&self.retry, || {
+            self.client
+                .get(&url)
+                .basic_auth(&self.client_id, Some(self.secret.expose()))
+        })
+        .await
+        .map_err(|e| {
+            SourceError::Unavailable(format!(
+                "cannot reach Domo at {}: {}",
+                self.api_host,
+                describe_error(&e)
+            ))
+        })?;
+        let (status, body) = (response.status, response.body);
         if !status.is_success() {
             let detail = self.secret.scrub(&domo_message(&body));
             return Err(match status.as_u16() {
@@ -186,11 +196,11 @@ impl DomoClient {
     pub async fn dataset(&self, id: &str) -> Result<DataSet, SourceError> {
         let token = self.token().await?;
         let url = format!("{}/v1/datasets/{id}", self.api_host);
-        let response = self.get(&url, &token).send().await.map_err(unavailable)?;
-        let response = check(response, id).await?;
-        response
-            .json()
+        let response = backoff::send(&self.retry, || self.get(&url, &token))
             .await
+            .map_err(unavailable)?;
+        let body = check_buffered(response, id)?;
+        serde_json::from_slice(&body)
             .map_err(|e| SourceError::Unavailable(format!("unreadable DataSet {id} metadata: {e}")))
     }
 
@@ -200,15 +210,16 @@ impl DomoClient {
             return Ok(Vec::new());
         };
         let url = format!("{instance}/api/data/v3/datasources/{id}/permissions");
-        let response = self
-            .client
-            .get(&url)
-            .header("X-DOMO-Developer-Token", developer_token.expose())
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let permissions: Permissions = check(response, id).await?.json().await.map_err(|e| {
+        let response = backoff::send(&self.retry, || {
+            self.client
+                .get(&url)
+                .header("X-DOMO-Developer-Token", developer_token.expose())
+                .header("Accept", "application/json")
+        })
+        .await
+        .map_err(unavailable)?;
+        let body = check_buffered(response, id)?;
+        let permissions: Permissions = serde_json::from_slice(&body).map_err(|e| {
             SourceError::Unavailable(format!("unreadable permissions of DataSet {id}: {e}"))
         })?;
         Ok(permissions
@@ -251,8 +262,21 @@ async fn check(response: reqwest::Response, id: &str) -> Result<reqwest::Respons
     if status.is_success() {
         return Ok(response);
     }
-    let detail = domo_message(&response.bytes().await.unwrap_or_default());
-    Err(match status.as_u16() {
+    let body = response.bytes().await.unwrap_or_default();
+    Err(refusal(status, &body, id))
+}
+
+/// The body of a successful buffered answer, or the error its status means.
+fn check_buffered(answer: Buffered, id: &str) -> Result<bytes::Bytes, SourceError> {
+    match answer.status.is_success() {
+        true => Ok(answer.body),
+        false => Err(refusal(answer.status, &answer.body, id)),
+    }
+}
+
+fn refusal(status: reqwest::StatusCode, body: &[u8], id: &str) -> SourceError {
+    let detail = domo_message(body);
+    match status.as_u16() {
         404 => SourceError::NotFound(format!(
             "Domo has no DataSet `{id}` ({detail}): check source.dataset_id"
         )),
@@ -262,7 +286,7 @@ async fn check(response: reqwest::Response, id: &str) -> Result<reqwest::Respons
         _ => SourceError::Unavailable(format!(
             "Domo answered {status} for DataSet `{id}`: {detail}"
         )),
-    })
+    }
 }
 
 /// The message of a Domo error body (`{status, statusReason, message}` or OAuth's

@@ -45,6 +45,9 @@ pub struct JobFile {
     /// `[limits]`.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// `[http]`: retries and timeouts of each request.
+    #[serde(default)]
+    pub http: HttpSection,
     /// `[emulator]`: run against the built-in emulator, started in-process.
     pub emulator: Option<EmulatorSection>,
     /// `[schedule]`: when `serve` runs the job (none: manual).
@@ -103,6 +106,8 @@ pub struct OutputSection {
     pub update: Option<String>,
     pub block_size: Option<u32>,
     pub concurrency: Option<u32>,
+    pub allow_empty: Option<bool>,
+    pub strict: Option<bool>,
 }
 
 /// `[limits]`: the sandbox's caps.
@@ -113,6 +118,19 @@ pub struct LimitsSection {
     pub memory_mib: Option<u64>,
     /// Fuel budget of a run (roughly, WebAssembly instructions); unlimited when absent.
     pub fuel: Option<u64>,
+    /// Seconds a read may wait for the source's next bytes before the run fails.
+    pub stall_secs: Option<u64>,
+}
+
+/// `[http]`: how each request is retried and how long one attempt may take.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    pub max_retries: Option<u32>,
+    pub backoff_initial_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+    pub retry_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
 }
 
 /// `[emulator]`: paths are relative to the job file.
@@ -154,6 +172,8 @@ pub struct Job {
     pub source: Source,
     pub output: Output,
     pub limits: Limits,
+    /// Request retries and timeouts.
+    pub http: Http,
     pub emulator: Option<EmulatorSection>,
     /// When `serve` runs it.
     pub schedule: crate::schedule::Schedule,
@@ -211,6 +231,10 @@ pub struct Output {
     pub append: bool,
     pub block_size: u32,
     pub concurrency: u32,
+    /// Write a dataset with a header and no rows instead of failing.
+    pub allow_empty: bool,
+    /// Fail on a record whose field count differs from the header's.
+    pub strict: bool,
 }
 
 /// Sandbox caps.
@@ -220,6 +244,31 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Fuel budget of a run; `None` is unlimited.
     pub fuel: Option<u64>,
+    /// How long a read may wait for the source's next bytes.
+    pub stall: Duration,
+}
+
+/// Default of `limits.stall_secs`.
+pub const DEFAULT_STALL_SECS: u64 = 120;
+/// Default of `http.request_timeout_secs`.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 300;
+
+/// Request retries and timeouts, for every request of a run (the guest's, the token
+/// requests, Domo's metadata calls).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Http {
+    pub retry: crate::backoff::RetryConfig,
+    /// Longest time one attempt of a request may take, its answer included.
+    pub request_timeout: Duration,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            retry: crate::backoff::RetryConfig::default(),
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+        }
+    }
 }
 
 impl JobFile {
@@ -283,7 +332,15 @@ impl JobFile {
             timeout: Duration::from_secs(self.limits.timeout_secs.unwrap_or(3600).max(1)),
             memory_bytes: (self.limits.memory_mib.unwrap_or(512).clamp(16, 4096) as usize) << 20,
             fuel: self.limits.fuel,
+            stall: Duration::from_secs(DEFAULT_STALL_SECS),
         };
+        let mut limits = limits;
+        if let Some(secs) = self.limits.stall_secs
+            && in_range("limits.stall_secs", secs, 1, 86_400, &mut problems)
+        {
+            limits.stall = Duration::from_secs(secs);
+        }
+        let http = resolve_http(&self.http, &mut problems);
         if limits.fuel == Some(0) {
             problems.push(FieldError::new(
                 "limits.fuel",
@@ -315,6 +372,7 @@ impl JobFile {
             source,
             output,
             limits,
+            http,
             emulator: self.emulator,
             schedule,
             retry,
@@ -449,7 +507,65 @@ fn resolve_output(o: OutputSection, problems: &mut Vec<FieldError>) -> Output {
         append,
         block_size: o.block_size.unwrap_or(DEFAULT_BLOCK_SIZE),
         concurrency: o.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        allow_empty: o.allow_empty.unwrap_or(false),
+        strict: o.strict.unwrap_or(false),
     }
+}
+
+fn in_range(field: &str, value: u64, min: u64, max: u64, problems: &mut Vec<FieldError>) -> bool {
+    let ok = (min..=max).contains(&value);
+    if !ok {
+        problems.push(FieldError::new(
+            field,
+            format!("{value} is out of range: {min} to {max}"),
+        ));
+    }
+    ok
+}
+
+fn resolve_http(h: &HttpSection, problems: &mut Vec<FieldError>) -> Http {
+    let mut http = Http::default();
+    let retry = &mut http.retry;
+    if let Some(n) = h.max_retries
+        && in_range("http.max_retries", n.into(), 0, 20, problems)
+    {
+        retry.max_retries = n;
+    }
+    if let Some(ms) = h.backoff_initial_ms
+        && in_range("http.backoff_initial_ms", ms, 1, 60_000, problems)
+    {
+        retry.backoff.initial = Duration::from_millis(ms);
+    }
+    if let Some(ms) = h.backoff_max_ms
+        && in_range("http.backoff_max_ms", ms, 1, 600_000, problems)
+    {
+        retry.backoff.max = Duration::from_millis(ms);
+    }
+    if retry.backoff.max < retry.backoff.initial {
+        problems.push(FieldError::new(
+            if h.backoff_max_ms.is_some() {
+                "http.backoff_max_ms"
+            } else {
+                "http.backoff_initial_ms"
+            },
+            format!(
+                "backoff_max_ms ({} ms) is less than backoff_initial_ms ({} ms)",
+                retry.backoff.max.as_millis(),
+                retry.backoff.initial.as_millis()
+            ),
+        ));
+    }
+    if let Some(secs) = h.retry_timeout_secs
+        && in_range("http.retry_timeout_secs", secs, 1, 86_400, problems)
+    {
+        retry.retry_timeout = Duration::from_secs(secs);
+    }
+    if let Some(secs) = h.request_timeout_secs
+        && in_range("http.request_timeout_secs", secs, 1, 86_400, problems)
+    {
+        http.request_timeout = Duration::from_secs(secs);
+    }
+    http
 }
 
 /// An endpoint is `https://`, or `http://` on a loopback address (an emulator).
@@ -570,6 +686,52 @@ mod tests {
             ["source.domo.client_id", "source.domo.client_secret"]
         );
         assert!(matches!(job.source, Source::Domo(_)));
+    }
+
+    #[test]
+    fn http_and_stall_settings_are_read_and_checked_by_field() {
+        let (job, problems) = load(BASE);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(job.http, Http::default());
+        assert_eq!(job.http.retry.max_retries, 8);
+        assert_eq!(job.limits.stall, Duration::from_secs(120));
+        let text = BASE.to_string()
+            + "[limits]\nstall_secs = 5\n[http]\nmax_retries = 2\nbackoff_initial_ms = 50\n\
+               backoff_max_ms = 1000\nretry_timeout_secs = 30\nrequest_timeout_secs = 10\n";
+        let (job, problems) = load(&text);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(job.limits.stall, Duration::from_secs(5));
+        let retry = &job.http.retry;
+        assert_eq!(retry.max_retries, 2);
+        assert_eq!(retry.backoff.initial, Duration::from_millis(50));
+        assert_eq!(retry.backoff.max, Duration::from_secs(1));
+        assert_eq!(retry.retry_timeout, Duration::from_secs(30));
+        assert_eq!(job.http.request_timeout, Duration::from_secs(10));
+
+        let text = BASE.to_string()
+            + "[limits]\nstall_secs = 0\n[http]\nmax_retries = 99\nbackoff_initial_ms = 0\n\
+               retry_timeout_secs = 0\nrequest_timeout_secs = 0\n";
+        let (_, problems) = load(&text);
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "limits.stall_secs",
+                "http.max_retries",
+                "http.backoff_initial_ms",
+                "http.retry_timeout_secs",
+                "http.request_timeout_secs"
+            ]
+        );
+        let text = BASE.to_string() + "[http]\nbackoff_initial_ms = 5000\nbackoff_max_ms = 100\n";
+        let (_, problems) = load(&text);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "http.backoff_max_ms");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, BASE.to_string() + "[http]\nretries = 1\n").unwrap();
+        let err = JobFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("retries"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backoff;
 pub mod bindings;
 pub mod capabilities;
 pub mod commands;
@@ -23,3 +24,4 @@ pub mod schedule;
 pub mod scheduler;
 pub mod secret;
 pub mod token;
+pub mod verify;

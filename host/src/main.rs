@@ -38,6 +38,10 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// After a success, read the published file back and compare its digests with the
+        /// report's (the bytes this run appended, in append mode); a mismatch fails the run.
+        #[arg(long)]
+        verify: bool,
     },
     /// Show what a component imports and exports and whether this host grants it (exit 1
     /// when it imports anything this host would not grant; see docs/audit.md).
@@ -101,9 +105,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run { job, guest, json } => {
-                commands::run::main(&job, guest.as_deref(), json).await
-            }
+            Command::Run {
+                job,
+                guest,
+                json,
+                verify,
+            } => commands::run::main(&job, guest.as_deref(), json, verify).await,
             Command::Audit {
                 component,
                 job,

@@ -27,6 +27,8 @@ pub struct RunReport {
     pub bytes: u64,
     pub file_size: u64,
     pub md5: String,
+    /// Base64 SHA-256 of the bytes this run wrote.
+    pub sha256: String,
     pub blocks: u32,
     /// `owner`, `co-owner` or `not-applicable`.
     pub ownership: &'static str,
@@ -34,6 +36,9 @@ pub struct RunReport {
     pub ownership_detail: String,
     pub elapsed_ms: u64,
     pub component_sha256: String,
+    /// `run --verify` read the file back and found the report's digests (shown only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
 }
 
 /// A failed run. The target path is as it was before the run.
@@ -44,8 +49,9 @@ pub struct RunFailure {
     pub job: String,
     pub run_id: String,
     /// `invalid`, `ownership`, `source`, `auth`, `http`, `storage`, `data`, `sandbox` (the
-    /// component was stopped: time, memory, fuel, a trap) or `contract` (its report broke
-    /// the contract).
+    /// component was stopped: time, memory, fuel, a trap), `contract` (its report broke
+    /// the contract), `verify` (`run --verify` read back other bytes than the report's) or
+    /// `cancelled`.
     pub kind: &'static str,
     pub message: String,
     /// For `invalid`: every problem by field.
@@ -82,11 +88,13 @@ impl RunReport {
             bytes: report.bytes,
             file_size: report.file_size,
             md5: report.md5,
+            sha256: report.sha256,
             blocks: report.blocks,
             ownership,
             ownership_detail,
             elapsed_ms: elapsed.as_millis() as u64,
             component_sha256: meta.2.to_string(),
+            verified: false,
         }
     }
 }
@@ -141,6 +149,10 @@ impl fmt::Display for RunReport {
             self.bytes, self.file_size
         )?;
         writeln!(f, "  md5        {}", self.md5)?;
+        writeln!(f, "  sha256     {}", self.sha256)?;
+        if self.verified {
+            writeln!(f, "  verified   read back, digests match")?;
+        }
         writeln!(
             f,
             "  ownership  {} ({})",
@@ -165,6 +177,10 @@ impl fmt::Display for RunFailure {
         for field in &self.fields {
             write!(f, "\n  {}: {}", field.field, field.message)?;
         }
-        write!(f, "\nThe target was left as it was.")
+        match self.kind {
+            // The run published; what reads back is not what it wrote.
+            "verify" => write!(f, "\nThe file was published; check it before using it."),
+            _ => write!(f, "\nThe target was left as it was."),
+        }
     }
 }

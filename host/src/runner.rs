@@ -26,6 +26,9 @@ pub struct Runner {
 pub struct RunOptions {
     /// Draw a progress bar on a terminal.
     pub progress: bool,
+    /// After a success, read the published file back and compare its digests with the
+    /// report's (`run --verify`, `crate::verify`).
+    pub verify: bool,
 }
 
 impl Runner {
@@ -75,7 +78,8 @@ impl Runner {
         let started = SystemTime::now();
         let clock = Instant::now();
         let wit_job = bindings::to_wit_job(job, run_id, to_ms(started));
-        let capabilities = self.capabilities(job, options)?;
+        let (client, credential) = self.credential(job)?;
+        let capabilities = self.capabilities(job, options, &client, credential.clone())?;
         let limits = RunLimits {
             memory_bytes: job.limits.memory_bytes,
             timeout: job.limits.timeout,
@@ -84,7 +88,7 @@ impl Runner {
         let outcome = self.sandbox.run(&wit_job, capabilities, limits).await;
         let elapsed = clock.elapsed();
         let meta = (job.name.as_str(), run_id, self.sandbox.component_sha256());
-        Ok(match outcome {
+        let checked = match outcome {
             // A report is believed only if it keeps the contract (`crate::contract`).
             Ok(Ok(report)) => match crate::contract::check_report(job, &report) {
                 Ok(()) => Ok(RunReport::new(meta, job, report, elapsed)),
@@ -108,12 +112,29 @@ impl Runner {
                 format!("{trap:#}"),
                 elapsed,
             )),
+        };
+        Ok(match checked {
+            Ok(mut report) if options.verify => {
+                let verified =
+                    crate::verify::verify(&client, &credential, &job.http.retry, &report).await;
+                let elapsed = clock.elapsed();
+                match verified {
+                    Ok(()) => {
+                        report.verified = true;
+                        report.elapsed_ms = elapsed.as_millis() as u64;
+                        Ok(report)
+                    }
+                    Err(message) => Err(RunFailure::new(meta, "verify", message, elapsed)),
+                }
+            }
+            // `--verify` reads back what a believed report says was published.
+            other => other,
         })
     }
 
-    /// What this job's run is granted: HTTP to its DFS endpoint, storage tokens from its
-    /// app, its dataset, and logging.
-    fn capabilities(&self, job: &Job, options: RunOptions) -> anyhow::Result<Capabilities> {
+    /// The HTTP client of `job`'s run and its Entra ID credential, which the run's tokens
+    /// (and `--verify`'s) come from.
+    fn credential(&self, job: &Job) -> anyhow::Result<(reqwest::Client, Arc<EntraCredential>)> {
         let client = match &job.ca_file {
             Some(ca_file) => crate::capabilities::http::client_trusting(Some(ca_file))?,
             None => self.client.clone(),
@@ -129,7 +150,20 @@ impl Runner {
             &a.tenant_id,
             &a.client_id,
             secret,
-        );
+        )
+        .with_retry(job.http.retry.clone());
+        Ok((client, Arc::new(credential)))
+    }
+
+    /// What this job's run is granted: HTTP to its DFS endpoint, storage tokens from its
+    /// app, its dataset, and logging.
+    fn capabilities(
+        &self,
+        job: &Job,
+        options: RunOptions,
+        client: &reqwest::Client,
+        credential: Arc<EntraCredential>,
+    ) -> anyhow::Result<Capabilities> {
         let origins = granted_origins(job);
         let source = match &job.source {
             Source::LocalFile { path, dataset_id } => SourceConfig::LocalFile {
@@ -147,17 +181,25 @@ impl Runner {
                     &d.client_id,
                     secret,
                     d.instance.clone(),
-                );
+                )
+                .with_retry(job.http.retry.clone());
                 SourceConfig::Domo {
                     client: Arc::new(client),
                     dataset_id: d.dataset_id.clone(),
                 }
             }
         };
+        let http = HttpCapability::new(
+            client.clone(),
+            origins,
+            job.output.concurrency as usize,
+            job.http.retry.clone(),
+        )
+        .with_request_timeout(job.http.request_timeout);
         Ok(Capabilities {
-            http: HttpCapability::new(client.clone(), origins, job.output.concurrency as usize),
-            auth: AuthCapability::new(Arc::new(credential), granted_scopes(job)),
-            source: SourceCapability::new(source),
+            http,
+            auth: AuthCapability::new(credential, granted_scopes(job)),
+            source: SourceCapability::new(source).with_stall(job.limits.stall),
             log: LogCapability::new(&job.name, options.progress),
         })
     }
@@ -198,7 +240,7 @@ fn to_ms(time: SystemTime) -> u64 {
 
 fn section_rank(field: &str) -> usize {
     [
-        "name", "owner", "account.", "source.", "output.", "limits.", "run_id",
+        "name", "owner", "account.", "source.", "output.", "limits.", "http.", "run_id",
     ]
     .iter()
     .position(|prefix| field.starts_with(prefix))
@@ -248,7 +290,8 @@ fn source_message(e: &errors::SourceError) -> String {
     }
 }
 
-fn auth_message(e: &errors::AuthError) -> String {
+/// A one-line description of a token failure.
+pub fn auth_message(e: &errors::AuthError) -> String {
     match e {
         errors::AuthError::ScopeNotGranted(m) => format!("token refused: {m}"),
         errors::AuthError::Rejected(m) => format!("Entra ID refused the credentials: {m}"),

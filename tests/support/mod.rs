@@ -30,6 +30,10 @@ pub struct JobSpec {
     pub output: String,
     /// Extra top-level lines (before any table).
     pub top: String,
+    /// The Domo client secret written to the job's `domo-secret` file.
+    pub domo_client_secret: String,
+    /// Extra tables after `[output]` (`[limits]`, `[http]`, ...), as TOML text.
+    pub tables: String,
 }
 
 impl Default for JobSpec {
@@ -43,6 +47,8 @@ impl Default for JobSpec {
             with_instance: false,
             output: "directory = \"out\"\n".into(),
             top: String::new(),
+            domo_client_secret: well_known::DOMO_CLIENT_SECRET.into(),
+            tables: String::new(),
         }
     }
 }
@@ -98,7 +104,7 @@ impl Harness {
         let dir = self.dir.path().join("jobs").join(&spec.name);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("client-secret"), &spec.client_secret).unwrap();
-        std::fs::write(dir.join("domo-secret"), well_known::DOMO_CLIENT_SECRET).unwrap();
+        std::fs::write(dir.join("domo-secret"), &spec.domo_client_secret).unwrap();
         std::fs::write(dir.join("domo-token"), well_known::DOMO_DEVELOPER_TOKEN).unwrap();
         let source = match &spec.local_file {
             Some(path) => format!("kind = \"file\"\npath = \"{}\"\n", path.display()),
@@ -124,7 +130,7 @@ impl Harness {
             "name = \"{name}\"\n{top}\n[account]\nclient_id = \"{client}\"\ntenant_id = \"{tenant}\"\n\
              client_secret = {{ file = \"client-secret\" }}\naccount_name = \"{account}\"\n\
              container = \"{container}\"\ndfs_endpoint = \"{dfs}\"\nauthority_host = \"{authority}\"\n\
-             [source]\n{source}\n[output]\n{output}",
+             [source]\n{source}\n[output]\n{output}\n{tables}",
             name = spec.name,
             top = spec.top,
             client = well_known::CLIENT_ID,
@@ -134,6 +140,7 @@ impl Harness {
             dfs = self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
             authority = self.emulator.authority_url(),
             output = spec.output,
+            tables = spec.tables,
         );
         let path = dir.join("job.toml");
         std::fs::write(&path, text).unwrap();
@@ -277,4 +284,47 @@ pub fn generated_csv(min_bytes: usize, seed: u64) -> Vec<u8> {
         out.extend_from_slice(line.as_bytes());
     }
     out
+}
+
+/// Starts `adls-writeback run JOB --json` without waiting; the process is killed when the
+/// handle is dropped.
+pub fn spawn_run(job: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
+        .args(["run", job.to_str().unwrap(), "--json"])
+        .env("ADLS_WRITEBACK_LOG", "warn")
+        .env("ADLS_WRITEBACK_HISTORY", "off")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Like [`run_json`], but the run is killed (and the test fails) after `deadline`.
+pub async fn run_json_within(job: &Path, deadline: std::time::Duration) -> (i32, Value, String) {
+    let child = spawn_run(job);
+    let output = tokio::time::timeout(deadline, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("`run {}` took longer than {deadline:?}", job.display()))
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    (output.status.code().unwrap_or(-1), json, stderr)
+}
+
+/// The SHA-256 of `bytes` in base64, as reports give it.
+pub fn sha256_base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
+}
+
+/// The MD5 of `bytes` in base64, as reports and `Content-MD5` give it.
+pub fn md5_base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes))
 }

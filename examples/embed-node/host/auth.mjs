@@ -60,22 +60,37 @@ export function authImport({ authorityHost, tenantId, clientId, secret, worker }
     throw unavailable(`the token endpoint answered ${status} without a token`);
   }
 
+  function checkGranted(scope) {
+    if (!granted.includes(scope)) {
+      throw {
+        tag: 'scope-not-granted',
+        val: `this job grants no token for scope \`${scope}\` (granted: ${granted.join(', ')})`,
+      };
+    }
+  }
+
+  // u64 fields are BigInt in jco's mapping.
+  const out = (cached) => ({ token: cached.token, expiresAtMs: BigInt(cached.expiresAtMs) });
+
   return {
     token(scope) {
-      if (!granted.includes(scope)) {
-        throw {
-          tag: 'scope-not-granted',
-          val: `this job grants no token for scope \`${scope}\` (granted: ${granted.join(', ')})`,
-        };
-      }
+      checkGranted(scope);
       let cached = cache.get(scope);
       const margin = cached ? Math.min(MIN_TTL_MS, cached.lifetimeMs / 2) : 0;
       if (!cached || cached.expiresAtMs - Date.now() <= margin) {
         cached = fetchToken(scope);
         cache.set(scope, cached);
       }
-      // u64 fields are BigInt in jco's mapping.
-      return { token: cached.token, expiresAtMs: BigInt(cached.expiresAtMs) };
+      return out(cached);
+    },
+    // The service refused the cached token (expired or revoked): drop it and fetch anew.
+    // Imports are synchronous and the guest calls one at a time, so refreshes never overlap.
+    refresh(scope) {
+      checkGranted(scope);
+      cache.delete(scope);
+      const fresh = fetchToken(scope);
+      cache.set(scope, fresh);
+      return out(fresh);
     },
   };
 }

@@ -63,6 +63,24 @@ test('auth grants the storage scope only and never leaks the secret', () => {
   );
 });
 
+test('auth caches tokens and refresh drops the cached one', () => {
+  let issued = 0;
+  const worker = fakeWorker(() => ({
+    status: 200,
+    headers: [],
+    body: new TextEncoder().encode(JSON.stringify({ access_token: `t-${++issued}`, expires_in: 3600 })),
+  }));
+  const auth = authImport({ authorityHost: 'http://127.0.0.1:1', tenantId: 't', clientId: 'c', secret: 's', worker });
+  assert.equal(auth.token(STORAGE_SCOPE).token, 't-1');
+  assert.equal(auth.token(STORAGE_SCOPE).token, 't-1');
+  const fresh = auth.refresh(STORAGE_SCOPE);
+  assert.equal(fresh.token, 't-2');
+  assert.equal(typeof fresh.expiresAtMs, 'bigint');
+  assert.equal(auth.token(STORAGE_SCOPE).token, 't-2');
+  assert.equal(worker.seen.length, 2);
+  assert.throws(() => auth.refresh('https://graph.microsoft.com/.default'), (e) => e.tag === 'scope-not-granted');
+});
+
 test('source serves the named local file only, to its end', () => {
   const dir = mkdtempSync(join(tmpdir(), 'embed-node-'));
   const path = join(dir, 'sales.csv');

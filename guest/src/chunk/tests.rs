@@ -296,15 +296,132 @@ fn empty_input_is_an_error() {
 }
 
 #[test]
-fn a_partial_bom_is_data() {
+fn a_partial_bom_is_not_utf8() {
     for input in [&b"\xEF\xBBx\n1\n"[..], b"\xEFa\n", b"\xEF\xBB"] {
         for slice in 1..=3 {
-            let (chunker, blocks) = chunk(input, slice, 100, false);
-            assert_eq!(blocks.concat_data(), input);
-            let want_header = input.split(|&b| b == b'\n').next().unwrap();
-            assert_eq!(chunker.header(), Some(want_header));
+            let e = error_of(input, slice);
+            assert_eq!((e.line, e.byte_offset), (1, 0), "{input:?}");
+            assert!(e.message.contains("not UTF-8"), "{}", e.message);
         }
     }
+}
+
+/// Chunks `input` with every check on: long records rejected, strict field counts.
+fn checked_error(input: &[u8], slice: usize, block_size: usize) -> Option<DataError> {
+    let mut chunker = Chunker::new(block_size, false)
+        .reject_long_records(true)
+        .strict(true);
+    for piece in input.chunks(slice.max(1)) {
+        chunker.feed(piece);
+        while chunker.next_block().is_some() {}
+        if chunker.check().is_err() {
+            break;
+        }
+    }
+    chunker.finish().err()
+}
+
+#[test]
+fn bad_text_names_its_record_and_its_own_position() {
+    // (input, record line, record offset, problem line, problem offset, what)
+    type Case<'a> = (&'a [u8], u64, u64, u64, u64, &'a str);
+    let cases: &[Case] = &[
+        (b"a,b\n1,2\n3,\0\n", 3, 8, 3, 10, "NUL"),
+        (b"a,b\n1,\"x\ny\0\"\n", 2, 4, 3, 10, "NUL"),
+        (b"\0", 1, 0, 1, 0, "NUL"),
+        (b"a,b\n1,\xFF\n", 2, 4, 2, 6, "not UTF-8"),
+        (b"a,b\n1,\xC3\n", 2, 4, 2, 6, "not UTF-8"),
+        (b"a,b\n1,\xE2\x82", 2, 4, 2, 6, "not UTF-8"),
+        (b"a,b\n1,\xE2\x82\0", 2, 4, 2, 6, "not UTF-8"),
+        (b"\xEF\xBB\xBFa\n\xC0\x80\n", 2, 5, 2, 5, "not UTF-8"),
+        (b"a\r1\r\0", 1, 4, 1, 4, "NUL"),
+    ];
+    for (input, line, offset, at_line, at, what) in cases {
+        for slice in 1..=5 {
+            let e = checked_error(input, slice, 1 << 16).expect("an error");
+            assert_eq!(
+                (e.line, e.byte_offset),
+                (*line, *offset),
+                "{input:?} slice {slice}"
+            );
+            let place = format!("at line {at_line} (byte {at})");
+            assert!(
+                e.message.contains(&place),
+                "{input:?}: {} lacks {place}",
+                e.message
+            );
+            assert!(e.message.contains(what), "{}", e.message);
+        }
+    }
+    // Valid multi-byte text split anywhere is fine, and so is a BOM.
+    let good = "\u{FEFF}h,é\n€,𝄞\n\"ü\nß\",x\n".as_bytes();
+    for slice in 1..=5 {
+        assert_eq!(checked_error(good, slice, 1 << 16), None, "slice {slice}");
+    }
+}
+
+#[test]
+fn a_record_longer_than_a_block_is_an_error_when_asked() {
+    let long = format!("\"{}\n{}\"", "x".repeat(40), "y".repeat(40));
+    let input = format!("h\n1\n{long}\n2\n");
+    for slice in [1, 3, 7, 1000] {
+        let e = checked_error(input.as_bytes(), slice, 20).expect("an error");
+        assert_eq!((e.line, e.byte_offset), (3, 4), "slice {slice}");
+        assert_eq!(
+            e.message,
+            "record at line 3 is 84 bytes, longer than output.block_size (20): raise block_size"
+        );
+    }
+    // To the end of the data, and the header too.
+    let e = checked_error(format!("h\n{}", "z".repeat(50)).as_bytes(), 4, 20).unwrap();
+    assert!(
+        e.message.contains("is 50 bytes (to the end of the data)"),
+        "{}",
+        e.message
+    );
+    let e = checked_error(format!("{}\n1\n", "h".repeat(30)).as_bytes(), 64, 20).unwrap();
+    assert_eq!((e.line, e.byte_offset), (1, 0));
+    assert!(
+        e.message.starts_with("record at line 1 is 31 bytes"),
+        "{}",
+        e.message
+    );
+    // Records of exactly a block are fine.
+    assert_eq!(checked_error(b"h\n123456789\n", 3, 10), None);
+}
+
+#[test]
+fn strict_mode_compares_field_counts_with_the_header() {
+    type Case<'a> = (&'a [u8], Option<(u64, u64, &'a str)>);
+    let cases: &[Case] = &[
+        (b"a,b\n1,2\n3,4", None),
+        (b"a,b\n1,2\n\n3,\"x,y\"\n", None),
+        (
+            b"a,b\n1,2\n3\n",
+            Some((3, 8, "has 1 fields, but the header has 2")),
+        ),
+        (
+            b"a,b\r\n1,2,3\r\n",
+            Some((2, 5, "has 3 fields, but the header has 2")),
+        ),
+        (b"a,b\n1,2\n3,4,5", Some((3, 8, "has 3 fields"))),
+    ];
+    for (input, want) in cases {
+        for slice in 1..=4 {
+            let got = checked_error(input, slice, 1 << 16);
+            match (want, got) {
+                (None, None) => {}
+                (Some((line, offset, text)), Some(e)) => {
+                    assert_eq!((e.line, e.byte_offset), (*line, *offset), "{input:?}");
+                    assert!(e.message.contains(text), "{}", e.message);
+                }
+                (want, got) => panic!("{input:?} slice {slice}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+    // Not strict: ragged rows pass.
+    let (chunker, _) = chunk(b"a,b\n1\n1,2,3\n", 2, 100, false);
+    assert_eq!(chunker.rows(), 2);
 }
 
 #[test]
@@ -334,4 +451,15 @@ fn fields_ignore_quoting() {
     );
     assert_eq!(fields(b"a,b"), fields(b"\"a\",\"b\""));
     assert_eq!(fields(b""), Vec::<Vec<u8>>::new());
+}
+
+/// Found by the fuzzer: a NUL after CRs that end records used to index a reversed range.
+#[test]
+fn nul_after_bare_carriage_returns_is_an_error_not_a_panic() {
+    let input = b"$\r$\r\x05\r\0\0\n\x03\xe9\r\r";
+    let mut chunker = Chunker::new(1 << 16, false);
+    chunker.feed(input);
+    while chunker.next_block().is_some() {}
+    let error = chunker.finish().unwrap_err();
+    assert!(error.message.contains("NUL"), "{}", error.message);
 }

@@ -243,7 +243,8 @@ fn check_and_properties() {
         Properties {
             etag: "\"0x1\"".into(),
             length: 42,
-            directory: false
+            directory: false,
+            content_md5: None,
         }
     );
     let p = d
@@ -260,4 +261,71 @@ fn check_and_properties() {
         d.properties(&response(403, &[], "")).unwrap_err().status,
         403
     );
+}
+
+#[test]
+fn refused_tokens_are_recognised_and_requests_reauthorized() {
+    let mut d = dfs();
+    d.set_token("old");
+    let mut req = d.delete("a.csv");
+    d.set_token("new");
+    d.reauthorize(&mut req);
+    assert_eq!(req.header("Authorization"), Some("Bearer new"));
+    let refused = response(
+        401,
+        &[],
+        r#"{"error":{"code":"InvalidAuthenticationInfo","message":"expired"}}"#,
+    );
+    assert!(d.token_refused(&refused));
+    let other = response(
+        401,
+        &[("x-ms-error-code", "NoAuthenticationInformation")],
+        "",
+    );
+    assert!(!d.token_refused(&other));
+    assert!(!d.token_refused(&response(
+        403,
+        &[("x-ms-error-code", "InvalidAuthenticationInfo")],
+        ""
+    )));
+}
+
+#[test]
+fn listing_requests_and_pages() {
+    let mut d = dfs();
+    let req = d.list_paths(Some("out/2024 q1"), Some("tok/en=="));
+    assert_eq!(req.method, Method::Get);
+    assert!(
+        req.url.ends_with(
+            "?resource=filesystem&recursive=false&directory=out%2F2024%20q1&continuation=tok%2Fen%3D%3D"
+        ),
+        "{}",
+        req.url
+    );
+    assert!(!req.url.contains("/?"), "{}", req.url);
+    let page = response(
+        200,
+        &[("x-ms-continuation", "next")],
+        r#"{"paths":[{"name":"out/a.csv","contentLength":"3"},{"name":"out/sub","isDirectory":"true"}]}"#,
+    );
+    assert_eq!(
+        d.paths(&page).unwrap(),
+        (vec!["out/a.csv".to_owned()], Some("next".to_owned()))
+    );
+    assert_eq!(d.paths(&response(200, &[], "{}")).unwrap(), (vec![], None));
+    assert!(d.paths(&response(200, &[], "<xml/>")).is_err());
+}
+
+#[test]
+fn properties_carry_the_stored_md5() {
+    let d = dfs();
+    let p = d
+        .properties(&response(
+            200,
+            &[("Content-Length", "4"), ("Content-MD5", "abc==")],
+            "",
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.content_md5.as_deref(), Some("abc=="));
 }

@@ -1,6 +1,9 @@
 //! A fake host for driver tests: a dataset in memory and an in-memory DFS file system that
 //! plays the protocol (create, append, flush, rename, HEAD, ranged GET, delete, ETags,
-//! `If-Match`, `Content-MD5`), with failure injection.
+//! `If-Match`, `Content-MD5`, directory listing with paging), with failure injection: any
+//! response ([`Fault`]), a request that succeeds but whose response is lost while the host
+//! retries it ([`Replay`]), and refused tokens (every request carrying a token other than
+//! the latest is answered 401 `InvalidAuthenticationInfo`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,6 +48,17 @@ pub struct Seen {
 /// Decides the response to a request instead of the fake file system.
 pub type Fault = Box<dyn FnMut(&Request, &Seen) -> Option<Result<Response, HttpError>>>;
 
+/// What the host's transparent retry of a request whose first response was lost got.
+pub enum Replay {
+    /// The file system served the request twice; the guest sees the second response.
+    Again,
+    /// The file system served it once; the guest sees this response instead of its own.
+    Answer(Response),
+}
+
+/// Picks requests whose first attempt succeeds with its response lost.
+pub type Lost = Box<dyn FnMut(&Seen) -> Option<Replay>>;
+
 /// The fake host.
 pub struct FakeHost {
     /// What `describe` answers.
@@ -63,8 +77,14 @@ pub struct FakeHost {
     pub tokens: u32,
     /// `token` fails with this.
     pub token_error: Option<AuthError>,
+    /// Calls of `refresh`.
+    pub refreshes: u32,
     /// Consulted before the file system for every request.
     pub fault: Option<Fault>,
+    /// Consulted after a request passed the token check.
+    pub lost: Option<Lost>,
+    /// Most paths per listing page.
+    pub list_page: usize,
     /// Progress reports.
     pub progress: Vec<(u64, u64)>,
     /// Log lines.
@@ -95,7 +115,10 @@ impl FakeHost {
             seen: Vec::new(),
             tokens: 0,
             token_error: None,
+            refreshes: 0,
             fault: None,
+            lost: None,
+            list_page: 1000,
             progress: Vec::new(),
             logs: Vec::new(),
             described: false,
@@ -120,8 +143,9 @@ impl FakeHost {
         let rest = request
             .url
             .strip_prefix(ENDPOINT)
-            .and_then(|r| r.strip_prefix("/exports/"))
+            .and_then(|r| r.strip_prefix("/exports"))
             .ok_or_else(|| HttpError::Denied(format!("origin not granted: {}", request.url)))?;
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let seen = Seen {
             method: request.method,
@@ -144,7 +168,53 @@ impl FakeHost {
                 "Server failed to authenticate the request.",
             ));
         }
-        Ok(self.dfs(&request, &seen))
+        match self.lost.as_mut().and_then(|lost| lost(&seen)) {
+            None => Ok(self.dfs(&request, &seen)),
+            Some(Replay::Again) => {
+                self.dfs(&request, &seen);
+                Ok(self.dfs(&request, &seen))
+            }
+            Some(Replay::Answer(response)) => {
+                self.dfs(&request, &seen);
+                Ok(response)
+            }
+        }
+    }
+
+    /// One page of the files directly in `directory` (paths from the root, in name order).
+    fn list(&self, directory: &str, from: usize) -> Response {
+        let mut names: Vec<&String> = self
+            .files
+            .keys()
+            .filter(|p| match p.rsplit_once('/') {
+                Some((dir, _)) => dir == directory,
+                None => directory.is_empty(),
+            })
+            .collect();
+        if names.is_empty() && !directory.is_empty() {
+            return error(404, "PathNotFound", "The specified path does not exist.");
+        }
+        names.sort();
+        let page: Vec<serde_json::Value> = names
+            .iter()
+            .skip(from)
+            .take(self.list_page)
+            .map(|n| serde_json::json!({ "name": n, "contentLength": "0" }))
+            .collect();
+        let mut headers = vec![];
+        if from + self.list_page < names.len() {
+            headers.push((
+                "x-ms-continuation".into(),
+                (from + self.list_page).to_string(),
+            ));
+        }
+        Response {
+            status: 200,
+            headers,
+            body: serde_json::json!({ "paths": page })
+                .to_string()
+                .into_bytes(),
+        }
     }
 
     fn dfs(&mut self, request: &Request, seen: &Seen) -> Response {
@@ -249,15 +319,24 @@ impl FakeHost {
                 self.files.insert(path, file);
                 ok(201, vec![])
             }
+            (Method::Get, Some(resource), ..) if resource == "filesystem" => {
+                let directory = param("directory").unwrap_or_default();
+                let directory = percent_decode_str(&directory).decode_utf8().unwrap();
+                let from = param("continuation").map_or(0, |c| c.parse().unwrap());
+                self.list(&directory, from)
+            }
             (Method::Head, ..) => match self.files.get(&path) {
-                Some(f) => ok(
-                    200,
-                    vec![
+                Some(f) => {
+                    let mut headers = vec![
                         ("ETag".into(), format!("\"{}\"", f.etag)),
                         ("Content-Length".into(), f.committed.len().to_string()),
                         ("x-ms-resource-type".into(), "file".into()),
-                    ],
-                ),
+                    ];
+                    if let Some(md5) = &f.content_md5 {
+                        headers.push(("Content-MD5".into(), md5.clone()));
+                    }
+                    ok(200, headers)
+                }
                 None => Response {
                     status: 404,
                     headers: vec![("x-ms-error-code".into(), "PathNotFound".into())],
@@ -364,8 +443,13 @@ impl Host for FakeHost {
         self.serve(request)
     }
 
-    fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
-        requests.into_iter().map(|r| self.serve(r)).collect()
+    fn refresh(&mut self, scope: &str) -> Result<AccessToken, AuthError> {
+        self.refreshes += 1;
+        self.token(scope)
+    }
+
+    fn send_all(&mut self, requests: &mut [Request]) -> Vec<Result<Response, HttpError>> {
+        requests.iter().map(|r| self.serve(r.clone())).collect()
     }
 
     fn log(&mut self, level: Level, message: &str) {

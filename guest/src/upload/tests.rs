@@ -4,10 +4,10 @@ use super::fake::{ENDPOINT, FakeHost, error};
 use super::*;
 use crate::model::{FileNaming, Principal, sample_job};
 
-const TARGET: &str = "out/sales.csv";
-const TEMP: &str = "out/_sales.csv.run-1.tmp";
+pub(super) const TARGET: &str = "out/sales.csv";
+pub(super) const TEMP: &str = "out/_sales.csv.run-1.tmp";
 
-fn job(update: UpdateMode) -> Job {
+pub(super) fn job(update: UpdateMode) -> Job {
     let mut job = sample_job();
     job.account.account_name = "acct".into();
     job.account.dfs_endpoint = ENDPOINT.into();
@@ -21,7 +21,7 @@ fn job(update: UpdateMode) -> Job {
 
 /// A CSV of `rows` data rows (about 40 bytes each) with quoted fields holding commas and
 /// newlines.
-fn csv(rows: usize, bom: bool, crlf: bool) -> Vec<u8> {
+pub(super) fn csv(rows: usize, bom: bool, crlf: bool) -> Vec<u8> {
     let nl = if crlf { "\r\n" } else { "\n" };
     let mut out = String::new();
     if bom {
@@ -38,7 +38,7 @@ fn csv(rows: usize, bom: bool, crlf: bool) -> Vec<u8> {
     out.into_bytes()
 }
 
-fn md5_of(data: &[u8]) -> String {
+pub(super) fn md5_of(data: &[u8]) -> String {
     BASE64.encode(Md5::digest(data))
 }
 
@@ -74,6 +74,7 @@ fn replace_writes_a_temporary_file_then_renames_it() {
             bytes: data.len() as u64,
             file_size: data.len() as u64,
             md5: md5_of(&data),
+            sha256: BASE64.encode(sha2::Sha256::digest(&data)),
             blocks: report.blocks,
             ownership: Ownership::Owner(Principal {
                 id: "27".into(),
@@ -116,12 +117,8 @@ fn replace_writes_a_temporary_file_then_renames_it() {
         format!("Put {TARGET}?mode=legacy")
     );
     // The temporary file is created without If-None-Match: a retry truncates its own.
-    assert!(
-        host.seen[0]
-            .headers
-            .iter()
-            .all(|(n, _)| n != "If-None-Match")
-    );
+    let create = host.seen.iter().find(|s| s.path == TEMP).unwrap();
+    assert!(create.headers.iter().all(|(n, _)| n != "If-None-Match"));
 
     // One token per batch or request; progress after every batch, rows and bytes growing.
     let batches = (report.blocks as usize).div_ceil(2);
@@ -232,7 +229,7 @@ fn an_invalid_job_calls_nothing() {
     assert!(!host.described);
 }
 
-fn existing(host: &mut FakeHost, content: &[u8]) {
+pub(super) fn existing(host: &mut FakeHost, content: &[u8]) {
     host.files.insert(
         TARGET.into(),
         super::fake::File {
@@ -368,7 +365,9 @@ fn append_to_an_empty_file_writes_the_header_too() {
 fn append_of_a_header_only_dataset_writes_nothing() {
     let mut host = FakeHost::new(b"a,b\n");
     existing(&mut host, b"a,b\n1,2\n");
-    let report = run(&mut host, &job(UpdateMode::Append)).unwrap();
+    let mut job = job(UpdateMode::Append);
+    job.output.allow_empty = true;
+    let report = run(&mut host, &job).unwrap();
     assert_eq!(
         (report.rows, report.bytes, report.blocks, report.file_size),
         (0, 0, 0, 8)
@@ -408,7 +407,10 @@ fn append_fails_when_the_file_changed_meanwhile() {
 
 /// Runs a replace over an existing target with `setup` injecting a failure; checks that
 /// the temporary file is gone and the target unchanged, and returns the error.
-fn failed_replace(data: &[u8], setup: impl FnOnce(&mut FakeHost)) -> (JobError, FakeHost) {
+pub(super) fn failed_replace(
+    data: &[u8],
+    setup: impl FnOnce(&mut FakeHost),
+) -> (JobError, FakeHost) {
     let mut host = FakeHost::new(data);
     existing(&mut host, b"old\n");
     setup(&mut host);

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
+use crate::backoff::RetryConfig;
 use crate::bindings::auth::{self, AccessToken};
 use crate::bindings::errors::AuthError;
 use crate::secret::Secret;
@@ -22,6 +23,7 @@ pub struct EntraCredential {
     client_id: String,
     secret: Secret,
     caches: Mutex<HashMap<String, Arc<TokenCache<String>>>>,
+    retry: RetryConfig,
 }
 
 impl EntraCredential {
@@ -43,7 +45,15 @@ impl EntraCredential {
             client_id: client_id.to_string(),
             secret,
             caches: Mutex::new(HashMap::new()),
+            retry: RetryConfig::default(),
         }
+    }
+
+    /// Retries the token request as `retry` says (429, 5xx, transport failures; never a
+    /// refusal of the credentials).
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// A token for `scope`, from the cache while it is fresh.
@@ -55,6 +65,22 @@ impl EntraCredential {
             .entry(scope.to_string())
             .or_default()
             .clone();
+        cache.get_or_fetch(|| self.fetch(scope)).await
+    }
+
+    /// A fresh token for `scope` after the service refused the cached one (expired or
+    /// revoked): the cache is dropped and refilled, always — a refused token is never handed
+    /// out again, even one the host believes valid (`exp` counts whole seconds, so a token
+    /// can expire up to a second before its `expires_in` says).
+    pub async fn refresh(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
+        let cache = self
+            .caches
+            .lock()
+            .expect("not poisoned")
+            .entry(scope.to_string())
+            .or_default()
+            .clone();
+        cache.invalidate().await;
         cache.get_or_fetch(|| self.fetch(scope)).await
     }
 
@@ -78,23 +104,18 @@ impl EntraCredential {
             ("client_secret", self.secret.expose()),
             ("scope", scope),
         ];
-        let response = self
-            .client
-            .post(&self.token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| {
-                AuthError::Unavailable(format!(
-                    "cannot reach the token endpoint {}: {}",
-                    self.token_url,
-                    super::http::describe_error(&e)
-                ))
-            })?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| {
-            AuthError::Unavailable(format!("reading the token endpoint's answer: {e}"))
+        let response = crate::backoff::send(&self.retry, || {
+            self.client.post(&self.token_url).form(&form)
+        })
+        .await
+        .map_err(|e| {
+            AuthError::Unavailable(format!(
+                "cannot reach the token endpoint {}: {}",
+                self.token_url,
+                super::http::describe_error(&e)
+            ))
         })?;
+        let (status, body) = (response.status, response.body);
         if status.is_success() {
             let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
                 AuthError::Unavailable(format!(
@@ -201,34 +222,47 @@ impl AuthCapability {
     }
 }
 
+impl AuthCapability {
+    /// The credential, when the job grants `scope`.
+    fn granted(&self, scope: &str) -> Result<&Arc<EntraCredential>, AuthError> {
+        match &self.credential {
+            Some(c) if self.granted_scopes.iter().any(|s| s == scope) => Ok(c),
+            _ => Err(AuthError::ScopeNotGranted(format!(
+                "this job grants no token for scope `{scope}` (granted: {})",
+                if self.granted_scopes.is_empty() {
+                    "none".into()
+                } else {
+                    self.granted_scopes.join(", ")
+                }
+            ))),
+        }
+    }
+}
+
+/// The WIT form of a cached token: its expiry as wall-clock milliseconds.
+fn access_token(token: TemporaryToken<String>) -> AccessToken {
+    let left = token
+        .expiry
+        .saturating_duration_since(std::time::Instant::now());
+    let expires_at_ms = (SystemTime::now() + left)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    AccessToken {
+        token: token.token,
+        expires_at_ms,
+    }
+}
+
 impl auth::Host for AuthCapability {
+    async fn refresh(&mut self, scope: String) -> Result<AccessToken, AuthError> {
+        let credential = self.granted(&scope)?;
+        credential.refresh(&scope).await.map(access_token)
+    }
+
     async fn token(&mut self, scope: String) -> Result<AccessToken, AuthError> {
-        let credential = match &self.credential {
-            Some(c) if self.granted_scopes.contains(&scope) => c,
-            _ => {
-                return Err(AuthError::ScopeNotGranted(format!(
-                    "this job grants no token for scope `{scope}` (granted: {})",
-                    if self.granted_scopes.is_empty() {
-                        "none".into()
-                    } else {
-                        self.granted_scopes.join(", ")
-                    }
-                )));
-            }
-        };
-        let token = credential.token(&scope).await?;
-        let left = token
-            .expiry
-            .saturating_duration_since(std::time::Instant::now());
-        let expires_at = SystemTime::now() + left;
-        let expires_at_ms = expires_at
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        Ok(AccessToken {
-            token: token.token,
-            expires_at_ms,
-        })
+        let credential = self.granted(&scope)?;
+        credential.token(&scope).await.map(access_token)
     }
 }
 
@@ -268,5 +302,90 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, AuthError::ScopeNotGranted(_)));
+        let err = auth::Host::refresh(&mut cap, STORAGE_SCOPE.into())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::ScopeNotGranted(_)));
+    }
+
+    /// A token endpoint on loopback answering `t-1`, `t-2`, …; returns its URL and the count
+    /// of requests it answered.
+    async fn token_endpoint() -> (String, Arc<std::sync::atomic::AtomicU32>) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicU32::new(0));
+        let served = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let served = served.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = conn.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let text = String::from_utf8_lossy(&buf).to_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let len = text[..end]
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if buf.len() >= end + 4 + len {
+                                break;
+                            }
+                        }
+                    }
+                    let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                    let body = format!(r#"{{"access_token":"t-{n}","expires_in":3600}}"#);
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        (url, count)
+    }
+
+    #[tokio::test]
+    async fn refresh_drops_the_cached_token_and_fetches_a_fresh_one() {
+        use std::sync::atomic::Ordering;
+        let (url, count) = token_endpoint().await;
+        let credential = || {
+            Arc::new(EntraCredential::new(
+                reqwest::Client::new(),
+                &url,
+                "contoso.onmicrosoft.com",
+                "app",
+                Secret::new("s3cret"),
+            ))
+        };
+        let scope = || STORAGE_SCOPE.to_string();
+        let mut cap = AuthCapability::new(credential(), vec![scope()]);
+        let first = auth::Host::token(&mut cap, scope()).await.unwrap();
+        let cached = auth::Host::token(&mut cap, scope()).await.unwrap();
+        assert_eq!(
+            (first.token.as_str(), cached.token.as_str()),
+            ("t-1", "t-1")
+        );
+        let fresh = auth::Host::refresh(&mut cap, scope()).await.unwrap();
+        assert_eq!(fresh.token, "t-2");
+        assert!(fresh.expires_at_ms > 0);
+        let after = auth::Host::token(&mut cap, scope()).await.unwrap();
+        assert_eq!(after.token, "t-2", "the refreshed token is cached");
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+
+        // A refused token is never handed out again, however new it is.
+        let again = auth::Host::refresh(&mut cap, scope()).await.unwrap();
+        assert_eq!(again.token, "t-3");
+        assert_eq!(count.load(Ordering::SeqCst), 3);
     }
 }

@@ -1,6 +1,7 @@
 //! Outbound HTTP for the guest: requests go through one shared reqwest client, only to
 //! the origins the job names, never following redirects; `send-all` runs requests
-//! concurrently up to a bound.
+//! concurrently up to a bound. Each request is retried on its own as the job's `[http]`
+//! says (`crate::backoff`): transient statuses and transport failures, never a 401.
 
 use std::fmt;
 use std::path::Path;
@@ -8,8 +9,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::Url;
+
+use crate::backoff::{self, RetryConfig};
 
 use crate::bindings::errors::HttpError;
 use crate::bindings::http::{self, Header, Method, Request, Response};
@@ -75,16 +79,33 @@ pub struct HttpCapability {
     client: Option<reqwest::Client>,
     allowed: Vec<Origin>,
     max_in_flight: usize,
+    retry: RetryConfig,
+    request_timeout: Option<Duration>,
 }
 
 impl HttpCapability {
-    /// Grants requests to `allowed` origins, at most `max_in_flight` at once in `send-all`.
-    pub fn new(client: reqwest::Client, allowed: Vec<Origin>, max_in_flight: usize) -> Self {
+    /// Grants requests to `allowed` origins, at most `max_in_flight` at once in `send-all`,
+    /// each retried as `retry` says.
+    pub fn new(
+        client: reqwest::Client,
+        allowed: Vec<Origin>,
+        max_in_flight: usize,
+        retry: RetryConfig,
+    ) -> Self {
         HttpCapability {
             client: Some(client),
             allowed,
             max_in_flight: max_in_flight.max(1),
+            retry,
+            request_timeout: None,
         }
+    }
+
+    /// Bounds each attempt of a request, its answer included (the client's own bound
+    /// otherwise).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     /// Grants nothing.
@@ -93,6 +114,8 @@ impl HttpCapability {
             client: None,
             allowed: Vec::new(),
             max_in_flight: 1,
+            retry: RetryConfig::none(),
+            request_timeout: None,
         }
     }
 
@@ -127,32 +150,41 @@ impl HttpCapability {
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = client.request(method, url);
-        for Header { name, value } in request.headers {
-            // Framing headers are the client's business.
-            if ["host", "content-length", "transfer-encoding", "connection"]
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h))
-            {
-                continue;
+        // Framing headers are the client's business.
+        let headers: Vec<Header> = request
+            .headers
+            .into_iter()
+            .filter(|Header { name, .. }| {
+                !["host", "content-length", "transfer-encoding", "connection"]
+                    .iter()
+                    .any(|h| name.eq_ignore_ascii_case(h))
+            })
+            .collect();
+        // Each attempt resends the whole request; the body is shared, not copied.
+        let body = Bytes::from(request.body);
+        let make = || {
+            let mut builder = client.request(method.clone(), url.clone());
+            for Header { name, value } in &headers {
+                builder = builder.header(name, value);
             }
-            builder = builder.header(name, value);
-        }
-        let response = builder.body(request.body).send().await.map_err(classify)?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
+            if let Some(timeout) = self.request_timeout {
+                builder = builder.timeout(timeout);
+            }
+            builder.body(body.clone())
+        };
+        let answer = backoff::send(&self.retry, make).await.map_err(classify)?;
+        let headers = answer
+            .headers
             .iter()
             .map(|(name, value)| Header {
                 name: name.as_str().to_string(),
                 value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
             })
             .collect();
-        let body = response.bytes().await.map_err(classify)?.to_vec();
         Ok(Response {
-            status,
+            status: answer.status.as_u16(),
             headers,
-            body,
+            body: answer.body.into(),
         })
     }
 }
@@ -205,7 +237,7 @@ mod tests {
 
     fn capability(origins: &[&str]) -> HttpCapability {
         let allowed = origins.iter().map(|o| Origin::parse(o).unwrap()).collect();
-        HttpCapability::new(reqwest::Client::new(), allowed, 4)
+        HttpCapability::new(reqwest::Client::new(), allowed, 4, RetryConfig::none())
     }
 
     #[test]

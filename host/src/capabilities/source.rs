@@ -15,8 +15,9 @@ use crate::bindings::source::{self, Column, DatasetInfo};
 use crate::bindings::types::{DatasetRef, Principal, SourceKind};
 use crate::domo::{DomoClient, DomoUser};
 
-/// How long a read may wait for the source's next bytes before the run fails.
-const STALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a read may wait for the source's next bytes before the run fails, unless the
+/// job says otherwise (`[limits] stall_secs`).
+const DEFAULT_STALL: Duration = Duration::from_secs(crate::job::DEFAULT_STALL_SECS);
 /// The most a single read returns, whatever the guest asks.
 const MAX_READ: usize = 16 << 20;
 
@@ -48,6 +49,7 @@ enum ReaderStream {
 pub struct SourceCapability {
     config: Option<SourceConfig>,
     table: ResourceTable,
+    stall: Duration,
 }
 
 impl SourceCapability {
@@ -56,7 +58,14 @@ impl SourceCapability {
         SourceCapability {
             config: Some(config),
             table: ResourceTable::new(),
+            stall: DEFAULT_STALL,
         }
+    }
+
+    /// Fails a read that waits longer than `stall` for the source's next bytes.
+    pub fn with_stall(mut self, stall: Duration) -> Self {
+        self.stall = stall;
+        self
     }
 
     /// Grants nothing.
@@ -64,6 +73,7 @@ impl SourceCapability {
         SourceCapability {
             config: None,
             table: ResourceTable::new(),
+            stall: DEFAULT_STALL,
         }
     }
 
@@ -194,7 +204,15 @@ impl source::Host for SourceCapability {
                 ReaderStream::File(file)
             }
             SourceConfig::Domo { client, dataset_id } => {
-                let response = client.export(dataset_id).await?;
+                // A source that never starts answering is as stalled as one that stops.
+                let response = tokio::time::timeout(self.stall, client.export(dataset_id))
+                    .await
+                    .map_err(|_| {
+                        SourceError::Unavailable(format!(
+                            "the source's export did not start within {} s (limits.stall_secs)",
+                            self.stall.as_secs()
+                        ))
+                    })??;
                 ReaderStream::Http {
                     response,
                     pending: Bytes::new(),
@@ -219,11 +237,11 @@ impl source::HostReader for SourceCapability {
             .map_err(|e| SourceError::Unavailable(format!("unknown reader: {e}")))?;
         let max = (max_bytes as usize).clamp(1, MAX_READ);
         let read = reader.stream.read(max);
-        match tokio::time::timeout(STALL_TIMEOUT, read).await {
+        match tokio::time::timeout(self.stall, read).await {
             Ok(result) => result,
             Err(_) => Err(SourceError::Unavailable(format!(
-                "the source sent nothing for {} s",
-                STALL_TIMEOUT.as_secs()
+                "the source sent nothing for {} s (limits.stall_secs)",
+                self.stall.as_secs()
             ))),
         }
     }

@@ -9,9 +9,15 @@ use std::process::ExitCode;
 use crate::runner::{RunOptions, Runner};
 use crate::sandbox::{Sandbox, SandboxError};
 
-/// Runs the job; exit code 0 on success, 1 on failure, 2 for an invalid job or a component
-/// the audit refuses.
-pub async fn main(job_path: &Path, guest: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
+/// Runs the job; exit code 0 on success, 1 on failure (a `--verify` mismatch included), 2
+/// for an invalid job or a component the audit refuses, 130 or 143 when SIGINT or SIGTERM
+/// stopped it (nothing published).
+pub async fn main(
+    job_path: &Path,
+    guest: Option<&Path>,
+    json: bool,
+    verify: bool,
+) -> anyhow::Result<ExitCode> {
     let (mut job, host_problems) = super::load_job(job_path)?;
     let sandbox = match guest {
         Some(path) => Sandbox::from_file(path),
@@ -72,9 +78,10 @@ pub async fn main(job_path: &Path, guest: Option<&Path>, json: bool) -> anyhow::
     };
     let options = RunOptions {
         progress: !json && std::io::stderr().is_terminal(),
+        verify,
     };
     // With the job's [retry] policy; each attempt is recorded in the run history.
-    let outcome = super::history::run_recorded(&runner, &job, options).await?;
+    let (outcome, signal) = super::history::run_recorded(&runner, &job, options).await?;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
@@ -93,7 +100,11 @@ pub async fn main(job_path: &Path, guest: Option<&Path>, json: bool) -> anyhow::
             } else {
                 eprintln!("{failure}");
             }
-            Ok(ExitCode::from(super::EXIT_FAILED))
+            // Stopped by a signal: 130 for SIGINT, 143 for SIGTERM, as shells report it.
+            match (failure.kind, signal) {
+                ("cancelled", Some(signal)) => Ok(ExitCode::from(signal.exit_code())),
+                _ => Ok(ExitCode::from(super::EXIT_FAILED)),
+            }
         }
     }
 }

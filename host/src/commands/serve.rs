@@ -103,7 +103,10 @@ async fn attempt(
             .collect();
         return Summary::failed(format!("invalid: {}", list.join("; ")), false);
     }
-    let options = RunOptions { progress: false };
+    let options = RunOptions {
+        progress: false,
+        verify: false,
+    };
     let result = match job.emulator.clone() {
         None => runner.run(&job, &request.run_id, options).await,
         Some(section) => {

@@ -1,0 +1,172 @@
+//! Recognising requests that had succeeded before a retry of them was refused, and removing
+//! the temporary files that killed runs of the same job left behind.
+//!
+//! The host retries a request whose response it did not get (timeouts, dropped connections,
+//! 5xx); when the first attempt had succeeded, the retry meets the changed state: a second
+//! flush is refused (`InvalidFlushPosition`, or `ConditionNotMet` as the ETag moved), a
+//! second rename finds no source (`SourcePathNotFound`), a second delete finds nothing
+//! (`PathNotFound`). Each is then checked against what the service holds.
+
+use super::{Host, Run};
+use crate::dfs::{Properties, md5_base64};
+use crate::model::{JobError, Level, StorageError};
+use crate::naming::Target;
+
+/// Most pages of a directory listing read while looking for leftovers.
+const MAX_LIST_PAGES: usize = 100;
+
+/// Whether a refused flush may be the retry of one that succeeded.
+pub(super) fn maybe_done_flush(e: &StorageError) -> bool {
+    matches!(
+        (e.status, e.code.as_str()),
+        (400, "InvalidFlushPosition") | (412, "ConditionNotMet")
+    )
+}
+
+/// Whether `name` (a file name, without directory) is the temporary file of another run
+/// writing `target_name`: `_<target name>.<run id>.tmp`.
+pub(super) fn is_leftover(name: &str, target_name: &str, own_run_id: &str) -> bool {
+    name.strip_prefix('_')
+        .and_then(|n| n.strip_prefix(target_name))
+        .and_then(|n| n.strip_prefix('.'))
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|run_id| {
+            !run_id.is_empty()
+                && run_id != own_run_id
+                && run_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+impl<H: Host> Run<'_, H> {
+    /// `HEAD` of `path`: `None` when it does not exist.
+    pub(super) fn head(
+        &mut self,
+        path: &str,
+        operation: &str,
+    ) -> Result<Option<Properties>, JobError> {
+        let head = self.dfs.get_properties(path);
+        let response = self.exchange(head, operation)?;
+        Ok(self.dfs.properties(&response)?)
+    }
+
+    /// Deletes `path`; a path already gone counts as deleted (a retried delete).
+    pub(super) fn delete(&mut self, path: &str, operation: &str) -> Result<(), JobError> {
+        self.authorize()?;
+        let delete = self.dfs.delete(path);
+        let response = self.exchange(delete, operation)?;
+        if response.status == 404 && self.dfs.error(&response, operation).code == "PathNotFound" {
+            return Ok(());
+        }
+        self.dfs.check(&response, operation)?;
+        Ok(())
+    }
+
+    /// After a rename refused with `SourcePathNotFound`: whether the target holds what this
+    /// run wrote (the rename had succeeded, and a retry of it found no source).
+    pub(super) fn renamed_already(
+        &mut self,
+        target: &Target,
+        size: u64,
+        md5: &str,
+    ) -> Result<bool, JobError> {
+        self.authorize()?;
+        let done = self
+            .head(&target.path, "check target after rename")?
+            .is_some_and(|p| p.length == size && p.content_md5.as_deref() == Some(md5));
+        if done {
+            self.host.log(
+                Level::Info,
+                &format!(
+                    "the rename onto {} had succeeded (its response was lost and a retry of it \
+                     found no source): continuing",
+                    target.path
+                ),
+            );
+        }
+        Ok(done)
+    }
+
+    /// After an append-mode flush refused as a possible retry: whether the file is `size`
+    /// bytes long and ends with this run's last block.
+    pub(super) fn appended_already(&mut self, path: &str, size: u64) -> Result<bool, JobError> {
+        let Some((position, len, md5)) = self.written.last_block.clone() else {
+            return Ok(false);
+        };
+        self.authorize()?;
+        let length_ok = self
+            .head(path, "check file after flush")?
+            .is_some_and(|p| p.length == size);
+        if !length_ok || len == 0 {
+            return Ok(false);
+        }
+        let read = self.dfs.read(path, position, position + len - 1);
+        let response = self.exchange(read, "check file after flush")?;
+        let done = (200..300).contains(&response.status) && md5_base64(&response.body) == md5;
+        if done {
+            self.host.log(
+                Level::Info,
+                &format!(
+                    "the flush of {path} had succeeded (its response was lost and a retry of it \
+                     refused): continuing"
+                ),
+            );
+        }
+        Ok(done)
+    }
+
+    /// Deletes the temporary files of other runs writing the same target, left by killed
+    /// processes. Failures are logged as warnings: they never fail the run.
+    pub(super) fn remove_leftovers(&mut self, target: &Target) {
+        if let Err(e) = self.try_remove_leftovers(target) {
+            self.host.log(
+                Level::Warn,
+                &format!("could not look for leftover temporary files: {e:?}"),
+            );
+        }
+    }
+
+    fn try_remove_leftovers(&mut self, target: &Target) -> Result<(), JobError> {
+        const OPERATION: &str = "list target directory";
+        let (directory, name) = match target.path.rsplit_once('/') {
+            Some((dir, name)) => (Some(dir), name),
+            None => (None, target.path.as_str()),
+        };
+        let mut leftovers = Vec::new();
+        let mut continuation: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let list = self.dfs.list_paths(directory, continuation.as_deref());
+            let response = self.exchange(list, OPERATION)?;
+            if response.status == 404 {
+                // No directory yet: nothing left over.
+                return Ok(());
+            }
+            self.dfs.check(&response, OPERATION)?;
+            let (paths, next) = self.dfs.paths(&response)?;
+            leftovers.extend(paths.into_iter().filter(|p| {
+                let file = p.rsplit('/').next().unwrap_or(p);
+                is_leftover(file, name, &self.job.run_id)
+            }));
+            match next {
+                Some(token) => continuation = Some(token),
+                None => break,
+            }
+        }
+        for path in leftovers {
+            match self.delete(&path, "delete leftover temporary file") {
+                Ok(()) => self.host.log(
+                    Level::Info,
+                    &format!(
+                        "deleted {path}, the temporary file of an earlier run that ended early"
+                    ),
+                ),
+                Err(e) => self.host.log(
+                    Level::Warn,
+                    &format!("could not delete the leftover temporary file {path}: {e:?}"),
+                ),
+            }
+        }
+        Ok(())
+    }
+}
