@@ -58,14 +58,7 @@ impl EntraCredential {
 
     /// A token for `scope`, from the cache while it is fresh.
     pub async fn token(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
-        let cache = self
-            .caches
-            .lock()
-            .expect("not poisoned")
-            .entry(scope.to_string())
-            .or_default()
-            .clone();
-        cache.get_or_fetch(|| self.fetch(scope)).await
+        self.cache(scope).get_or_fetch(|| self.fetch(scope)).await
     }
 
     /// A fresh token for `scope` after the service refused the cached one (expired or
@@ -73,28 +66,15 @@ impl EntraCredential {
     /// out again, even one the host believes valid (`exp` counts whole seconds, so a token
     /// can expire up to a second before its `expires_in` says).
     pub async fn refresh(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
-        let cache = self
-            .caches
-            .lock()
-            .expect("not poisoned")
-            .entry(scope.to_string())
-            .or_default()
-            .clone();
+        let cache = self.cache(scope);
         cache.invalidate().await;
         cache.get_or_fetch(|| self.fetch(scope)).await
     }
 
-    /// Drops the cached token for `scope` (after the service refused it as expired).
-    pub async fn invalidate(&self, scope: &str) {
-        let cache = self
-            .caches
-            .lock()
-            .expect("not poisoned")
-            .get(scope)
-            .cloned();
-        if let Some(cache) = cache {
-            cache.invalidate().await;
-        }
+    /// The token cache of `scope`, made on first use.
+    fn cache(&self, scope: &str) -> Arc<TokenCache<String>> {
+        let mut caches = self.caches.lock().expect("not poisoned");
+        caches.entry(scope.to_string()).or_default().clone()
     }
 
     async fn fetch(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
