@@ -1,0 +1,216 @@
+//! Resolving the job file's sections: defaults, secrets, and the checks only the host can
+//! make, each problem named by its field.
+
+use super::*;
+
+pub(super) fn resolve_secret(
+    r: &SecretRef,
+    base: &Path,
+    field: &str,
+    problems: &mut Vec<FieldError>,
+) -> Option<Secret> {
+    r.resolve(base)
+        .map_err(|e| problems.push(FieldError::new(field, e)))
+        .ok()
+}
+
+pub(super) fn resolve_source(
+    s: SourceSection,
+    base: &Path,
+    problems: &mut Vec<FieldError>,
+) -> Source {
+    match s.kind.as_str() {
+        "file" => {
+            let path = match s.path {
+                Some(p) => base.join(p),
+                None => {
+                    problems.push(FieldError::new(
+                        "source.path",
+                        "missing: the CSV file to export",
+                    ));
+                    PathBuf::new()
+                }
+            };
+            if !path.as_os_str().is_empty() && !path.is_file() {
+                problems.push(FieldError::new(
+                    "source.path",
+                    format!("no such file `{}`", path.display()),
+                ));
+            }
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            let dataset_id = s.dataset_id.or(stem).unwrap_or_default();
+            Source::LocalFile { path, dataset_id }
+        }
+        kind => {
+            if kind != "domo" {
+                problems.push(FieldError::new(
+                    "source.kind",
+                    format!("`{kind}` is not a source kind: use \"domo\" or \"file\""),
+                ));
+            }
+            let d = s.domo.unwrap_or_default();
+            let field = "source.domo.client_id";
+            let client_id = d.client_id.unwrap_or_else(|| {
+                problems.push(FieldError::new(field, "missing: the Domo API client ID"));
+                String::new()
+            });
+            let client_secret = match d.client_secret {
+                Some(r) => resolve_secret(&r, base, "source.domo.client_secret", problems),
+                None => {
+                    problems.push(FieldError::new(
+                        "source.domo.client_secret",
+                        "missing: give `{ env = \"NAME\" }` or `{ file = \"path\" }`",
+                    ));
+                    None
+                }
+            };
+            let api_host = d.api_host.unwrap_or_else(|| DEFAULT_DOMO_API_HOST.into());
+            check_endpoint("source.domo.api_host", &api_host, problems);
+            let instance = d.instance.map(|url| {
+                check_endpoint("source.domo.instance", &url, problems);
+                let token = match d.developer_token {
+                    Some(r) => resolve_secret(&r, base, "source.domo.developer_token", problems),
+                    None => {
+                        problems.push(FieldError::new(
+                            "source.domo.developer_token",
+                            "missing: reading co-owners from the instance needs a developer token",
+                        ));
+                        None
+                    }
+                };
+                (url.trim_end_matches('/').to_string(), token)
+            });
+            Source::Domo(DomoSource {
+                dataset_id: s.dataset_id.unwrap_or_default(),
+                client_id,
+                client_secret,
+                api_host: api_host.trim_end_matches('/').to_string(),
+                instance,
+            })
+        }
+    }
+}
+
+pub(super) fn resolve_output(o: OutputSection, problems: &mut Vec<FieldError>) -> Output {
+    let naming = match o.select_filename.as_deref().unwrap_or("dataset-id") {
+        "dataset-id" => Naming::DatasetId,
+        // An empty name is reported by the guest's validation, with its other rules.
+        "file-name" => Naming::FileName(o.file_name.unwrap_or_default()),
+        other => {
+            problems.push(FieldError::new(
+                "output.select_filename",
+                format!("`{other}` is not an option: use \"dataset-id\" or \"file-name\""),
+            ));
+            Naming::DatasetId
+        }
+    };
+    let append = match o.update.as_deref().unwrap_or("replace") {
+        "replace" => false,
+        "append" => true,
+        other => {
+            problems.push(FieldError::new(
+                "output.update",
+                format!("`{other}` is not an update mode: use \"replace\" or \"append\""),
+            ));
+            false
+        }
+    };
+    Output {
+        file_system: o.file_system,
+        directory: o.directory,
+        naming,
+        append,
+        block_size: o.block_size.unwrap_or(DEFAULT_BLOCK_SIZE),
+        concurrency: o.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        allow_empty: o.allow_empty.unwrap_or(false),
+        strict: o.strict.unwrap_or(false),
+    }
+}
+
+pub(super) fn in_range(
+    field: &str,
+    value: u64,
+    min: u64,
+    max: u64,
+    problems: &mut Vec<FieldError>,
+) -> bool {
+    let ok = (min..=max).contains(&value);
+    if !ok {
+        problems.push(FieldError::new(
+            field,
+            format!("{value} is out of range: {min} to {max}"),
+        ));
+    }
+    ok
+}
+
+pub(super) fn resolve_http(h: &HttpSection, problems: &mut Vec<FieldError>) -> Http {
+    let mut http = Http::default();
+    let retry = &mut http.retry;
+    if let Some(n) = h.max_retries
+        && in_range("http.max_retries", n.into(), 0, 20, problems)
+    {
+        retry.max_retries = n;
+    }
+    if let Some(ms) = h.backoff_initial_ms
+        && in_range("http.backoff_initial_ms", ms, 1, 60_000, problems)
+    {
+        retry.backoff.initial = Duration::from_millis(ms);
+    }
+    if let Some(ms) = h.backoff_max_ms
+        && in_range("http.backoff_max_ms", ms, 1, 600_000, problems)
+    {
+        retry.backoff.max = Duration::from_millis(ms);
+    }
+    if retry.backoff.max < retry.backoff.initial {
+        problems.push(FieldError::new(
+            if h.backoff_max_ms.is_some() {
+                "http.backoff_max_ms"
+            } else {
+                "http.backoff_initial_ms"
+            },
+            format!(
+                "backoff_max_ms ({} ms) is less than backoff_initial_ms ({} ms)",
+                retry.backoff.max.as_millis(),
+                retry.backoff.initial.as_millis()
+            ),
+        ));
+    }
+    if let Some(secs) = h.retry_timeout_secs
+        && in_range("http.retry_timeout_secs", secs, 1, 86_400, problems)
+    {
+        retry.retry_timeout = Duration::from_secs(secs);
+    }
+    if let Some(secs) = h.request_timeout_secs
+        && in_range("http.request_timeout_secs", secs, 1, 86_400, problems)
+    {
+        http.request_timeout = Duration::from_secs(secs);
+    }
+    http
+}
+
+/// An endpoint is `https://`, or `http://` on a loopback address (an emulator).
+pub fn check_endpoint(field: &str, value: &str, problems: &mut Vec<FieldError>) {
+    match Url::parse(value) {
+        Ok(url) if url.scheme() == "https" && url.host().is_some() => {}
+        Ok(url) if url.scheme() == "http" && is_loopback(&url) => {}
+        Ok(url) if url.scheme() == "http" => problems.push(FieldError::new(
+            field,
+            format!("`{value}` uses plain http, which is allowed only for loopback addresses"),
+        )),
+        _ => problems.push(FieldError::new(
+            field,
+            format!("`{value}` is not an https URL"),
+        )),
+    }
+}
+
+/// True for `localhost`, 127.0.0.0/8 and `::1`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}

@@ -1,0 +1,154 @@
+use super::*;
+
+fn load(text: &str) -> (Job, Vec<FieldError>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), "s3cret\n").unwrap();
+    std::fs::write(dir.path().join("data.csv"), "a\n1\n").unwrap();
+    let path = dir.path().join("job.toml");
+    std::fs::write(&path, text).unwrap();
+    JobFile::load(&path).unwrap().resolve()
+}
+
+const BASE: &str = r#"
+    [account]
+    client_id = "c"
+    tenant_id = "t"
+    client_secret = { file = "secret" }
+    account_name = "acct"
+    container = "box"
+    [source]
+    kind = "file"
+    path = "data.csv"
+"#;
+
+#[test]
+fn defaults_fill_the_gaps() {
+    let (job, problems) = load(BASE);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.name, "job");
+    assert_eq!(
+        job.account.dfs_endpoint,
+        "https://acct.dfs.core.windows.net"
+    );
+    assert_eq!(job.account.authority_host, DEFAULT_AUTHORITY_HOST);
+    assert_eq!(
+        job.account.client_secret.as_ref().unwrap().expose(),
+        "s3cret"
+    );
+    assert_eq!(job.dataset_id(), "data");
+    assert_eq!(job.output.naming, Naming::DatasetId);
+    assert_eq!(job.output.block_size, DEFAULT_BLOCK_SIZE);
+    assert!(!job.output.append);
+}
+
+#[test]
+fn every_host_side_problem_is_reported_at_once() {
+    let text = BASE
+        .replace("{ file = \"secret\" }", "{ file = \"missing\" }")
+        .replace("path = \"data.csv\"", "path = \"nope.csv\"")
+        + "[output]\nselect_filename = \"whatever\"\nupdate = \"merge\"\n";
+    let text = text.replace(
+        "tenant_id = \"t\"",
+        "tenant_id = \"t\"\nauthority_host = \"http://login.example.com\"",
+    );
+    let (_, problems) = load(&text);
+    let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "account.client_secret",
+            "account.authority_host",
+            "source.path",
+            "output.select_filename",
+            "output.update"
+        ]
+    );
+    assert!(problems.iter().all(|p| !p.message.contains("s3cret")));
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.toml");
+    std::fs::write(&path, BASE.replace("client_id = \"c\"", "clientid = \"c\"")).unwrap();
+    let err = JobFile::load(&path).unwrap_err().to_string();
+    assert!(err.contains("clientid"), "{err}");
+}
+
+#[test]
+fn domo_source_needs_its_credentials() {
+    let text = BASE.replace(
+        "kind = \"file\"\n    path = \"data.csv\"",
+        "kind = \"domo\"\ndataset_id = \"x\"",
+    );
+    let (job, problems) = load(&text);
+    let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["source.domo.client_id", "source.domo.client_secret"]
+    );
+    assert!(matches!(job.source, Source::Domo(_)));
+}
+
+#[test]
+fn http_and_stall_settings_are_read_and_checked_by_field() {
+    let (job, problems) = load(BASE);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.http, Http::default());
+    assert_eq!(job.http.retry.max_retries, 8);
+    assert_eq!(job.limits.stall, Duration::from_secs(120));
+    let text = BASE.to_string()
+        + "[limits]\nstall_secs = 5\n[http]\nmax_retries = 2\nbackoff_initial_ms = 50\n\
+           backoff_max_ms = 1000\nretry_timeout_secs = 30\nrequest_timeout_secs = 10\n";
+    let (job, problems) = load(&text);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.limits.stall, Duration::from_secs(5));
+    let retry = &job.http.retry;
+    assert_eq!(retry.max_retries, 2);
+    assert_eq!(retry.backoff.initial, Duration::from_millis(50));
+    assert_eq!(retry.backoff.max, Duration::from_secs(1));
+    assert_eq!(retry.retry_timeout, Duration::from_secs(30));
+    assert_eq!(job.http.request_timeout, Duration::from_secs(10));
+
+    let text = BASE.to_string()
+        + "[limits]\nstall_secs = 0\n[http]\nmax_retries = 99\nbackoff_initial_ms = 0\n\
+           retry_timeout_secs = 0\nrequest_timeout_secs = 0\n";
+    let (_, problems) = load(&text);
+    let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "limits.stall_secs",
+            "http.max_retries",
+            "http.backoff_initial_ms",
+            "http.retry_timeout_secs",
+            "http.request_timeout_secs"
+        ]
+    );
+    let text = BASE.to_string() + "[http]\nbackoff_initial_ms = 5000\nbackoff_max_ms = 100\n";
+    let (_, problems) = load(&text);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "http.backoff_max_ms");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.toml");
+    std::fs::write(&path, BASE.to_string() + "[http]\nretries = 1\n").unwrap();
+    let err = JobFile::load(&path).unwrap_err().to_string();
+    assert!(err.contains("retries"), "{err}");
+}
+
+#[test]
+fn endpoints_must_be_https_or_loopback_http() {
+    for (value, ok) in [
+        ("https://login.microsoftonline.com", true),
+        ("http://127.0.0.1:1234", true),
+        ("http://localhost:80", true),
+        ("http://[::1]:80", true),
+        ("http://10.0.0.1", false),
+        ("ftp://host", false),
+        ("not a url", false),
+    ] {
+        let mut problems = Vec::new();
+        check_endpoint("x", value, &mut problems);
+        assert_eq!(problems.is_empty(), ok, "{value}: {problems:?}");
+    }
+}
