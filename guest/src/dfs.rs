@@ -242,11 +242,12 @@ impl Dfs {
             #[serde(default, rename = "isDirectory")]
             is_directory: Option<serde_json::Value>,
         }
-        let page: Page = serde_json::from_slice(&resp.body).map_err(|e| StorageError {
-            operation: "list target directory".into(),
-            status: resp.status,
-            code: String::new(),
-            message: format!("the listing is not the JSON expected: {e}"),
+        let page: Page = serde_json::from_slice(&resp.body).map_err(|e| {
+            StorageError::unexpected(
+                "list target directory",
+                resp.status,
+                format!("the listing is not the JSON expected: {e}"),
+            )
         })?;
         let names = page
             .paths
@@ -303,11 +304,12 @@ impl Dfs {
         let length = resp
             .header("Content-Length")
             .and_then(|v| v.trim().parse().ok())
-            .ok_or_else(|| StorageError {
-                operation: OPERATION.into(),
-                status: resp.status,
-                code: String::new(),
-                message: "the response has no valid Content-Length".into(),
+            .ok_or_else(|| {
+                StorageError::unexpected(
+                    OPERATION,
+                    resp.status,
+                    "the response has no valid Content-Length",
+                )
             })?;
         let directory = resp
             .header("x-ms-resource-type")

@@ -314,6 +314,19 @@ pub struct StorageError {
     pub message: String,
 }
 
+impl StorageError {
+    /// A response the guest could not use although the service named no error (a missing
+    /// header, an unreadable body, a length that does not add up).
+    pub fn unexpected(operation: &str, status: u16, message: impl Into<String>) -> Self {
+        StorageError {
+            operation: operation.into(),
+            status,
+            code: String::new(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Malformed CSV, located (`job.data-error`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DataError {

@@ -21,15 +21,14 @@ impl<H: Host> Run<'_, H> {
             return self.replace(target);
         };
         if props.directory {
-            return Err(StorageError {
-                operation: "get properties of target".into(),
-                status: response.status,
-                code: String::new(),
-                message: format!(
+            return Err(StorageError::unexpected(
+                "get properties of target",
+                response.status,
+                format!(
                     "`{}` is a directory, not a file: choose another output.file_name",
                     target.path
                 ),
-            }
+            )
             .into());
         }
         let etag = (!props.etag.is_empty()).then_some(props.etag.as_str());
@@ -92,12 +91,7 @@ impl<H: Host> Run<'_, H> {
         let response = self.send(read, OPERATION)?;
         // The whole file, when it is short (or the server ignored the range).
         let whole = response.body.len() as u64 == length;
-        let bad = |message: String| StorageError {
-            operation: OPERATION.into(),
-            status: response.status,
-            code: String::new(),
-            message,
-        };
+        let bad = |message: String| StorageError::unexpected(OPERATION, response.status, message);
         let (header, crlf) = chunk::first_record(&response.body, whole).ok_or_else(|| {
             bad(if whole {
                 format!("the existing file `{path}` has no complete header line")
@@ -114,11 +108,12 @@ impl<H: Host> Run<'_, H> {
             self.authorize()?;
             let read = self.dfs.read(path, length - 1, length - 1);
             let response = self.send(read, "read existing last byte")?;
-            *response.body.last().ok_or_else(|| StorageError {
-                operation: "read existing last byte".into(),
-                status: response.status,
-                code: String::new(),
-                message: format!("reading the last byte of `{path}` returned nothing"),
+            *response.body.last().ok_or_else(|| {
+                StorageError::unexpected(
+                    "read existing last byte",
+                    response.status,
+                    format!("reading the last byte of `{path}` returned nothing"),
+                )
             })?
         };
         Ok((header, crlf, last_byte))

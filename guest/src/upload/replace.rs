@@ -80,11 +80,8 @@ impl<H: Host> Run<'_, H> {
         let md5_ok = stored_md5.as_deref().is_none_or(|m| m == md5);
         match flushed {
             Ok(()) if length == size && md5_ok => Ok(()),
-            Ok(()) => Err(StorageError {
-                operation: "check length after flush".into(),
-                status: response.status,
-                code: String::new(),
-                message: if length != size {
+            Ok(()) => {
+                let message = if length != size {
                     format!(
                         "length after flush differs: the service holds {length} bytes of \
                          `{path}`, this run wrote {size}"
@@ -95,9 +92,12 @@ impl<H: Host> Run<'_, H> {
                          run wrote {md5}",
                         stored_md5.unwrap_or_default()
                     )
-                },
+                };
+                Err(
+                    StorageError::unexpected("check length after flush", response.status, message)
+                        .into(),
+                )
             }
-            .into()),
             Err(_) if length == size && stored_md5.as_deref() == Some(md5) => {
                 self.host.log(
                     Level::Info,
