@@ -92,6 +92,69 @@ async fn fifty_megabytes_with_tricky_quoting_land_byte_identical() {
     );
 }
 
+/// Every documented block size × concurrency works: 128 MiB in flight and more used to trap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_pipelines_of_large_blocks_work() {
+    let h = Harness::start().await;
+    let csv = generated_csv(3 << 20, 7);
+    h.add_dataset(DATASET, &csv, OWNER, &[]);
+    for (block_size, concurrency) in [(8 << 20, 16), (2 << 20, 64), (100 << 20, 8)] {
+        let name = format!("wide-{block_size}-{concurrency}");
+        let job = h.write_job(&JobSpec {
+            dataset_id: DATASET.into(),
+            output: format!(
+                "select_filename = \"file-name\"\nfile_name = \"{name}\"\n\
+                 block_size = {block_size}\nconcurrency = {concurrency}\n"
+            ),
+            ..Default::default()
+        });
+        let (code, report, stderr) = run_json(&job).await;
+        assert_eq!(code, 0, "{name}: {report}\n{stderr}");
+        assert_eq!(report["md5"], md5_base64(&csv), "{name}");
+        let landed = h.read_file(&format!("{name}.csv")).await.unwrap();
+        assert!(
+            landed == csv,
+            "{name}: the landed file differs from the source"
+        );
+    }
+    // Small blocks: many appends in flight at once.
+    let job = h.write_job(&JobSpec {
+        dataset_id: DATASET.into(),
+        output: "select_filename = \"file-name\"\nfile_name = \"narrow\"\n\
+                 block_size = 65536\nconcurrency = 64\n"
+            .into(),
+        ..Default::default()
+    });
+    let (code, report, stderr) = run_json(&job).await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert!(report["blocks"].as_u64().unwrap() > 40, "{report}");
+    assert!(h.read_file("narrow.csv").await.unwrap() == csv);
+}
+
+/// A cap too small for the blocks in flight is refused before anything runs, by field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_cap_too_small_for_the_blocks_is_refused_up_front() {
+    let h = Harness::start().await;
+    h.add_dataset(DATASET, b"a,b\n1,2\n", OWNER, &[]);
+    let job = h.write_job(&JobSpec {
+        dataset_id: DATASET.into(),
+        output: "block_size = 16777216\nconcurrency = 32\n".into(),
+        tables: "[limits]\nmemory_mib = 256\n".into(),
+        ..Default::default()
+    });
+    let (code, report, stderr) = run_json(&job).await;
+    assert_eq!(code, 2, "{report}\n{stderr}");
+    let text = report.to_string();
+    for needle in [
+        "limits.memory_mib",
+        "output.block_size",
+        "output.concurrency",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    assert!(h.list_files().await.is_empty(), "nothing written");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_file_source_is_exported_too() {
     let h = Harness::start().await;

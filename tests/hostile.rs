@@ -123,9 +123,25 @@ async fn an_endless_loop_is_stopped_at_the_time_limit() {
 async fn a_memory_bomb_is_stopped_at_the_memory_cap() {
     let h = harness().await;
     let top = "[limits]\nmemory_mib = 32\n";
-    let needles = ["over the cap of 32 MiB", "[limits] memory_mib"];
+    let needles = [
+        "memory limit of 32 MiB reached: lower output.block_size × output.concurrency or raise \
+         limits.memory_mib",
+    ];
     let within = Duration::from_secs(20);
     expect_failure(&h, "memory-bomb", top, "sandbox", &needles, within).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_held_by_the_host_count_against_the_memory_cap() {
+    let h = harness().await;
+    let top = "[limits]\nmemory_mib = 32\n";
+    let needles = [
+        "memory limit of 32 MiB reached: lower output.block_size × output.concurrency or raise \
+         limits.memory_mib",
+        "request bodies the host holds for it",
+    ];
+    let within = Duration::from_secs(20);
+    expect_failure(&h, "body-bomb", top, "sandbox", &needles, within).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +179,7 @@ async fn requests_to_origins_the_job_does_not_name_are_denied() {
         format!("{scheme}://127.0.0.1:{}/", port + 1),
         format!("{scheme}://localhost:{port}/"),
         format!("{scheme}://{authority}@evil.example/"),
-        "send-all".to_string(),
+        "pipeline".to_string(),
         "is not an origin this job grants".to_string(),
         "request denied by the sandbox".to_string(),
     ];
@@ -349,6 +365,7 @@ async fn the_host_runs_the_next_job_normally_after_each_hostile_one() {
     let behaviours = [
         ("endless-loop", "[limits]\ntimeout_secs = 2\n"),
         ("memory-bomb", "[limits]\nmemory_mib = 32\n"),
+        ("body-bomb", "[limits]\nmemory_mib = 32\n"),
         ("endless-loop", "[limits]\nfuel = 50000000\n"),
         ("panic", ""),
         ("exit", ""),

@@ -5,9 +5,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasmtime::component::Resource;
+
 use adls_writeback::backoff::{BackoffConfig, RetryConfig};
-use adls_writeback::bindings::http::{Header, Host as _, Method, Request, Response};
+use adls_writeback::bindings::http::{
+    Header, Host as _, HostBody, HostPipeline, Method, Request, RequestHead, Response,
+};
 use adls_writeback::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use adls_writeback::capabilities::http::body::HeldBody;
+use adls_writeback::capabilities::http::pipeline::Pipeline;
 use adls_writeback::capabilities::http::{HttpCapability, Origin};
 use adls_writeback::secret::Secret;
 use adls_writeback_emulator::{
@@ -348,7 +354,7 @@ async fn a_refused_token_is_not_retried_here() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_all_retries_each_request_on_its_own() {
+async fn pipeline_requests_are_retried_each_on_its_own() {
     let s = Setup::start().await;
     s.emulator
         .set_faults(FaultPlan::new(vec![
@@ -362,20 +368,41 @@ async fn send_all_retries_each_request_on_its_own() {
                 .nth([4]),
         ]))
         .unwrap();
-    let requests = (0..6)
-        .map(|i| {
-            s.request(
-                Method::Put,
-                s.url(&format!("many/{i}.csv"), "?resource=file"),
-                b"",
-            )
-        })
-        .collect();
-    let outcomes = s.capability(quick(8)).send_all(requests).await;
-    for (i, outcome) in outcomes.iter().enumerate() {
-        let response = outcome.as_ref().unwrap();
-        assert_eq!(response.status, 201, "{i}: {}", text(response));
+    let mut cap = s.capability(quick(8));
+    let pipeline = HostPipeline::new(&mut cap, 4).await.unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..6 {
+        let request = s.request(
+            Method::Put,
+            s.url(&format!("many/{i}.csv"), "?resource=file"),
+            b"",
+        );
+        let head = RequestHead {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+        };
+        let body = HostBody::new(&mut cap, Vec::new()).await.unwrap();
+        let rep = Resource::<HeldBody>::new_borrow(body.rep());
+        let pipe = Resource::<Pipeline>::new_borrow(pipeline.rep());
+        tickets.push(
+            HostPipeline::submit(&mut cap, pipe, head, rep)
+                .await
+                .unwrap(),
+        );
     }
+    let mut answered = Vec::new();
+    loop {
+        let pipe = Resource::<Pipeline>::new_borrow(pipeline.rep());
+        let Some(done) = HostPipeline::next(&mut cap, pipe).await.unwrap() else {
+            break;
+        };
+        let response = done.outcome.as_ref().unwrap();
+        assert_eq!(response.status, 201, "{}: {}", done.ticket, text(response));
+        answered.push(done.ticket);
+    }
+    answered.sort();
+    assert_eq!(answered, tickets);
     let counts = s.emulator.fault_counts();
     assert_eq!((counts.server_busy, counts.drop_request), (3, 1));
 }

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 
 import { authImport } from './host/auth.mjs';
 import { BlockingWorker } from './host/blocking.mjs';
+import { digestImport } from './host/digest.mjs';
 import { httpImport } from './host/http.mjs';
 import { logImport } from './host/log.mjs';
 import { localFileSource } from './host/source.mjs';
@@ -127,6 +128,7 @@ async function main() {
     'adls:writeback/types': {},
     'adls:writeback/errors': {},
     'adls:writeback/http': httpImport({ allowedOrigin, maxInFlight: Math.max(1, concurrency), worker }),
+    'adls:writeback/digest': digestImport(),
     'adls:writeback/auth': authImport({
       authorityHost: args['authority-host'],
       tenantId: args['tenant-id'],

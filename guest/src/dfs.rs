@@ -7,7 +7,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use md5::{Digest, Md5};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
@@ -21,11 +20,6 @@ pub const TOKEN_REFUSED: &str = "InvalidAuthenticationInfo";
 pub const VERSION: &str = "2023-11-03";
 /// The OAuth scope of Azure Storage.
 pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
-
-/// Base64 of the MD5 of `data`, as `Content-MD5` wants it.
-pub fn md5_base64(data: &[u8]) -> String {
-    encode_md5(&Md5::digest(data))
-}
 
 /// Base64 of an MD5 digest.
 pub fn encode_md5(digest: &[u8]) -> String {
@@ -90,6 +84,11 @@ impl Dfs {
         token.clone_into(&mut self.token);
     }
 
+    /// The bearer token requests are built with now.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Sets the current bearer token on `request`, built with an earlier one.
     pub fn reauthorize(&self, request: &mut Request) {
         let value = format!("Bearer {}", self.token);
@@ -138,15 +137,16 @@ impl Dfs {
         req
     }
 
-    /// `PATCH ?action=append&position=N` with the block and its `Content-MD5`.
-    pub fn append(&mut self, path: &str, position: u64, data: Vec<u8>) -> Request {
+    /// `PATCH ?action=append&position=N` with `x-ms-content-crc64` (the block's CRC-64, 8
+    /// bytes little-endian), which the service checks; the block itself goes as the body.
+    pub fn append(&mut self, path: &str, position: u64, crc64: &[u8]) -> Request {
         let mut req = self.request(
             Method::Patch,
             path,
             &format!("action=append&position={position}"),
         );
-        req.headers.push(("Content-MD5".into(), md5_base64(&data)));
-        req.body = data;
+        req.headers
+            .push(("x-ms-content-crc64".into(), BASE64.encode(crc64)));
         req
     }
 

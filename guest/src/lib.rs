@@ -25,11 +25,13 @@ mod glue {
         path: "../wit",
     });
 
-    use adls::writeback::{auth, errors, http, log, source, types};
+    use std::rc::Rc;
+
+    use adls::writeback::{auth, digest, errors, http, log, source, types};
     use exports::adls::writeback::job as wit_job;
 
     use crate::model as m;
-    use crate::upload::{self, Host, Source};
+    use crate::upload::{self, Body, Host, Source};
 
     struct Component;
 
@@ -55,6 +57,24 @@ mod glue {
 
     struct WitSource(source::Reader);
 
+    /// A body the host holds, with its length (asked once).
+    #[derive(Clone)]
+    struct WitBody(Rc<(http::Body, u64)>);
+
+    impl Body for WitBody {
+        fn len(&self) -> u64 {
+            self.0.1
+        }
+    }
+
+    fn algorithm_out(a: m::Algorithm) -> digest::Algorithm {
+        match a {
+            m::Algorithm::Md5 => digest::Algorithm::Md5,
+            m::Algorithm::Sha256 => digest::Algorithm::Sha256,
+            m::Algorithm::Crc64 => digest::Algorithm::Crc64,
+        }
+    }
+
     impl Source for WitSource {
         fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, m::SourceError> {
             self.0.read(max_bytes).map_err(source_error_in)
@@ -62,6 +82,10 @@ mod glue {
     }
 
     impl Host for WitHost {
+        type Body = WitBody;
+        type Hasher = digest::Hasher;
+        type Pipeline = http::Pipeline;
+
         fn describe(&mut self, dataset: &m::DatasetRef) -> Result<m::DatasetInfo, m::SourceError> {
             source::describe(&dataset_out(dataset))
                 .map(dataset_info_in)
@@ -92,31 +116,48 @@ mod glue {
                 .map_err(http_error_in)
         }
 
-        fn send_all(
+        fn body(&mut self, data: Vec<u8>) -> WitBody {
+            let len = data.len() as u64;
+            // The bytes are copied into the host once; the guest's copy is freed on return.
+            WitBody(Rc::new((http::Body::new(&data), len)))
+        }
+
+        fn digest(&mut self, algorithm: m::Algorithm, body: &WitBody) -> Vec<u8> {
+            digest::of_body(algorithm_out(algorithm), &body.0.0)
+        }
+
+        fn hasher(&mut self, algorithm: m::Algorithm) -> digest::Hasher {
+            digest::Hasher::new(algorithm_out(algorithm))
+        }
+
+        fn hash(&mut self, hasher: &digest::Hasher, body: &WitBody) {
+            hasher.update(&body.0.0);
+        }
+
+        fn hash_value(&mut self, hasher: &digest::Hasher) -> Vec<u8> {
+            hasher.finish()
+        }
+
+        fn pipeline(&mut self, max_in_flight: u32) -> http::Pipeline {
+            http::Pipeline::new(max_in_flight)
+        }
+
+        fn submit(&mut self, pipeline: &http::Pipeline, head: &m::Request, body: &WitBody) -> u64 {
+            let head = http::RequestHead {
+                method: method_out(head.method),
+                url: head.url.clone(),
+                headers: headers_out(&head.headers),
+            };
+            pipeline.submit(&head, &body.0.0)
+        }
+
+        fn next(
             &mut self,
-            requests: &mut [m::Request],
-        ) -> Vec<Result<m::Response, m::HttpError>> {
-            // The bodies move into the WIT requests and back: no block is copied.
-            let wit: Vec<http::Request> = requests
-                .iter_mut()
-                .map(|r| {
-                    let body = std::mem::take(&mut r.body);
-                    request_out(m::Request {
-                        method: r.method,
-                        url: r.url.clone(),
-                        headers: r.headers.clone(),
-                        body,
-                    })
-                })
-                .collect();
-            let outcomes = http::send_all(&wit);
-            for (r, w) in requests.iter_mut().zip(wit) {
-                r.body = w.body;
-            }
-            outcomes
-                .into_iter()
-                .map(|r| r.map(response_in).map_err(http_error_in))
-                .collect()
+            pipeline: &http::Pipeline,
+        ) -> Option<(u64, Result<m::Response, m::HttpError>)> {
+            pipeline
+                .next()
+                .map(|c| (c.ticket, c.outcome.map(response_in).map_err(http_error_in)))
         }
 
         fn log(&mut self, level: m::Level, message: &str) {
@@ -290,22 +331,32 @@ mod glue {
 
     fn request_out(r: m::Request) -> http::Request {
         http::Request {
-            method: match r.method {
-                m::Method::Get => http::Method::Get,
-                m::Method::Head => http::Method::Head,
-                m::Method::Put => http::Method::Put,
-                m::Method::Post => http::Method::Post,
-                m::Method::Patch => http::Method::Patch,
-                m::Method::Delete => http::Method::Delete,
-            },
+            method: method_out(r.method),
+            headers: headers_out(&r.headers),
             url: r.url,
-            headers: r
-                .headers
-                .into_iter()
-                .map(|(name, value)| http::Header { name, value })
-                .collect(),
             body: r.body,
         }
+    }
+
+    fn method_out(method: m::Method) -> http::Method {
+        match method {
+            m::Method::Get => http::Method::Get,
+            m::Method::Head => http::Method::Head,
+            m::Method::Put => http::Method::Put,
+            m::Method::Post => http::Method::Post,
+            m::Method::Patch => http::Method::Patch,
+            m::Method::Delete => http::Method::Delete,
+        }
+    }
+
+    fn headers_out(headers: &[(String, String)]) -> Vec<http::Header> {
+        headers
+            .iter()
+            .map(|(name, value)| http::Header {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
     }
 
     fn response_in(r: http::Response) -> m::Response {

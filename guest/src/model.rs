@@ -202,6 +202,17 @@ pub struct AccessToken {
     pub expires_at_ms: u64,
 }
 
+/// A digest algorithm (`digest.algorithm`), computed by the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// MD5, 16 bytes.
+    Md5,
+    /// SHA-256, 32 bytes.
+    Sha256,
+    /// Azure Storage's CRC-64 (CRC-64/NVME), 8 bytes little-endian.
+    Crc64,
+}
+
 /// An HTTP method (`http.method`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {

@@ -7,8 +7,14 @@
 //! header, appends the dataset's rows (no second header) at the file's end and flushes with
 //! `If-Match` on its ETag; unflushed appends are invisible, so a failed run leaves the file
 //! as it was. Either way the target is untouched until the final rename or flush, and bad
-//! input (see [`chunk`]) fails the run before it. In memory at once: at most `concurrency`
-//! blocks, one read, and the block being filled.
+//! input (see [`chunk`]) fails the run before it.
+//!
+//! The data path is a pipeline: each block is handed to the host once (`http.body`), its
+//! CRC-64 and the file's running MD5 and SHA-256 are computed there in native code
+//! (`digest`), and its append goes into an `http.pipeline` that keeps `concurrency`
+//! requests in flight while the guest reads and cuts the next blocks. In the guest's memory
+//! at once: one read, the block being filled and the blocks of one read; in the host's, the
+//! blocks in flight.
 //!
 //! Faults: the host retries requests that failed transiently, so a request may reach the
 //! service twice, the first attempt having succeeded unseen. Re-appending the same bytes at
@@ -17,25 +23,24 @@
 //! the service refuses (401 `InvalidAuthenticationInfo`) is refreshed once (`auth.refresh`)
 //! and the refused requests are sent again.
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use md5::{Digest, Md5};
-use sha2::Sha256;
 
 use crate::chunk::{self, Block, Chunker};
 use crate::dfs::{Dfs, STORAGE_SCOPE};
 use crate::model::{
-    AccessToken, AuthError, DataError, DatasetInfo, DatasetRef, HttpError, Job, JobError, Level,
-    Ownership, Report, Request, Response, SourceError, UpdateMode,
+    AccessToken, Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, HttpError, Job,
+    JobError, Level, Ownership, Report, Request, Response, SourceError, UpdateMode,
 };
 use crate::naming::Target;
 use crate::{ownership, validate};
 
 /// Bytes asked of the source per read.
 pub const READ_SIZE: u32 = 1 << 20;
-/// Most bytes of blocks in flight at once, whatever `concurrency` says: keeps a run within a
-/// modest memory limit when blocks are large.
-pub const MAX_IN_FLIGHT: usize = 256 << 20;
+/// Times one append may be sent with a token the service refused, before the run fails.
+const MAX_TOKEN_RESENDS: u32 = 2;
 /// Bytes read from the start of an existing file to find its header line.
 const HEADER_PROBE: u64 = 64 * 1024;
 
@@ -45,8 +50,25 @@ pub trait Source {
     fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError>;
 }
 
+/// A request body the host holds (`http.body`); clones share it.
+pub trait Body: Clone {
+    /// Its length in bytes.
+    fn len(&self) -> u64;
+    /// Whether it is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The host's capabilities, as the imported WIT interfaces provide them.
 pub trait Host {
+    /// A request body the host holds (`http.body`).
+    type Body: Body;
+    /// A running digest (`digest.hasher`).
+    type Hasher;
+    /// Requests in flight (`http.pipeline`).
+    type Pipeline;
+
     /// `source.describe`.
     fn describe(&mut self, dataset: &DatasetRef) -> Result<DatasetInfo, SourceError>;
     /// `source.open`.
@@ -57,10 +79,23 @@ pub trait Host {
     fn refresh(&mut self, scope: &str) -> Result<AccessToken, AuthError>;
     /// `http.send`.
     fn send(&mut self, request: Request) -> Result<Response, HttpError>;
-    /// `http.send-all`: outcomes in the order of `requests`. The host may take the bodies
-    /// while it sends them, but every request is as it was on return, so a refused one can
-    /// be sent again without being built (or its block read) anew.
-    fn send_all(&mut self, requests: &mut [Request]) -> Vec<Result<Response, HttpError>>;
+    /// `http.body`: hands `data` over to the host.
+    fn body(&mut self, data: Vec<u8>) -> Self::Body;
+    /// `digest.of-body`.
+    fn digest(&mut self, algorithm: Algorithm, body: &Self::Body) -> Vec<u8>;
+    /// `digest.hasher` constructor.
+    fn hasher(&mut self, algorithm: Algorithm) -> Self::Hasher;
+    /// `digest.hasher.update`.
+    fn hash(&mut self, hasher: &Self::Hasher, body: &Self::Body);
+    /// `digest.hasher.finish`: the digest so far.
+    fn hash_value(&mut self, hasher: &Self::Hasher) -> Vec<u8>;
+    /// `http.pipeline` constructor.
+    fn pipeline(&mut self, max_in_flight: u32) -> Self::Pipeline;
+    /// `http.pipeline.submit`: starts `head` (whose own body is ignored) with `body`; its
+    /// ticket.
+    fn submit(&mut self, pipeline: &Self::Pipeline, head: &Request, body: &Self::Body) -> u64;
+    /// `http.pipeline.next`: the next request to finish, `None` when none is in flight.
+    fn next(&mut self, pipeline: &Self::Pipeline) -> Option<(u64, Result<Response, HttpError>)>;
     /// `log.log`.
     fn log(&mut self, level: Level, message: &str);
     /// `log.progress`.
@@ -84,17 +119,20 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         &job.account.client_id,
         &job.run_id,
     );
+    let written = Written::new(host);
     let mut run = Run {
         host,
         job,
         dfs,
-        written: Written::default(),
+        written,
     };
     log_start(run.host, job, &target);
     let file_size = match job.output.update {
         UpdateMode::Replace => run.replace(&target)?,
         UpdateMode::Append => run.append(&target)?,
     };
+    let md5 = run.host.hash_value(&run.written.md5);
+    let sha256 = run.host.hash_value(&run.written.sha256);
     let written = run.written;
     run.host.log(
         Level::Info,
@@ -114,8 +152,8 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         rows: written.rows,
         bytes: written.bytes,
         file_size,
-        md5: BASE64.encode(written.md5.finalize()),
-        sha256: BASE64.encode(written.sha256.finalize()),
+        md5: BASE64.encode(md5),
+        sha256: BASE64.encode(sha256),
         blocks: written.blocks,
         ownership,
         dataset_name: info.name,
@@ -146,15 +184,41 @@ fn log_start<H: Host>(host: &mut H, job: &Job, target: &Target) {
 }
 
 /// What this run has written.
-#[derive(Default)]
-struct Written {
+struct Written<H: Host> {
     rows: u64,
     bytes: u64,
     blocks: u32,
-    md5: Md5,
-    sha256: Sha256,
-    /// The last block appended: its position, length and base64 MD5.
-    last_block: Option<(u64, u64, String)>,
+    /// Running digests of the bytes written, in file order.
+    md5: H::Hasher,
+    sha256: H::Hasher,
+    /// The last block appended: its position and bytes.
+    last_block: Option<(u64, H::Body)>,
+    /// Rows and bytes of the appends the service has acknowledged.
+    landed: (u64, u64),
+}
+
+impl<H: Host> Written<H> {
+    /// Nothing written yet.
+    fn new(host: &mut H) -> Written<H> {
+        Written {
+            rows: 0,
+            bytes: 0,
+            blocks: 0,
+            md5: host.hasher(Algorithm::Md5),
+            sha256: host.hasher(Algorithm::Sha256),
+            last_block: None,
+            landed: (0, 0),
+        }
+    }
+}
+
+/// An append in flight.
+struct InFlight<B> {
+    request: Request,
+    body: B,
+    rows: u64,
+    /// Times it was sent again after the service refused its token.
+    resends: u32,
 }
 
 /// How to upload the dataset into one file.
@@ -175,7 +239,7 @@ struct Run<'a, H: Host> {
     host: &'a mut H,
     job: &'a Job,
     dfs: Dfs,
-    written: Written,
+    written: Written<H>,
 }
 
 impl<H: Host> Run<'_, H> {
@@ -231,82 +295,20 @@ impl<H: Host> Run<'_, H> {
         Ok(response)
     }
 
-    /// Sends `requests` with one `send-all`; when the service refuses the token for some,
-    /// refreshes it once and sends only those again. Responses in the order of `requests`.
-    fn exchange_all(
-        &mut self,
-        requests: &mut [Request],
-        operation: &str,
-    ) -> Result<Vec<Response>, JobError> {
-        let mut outcomes = self.send_all_counted(requests)?;
-        let refused: Vec<usize> = (0..outcomes.len())
-            .filter(|&i| matches!(&outcomes[i], Ok(r) if self.dfs.token_refused(r)))
-            .collect();
-        if !refused.is_empty() {
-            self.refresh()?;
-            let mut again: Vec<Request> = refused
-                .iter()
-                .map(|&i| {
-                    let r = &mut requests[i];
-                    let mut request = Request {
-                        method: r.method,
-                        url: r.url.clone(),
-                        headers: r.headers.clone(),
-                        body: std::mem::take(&mut r.body),
-                    };
-                    self.dfs.reauthorize(&mut request);
-                    request
-                })
-                .collect();
-            let answers = self.send_all_counted(&mut again)?;
-            for ((&i, answer), request) in refused.iter().zip(answers).zip(again) {
-                requests[i].body = request.body;
-                if let Ok(r) = &answer
-                    && self.dfs.token_refused(r)
-                {
-                    return Err(self.refused_again(r, operation));
-                }
-                outcomes[i] = answer;
-            }
-        }
-        outcomes
-            .into_iter()
-            .map(|o| o.map_err(JobError::from))
-            .collect()
-    }
-
-    fn send_all_counted(
-        &mut self,
-        requests: &mut [Request],
-    ) -> Result<Vec<Result<Response, HttpError>>, JobError> {
-        let sent = requests.len();
-        let outcomes = self.host.send_all(requests);
-        if outcomes.len() != sent {
-            return Err(HttpError::InvalidRequest(format!(
-                "the host answered {} of {sent} requests",
-                outcomes.len()
-            ))
-            .into());
-        }
-        Ok(outcomes)
-    }
-
     /// Streams the dataset into `plan.path` from `plan.base`; returns the file's length
     /// after the last append. Bad input fails it before anything is flushed.
     fn upload(&mut self, source: &mut dyn Source, plan: &Plan<'_>) -> Result<u64, JobError> {
         let output = &self.job.output;
-        let block_size = output.block_size as usize;
-        let batch_max = (output.concurrency as usize)
-            .min(MAX_IN_FLIGHT / block_size.max(1))
-            .max(1);
-        let mut chunker = Chunker::new(block_size, plan.skip_header)
+        let max_in_flight = output.concurrency.max(1);
+        let mut chunker = Chunker::new(output.block_size as usize, plan.skip_header)
             .reject_long_records(true)
             .strict(output.strict);
         let allow_empty = output.allow_empty;
+        let pipeline = self.host.pipeline(max_in_flight);
+        let mut flight: BTreeMap<u64, InFlight<H::Body>> = BTreeMap::new();
         let mut header_checked = plan.existing_header.is_none();
         let mut position = plan.base;
         let mut prefix = plan.prefix;
-        let mut batch: Vec<Block> = Vec::with_capacity(batch_max);
         let mut at_end = false;
         while !at_end {
             let data = source.read(READ_SIZE)?;
@@ -327,7 +329,8 @@ impl<H: Host> Run<'_, H> {
                     if plan.skip_header {
                         // Appending no rows writes nothing: drop what was appended (blank
                         // lines at most), which no flush will commit.
-                        self.written = Written::default();
+                        self.land_all(&pipeline, &mut flight)?;
+                        self.written = Written::new(self.host);
                         return Ok(plan.base);
                     }
                 }
@@ -344,45 +347,106 @@ impl<H: Host> Run<'_, H> {
                     block.data.splice(0..0, prefix.iter().copied());
                     prefix = b"";
                 }
-                batch.push(block);
-                if batch.len() == batch_max {
-                    position = self.send_blocks(plan.path, position, &mut batch)?;
+                while flight.len() >= max_in_flight as usize {
+                    self.land_one(&pipeline, &mut flight)?;
                 }
+                position = self.start_append(&pipeline, &mut flight, plan.path, position, block)?;
             }
         }
-        if !batch.is_empty() {
-            position = self.send_blocks(plan.path, position, &mut batch)?;
-        }
+        self.land_all(&pipeline, &mut flight)?;
         Ok(position)
     }
 
-    /// Appends `batch` at `position` with one `send-all`; returns the position after it.
-    fn send_blocks(
+    /// Hands `block` to the host, adds it to the file's digests and starts its append at
+    /// `position`; returns the position after it.
+    fn start_append(
         &mut self,
+        pipeline: &H::Pipeline,
+        flight: &mut BTreeMap<u64, InFlight<H::Body>>,
         path: &str,
-        mut position: u64,
-        batch: &mut Vec<Block>,
+        position: u64,
+        block: Block,
     ) -> Result<u64, JobError> {
         self.authorize()?;
-        let mut requests = Vec::with_capacity(batch.len());
-        for block in batch.drain(..) {
-            let len = block.data.len() as u64;
-            self.written.md5.update(&block.data);
-            self.written.sha256.update(&block.data);
-            self.written.rows += block.rows;
-            self.written.bytes += len;
-            self.written.blocks += 1;
-            let request = self.dfs.append(path, position, block.data);
-            let md5 = request.header("Content-MD5").unwrap_or_default().to_owned();
-            self.written.last_block = Some((position, len, md5));
-            requests.push(request);
-            position += len;
+        let rows = block.rows;
+        let body = self.host.body(block.data);
+        let len = body.len();
+        let crc64 = self.host.digest(Algorithm::Crc64, &body);
+        self.host.hash(&self.written.md5, &body);
+        self.host.hash(&self.written.sha256, &body);
+        self.written.rows += rows;
+        self.written.bytes += len;
+        self.written.blocks += 1;
+        self.written.last_block = Some((position, body.clone()));
+        let request = self.dfs.append(path, position, &crc64);
+        let ticket = self.host.submit(pipeline, &request, &body);
+        flight.insert(
+            ticket,
+            InFlight {
+                request,
+                body,
+                rows,
+                resends: 0,
+            },
+        );
+        Ok(position + len)
+    }
+
+    /// Waits for the next append to finish and checks it; an append whose token the
+    /// service refused is sent again with a fresh one.
+    fn land_one(
+        &mut self,
+        pipeline: &H::Pipeline,
+        flight: &mut BTreeMap<u64, InFlight<H::Body>>,
+    ) -> Result<(), JobError> {
+        const OPERATION: &str = "append";
+        let Some((ticket, outcome)) = self.host.next(pipeline) else {
+            return Err(HttpError::InvalidRequest(format!(
+                "the host's pipeline has no request in flight, but {} are unanswered",
+                flight.len()
+            ))
+            .into());
+        };
+        let Some(mut sent) = flight.remove(&ticket) else {
+            return Err(HttpError::InvalidRequest(format!(
+                "the host's pipeline answered ticket {ticket}, which is not in flight"
+            ))
+            .into());
+        };
+        let response = outcome?;
+        if self.dfs.token_refused(&response) {
+            if sent.resends >= MAX_TOKEN_RESENDS {
+                return Err(self.refused_again(&response, OPERATION));
+            }
+            // Refresh unless another refused append already did since this one was sent.
+            let current = format!("Bearer {}", self.dfs.token());
+            if sent.request.header("Authorization") == Some(current.as_str()) {
+                self.refresh()?;
+            }
+            self.dfs.reauthorize(&mut sent.request);
+            sent.resends += 1;
+            let ticket = self.host.submit(pipeline, &sent.request, &sent.body);
+            flight.insert(ticket, sent);
+            return Ok(());
         }
-        for response in self.exchange_all(&mut requests, "append")? {
-            self.dfs.check(&response, "append")?;
+        self.dfs.check(&response, OPERATION)?;
+        self.written.landed.0 += sent.rows;
+        self.written.landed.1 += sent.body.len();
+        self.host
+            .progress(self.written.landed.0, self.written.landed.1);
+        Ok(())
+    }
+
+    /// Waits for every append in flight.
+    fn land_all(
+        &mut self,
+        pipeline: &H::Pipeline,
+        flight: &mut BTreeMap<u64, InFlight<H::Body>>,
+    ) -> Result<(), JobError> {
+        while !flight.is_empty() {
+            self.land_one(pipeline, flight)?;
         }
-        self.host.progress(self.written.rows, self.written.bytes);
-        Ok(position)
+        Ok(())
     }
 }
 

@@ -310,8 +310,10 @@ pub fn policy(name: &str, kind: &str) -> (Decision, String) {
             }
             "http" => granted(
                 "requests only to the job's origins (scheme, host and port); \
-                 redirects are returned, never followed",
+                 redirects are returned, never followed; request bodies the host holds count \
+                 against the run's memory limit",
             ),
+            "digest" => granted("MD5, SHA-256 and CRC-64 of bodies it handed over; nothing else"),
             "log" => granted(&format!(
                 "log lines (at most {MAX_LINES_PER_RUN} per run, each cut at {} KiB) and progress",
                 MAX_MESSAGE / 1024

@@ -330,7 +330,7 @@ impl JobFile {
         let output = resolve_output(self.output, &mut problems);
         let limits = Limits {
             timeout: Duration::from_secs(self.limits.timeout_secs.unwrap_or(3600).max(1)),
-            memory_bytes: (self.limits.memory_mib.unwrap_or(512).clamp(16, 4096) as usize) << 20,
+            memory_bytes: resolve::memory_bytes(self.limits.memory_mib, &output, &mut problems),
             fuel: self.limits.fuel,
             stall: Duration::from_secs(DEFAULT_STALL_SECS),
         };

@@ -35,6 +35,9 @@ pub struct RunReport {
     /// The owner's ID, or why the rule did not apply.
     pub ownership_detail: String,
     pub elapsed_ms: u64,
+    /// Wall time the component's own code ran, host calls (network, hashing, the source)
+    /// left out: what the sandboxed transfer logic costs.
+    pub guest_ms: u64,
     pub component_sha256: String,
     /// `run --verify` read the file back and found the report's digests (shown only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -64,6 +67,12 @@ pub struct RunFailure {
 type Meta<'a> = (&'a str, &'a str, &'a str);
 
 impl RunReport {
+    /// The report with the wall time the component's own code ran.
+    pub fn with_guest_time(mut self, guest_time: Duration) -> Self {
+        self.guest_ms = guest_time.as_millis() as u64;
+        self
+    }
+
     /// Builds the report of `job`'s run from the guest's.
     pub fn new(meta: Meta<'_>, job: &Job, report: types::Report, elapsed: Duration) -> Self {
         let (ownership, ownership_detail) = match report.ownership {
@@ -93,6 +102,7 @@ impl RunReport {
             ownership,
             ownership_detail,
             elapsed_ms: elapsed.as_millis() as u64,
+            guest_ms: 0,
             component_sha256: meta.2.to_string(),
             verified: false,
         }

@@ -1,7 +1,7 @@
 //! One run of a job: the capabilities it is granted, the sandboxed call, and the outcome.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::bindings::{self, errors, exports::adls::writeback::job::JobError};
 use crate::capabilities::Capabilities;
@@ -87,11 +87,17 @@ impl Runner {
         };
         let outcome = self.sandbox.run(&wit_job, capabilities, limits).await;
         let elapsed = clock.elapsed();
+        let (outcome, guest_time) = match outcome {
+            Ok((answer, guest_time)) => (Ok(answer), guest_time),
+            Err(trap) => (Err(trap), Duration::ZERO),
+        };
         let meta = (job.name.as_str(), run_id, self.sandbox.component_sha256());
         let checked = match outcome {
             // A report is believed only if it keeps the contract (`crate::contract`).
             Ok(Ok(report)) => match crate::contract::check_report(job, &report) {
-                Ok(()) => Ok(RunReport::new(meta, job, report, elapsed)),
+                Ok(()) => {
+                    Ok(RunReport::new(meta, job, report, elapsed).with_guest_time(guest_time))
+                }
                 Err(problems) => Err(RunFailure::new(
                     meta,
                     "contract",

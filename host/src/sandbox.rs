@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{CallHook, Config, Engine, Store};
 
 use crate::audit::{self, Audit, ComponentInfo};
 use crate::bindings::{Writeback, WritebackPre, exports::adls::writeback::job as wit_job, types};
@@ -184,14 +184,23 @@ impl Sandbox {
         finish(outcome, &store, limits)
     }
 
-    /// Runs `job` with `capabilities` in a fresh store.
+    /// Runs `job` with `capabilities` in a fresh store; the guest's answer, and the wall time
+    /// its own code ran (host calls left out).
     pub async fn run(
         &self,
         job: &types::Job,
         capabilities: Capabilities,
         limits: RunLimits,
-    ) -> Result<Result<types::Report, wit_job::JobError>, RunError> {
+    ) -> Result<(Result<types::Report, wit_job::JobError>, Duration), RunError> {
         let (mut store, bindings) = self.instantiate(capabilities, limits).await?;
+        store.call_hook(|mut store, hook| {
+            let clock = store.data_mut().guest_time_mut();
+            match hook {
+                CallHook::CallingWasm | CallHook::ReturningFromHost => clock.enter(),
+                CallHook::CallingHost | CallHook::ReturningFromWasm => clock.leave(),
+            }
+            Ok(())
+        });
         let call = bindings.adls_writeback_job().call_run(&mut store, job);
         // The epoch keeps ticking while the guest waits on host calls, so the epoch deadline
         // is a wall-time limit; this timeout also bounds a host call that never returns.
@@ -200,7 +209,8 @@ impl Sandbox {
             let used = budget.saturating_sub(left);
             tracing::debug!(fuel_used = used, "the run used {used} of its {budget} fuel");
         }
-        finish(outcome, &store, limits)
+        let answer = finish(outcome, &store, limits)?;
+        Ok((answer, store.data_mut().guest_time_mut().total()))
     }
 
     async fn instantiate(

@@ -13,6 +13,7 @@ use super::{DATASET, SECRETS, cli_env, fixture, harness, hostile_job, run_guest}
 /// cannot do without. A dependency that drags in more (files, sockets) fails here.
 const BUILTIN_IMPORTS: &[&str] = &[
     "adls:writeback/auth@0.1.0",
+    "adls:writeback/digest@0.1.0",
     "adls:writeback/errors@0.1.0",
     "adls:writeback/http@0.1.0",
     "adls:writeback/log@0.1.0",

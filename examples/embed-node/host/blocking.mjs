@@ -4,6 +4,8 @@
 // while a promise settles (no JSPI by default). So the main thread posts the work to a
 // worker, blocks in `Atomics.wait` on a shared flag, and when the worker raises the flag,
 // takes the reply off a MessagePort with `receiveMessageOnPort` (which needs no event loop).
+// Replies that arrive while the main thread waits for another one are kept, not lost: a
+// pipeline's completions can come in while a token request is answered.
 
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 
@@ -12,6 +14,8 @@ export class BlockingWorker {
   #port;
   #worker;
   #nextId = 1;
+  /** Replies received but not yet asked for. */
+  #kept = [];
 
   /** Starts the worker module at `url`. */
   constructor(url) {
@@ -29,18 +33,27 @@ export class BlockingWorker {
   /** Sends `message` to the worker and blocks until it replies or `timeoutMs` passes. */
   call(message, timeoutMs) {
     const id = this.#nextId++;
-    Atomics.store(this.#flag, 0, 0);
-    this.#worker.postMessage({ id, ...message });
+    this.post({ id, ...message });
+    return this.receive((reply) => reply.id === id, timeoutMs, 'the HTTP worker');
+  }
+
+  /** Sends `message` to the worker without waiting. */
+  post(message) {
+    this.#worker.postMessage(message);
+  }
+
+  /** Blocks until a reply that `wanted` accepts arrives (or was kept), or `timeoutMs` passes. */
+  receive(wanted, timeoutMs, what = 'the HTTP worker') {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      // Lower the flag before looking, so a reply posted after the look still wakes us.
+      Atomics.store(this.#flag, 0, 0);
+      for (let reply; (reply = receiveMessageOnPort(this.#port)); ) this.#kept.push(reply.message);
+      const at = this.#kept.findIndex(wanted);
+      if (at >= 0) return this.#kept.splice(at, 1)[0];
       const left = deadline - Date.now();
       if (left <= 0 || Atomics.wait(this.#flag, 0, 0, left) === 'timed-out') {
-        throw new Error(`no answer from the HTTP worker within ${timeoutMs} ms`);
-      }
-      Atomics.store(this.#flag, 0, 0);
-      // Skip a late reply to an earlier call that timed out.
-      for (let reply; (reply = receiveMessageOnPort(this.#port)); ) {
-        if (reply.message.id === id) return reply.message;
+        throw new Error(`no answer from ${what} within ${timeoutMs} ms`);
       }
     }
   }

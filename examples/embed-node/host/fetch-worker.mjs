@@ -1,5 +1,10 @@
-// The worker behind BlockingWorker: performs batches of HTTP requests with `fetch`,
-// at most `limit` at once, and answers with one outcome per request, in request order.
+// The worker behind BlockingWorker: performs HTTP requests with `fetch`.
+//
+// - `{ id, requests, limit, timeoutMs }`: a batch, at most `limit` at once, answered with one
+//   outcome per request, in request order (`send` and the token endpoint use it).
+// - `{ pipeline, ticket, request, limit, timeoutMs }`: one request of a pipeline, started at
+//   once unless `limit` of that pipeline are running (then queued), answered on its own as
+//   `{ pipeline, ticket, outcome }` when it finishes.
 
 import { workerData, parentPort } from 'node:worker_threads';
 
@@ -8,7 +13,15 @@ const { flag, port } = workerData;
 // Framing headers are fetch's business (it sets Content-Length from the body).
 const FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
 
-parentPort.on('message', async ({ id, requests, limit, timeoutMs }) => {
+/** Requests running and waiting, per pipeline id. */
+const pipelines = new Map();
+
+parentPort.on('message', async (message) => {
+  if (message.pipeline !== undefined) {
+    startInPipeline(message);
+    return;
+  }
+  const { id, requests, limit, timeoutMs } = message;
   const outcomes = new Array(requests.length);
   let next = 0;
   // `limit` lanes, each taking the next request until none is left.
@@ -20,10 +33,33 @@ parentPort.on('message', async ({ id, requests, limit, timeoutMs }) => {
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, requests.length)) }, lane));
   const bodies = outcomes.filter((o) => o.tag === 'ok').map((o) => o.val.body.buffer);
-  port.postMessage({ id, outcomes }, bodies);
+  reply({ id, outcomes }, bodies);
+});
+
+function startInPipeline({ pipeline, ticket, request, limit, timeoutMs }) {
+  let state = pipelines.get(pipeline);
+  if (!state) pipelines.set(pipeline, (state = { running: 0, waiting: [] }));
+  state.waiting.push({ ticket, request, timeoutMs });
+  const pump = () => {
+    while (state.running < Math.max(1, limit) && state.waiting.length > 0) {
+      const job = state.waiting.shift();
+      state.running++;
+      sendOne(job.request, job.timeoutMs).then((outcome) => {
+        state.running--;
+        const bodies = outcome.tag === 'ok' ? [outcome.val.body.buffer] : [];
+        reply({ pipeline, ticket: job.ticket, outcome }, bodies);
+        pump();
+      });
+    }
+  };
+  pump();
+}
+
+function reply(message, transfer) {
+  port.postMessage(message, transfer);
   Atomics.store(flag, 0, 1);
   Atomics.notify(flag, 0);
-});
+}
 
 /** One request, as a WIT `result<response, http-error>` in jco's shape. */
 async function sendOne(request, timeoutMs) {

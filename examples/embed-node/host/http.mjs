@@ -1,12 +1,13 @@
 // The `adls:writeback/http` import: requests only to the granted origin (the job's DFS
-// endpoint), sent by the worker thread; `send-all` runs its batch concurrently there.
+// endpoint), sent by the worker thread. `send` waits for its answer; a `pipeline` starts
+// requests in the worker and hands back whichever finishes first.
 
 /** Longest a request may take, as in the Rust host. */
 export const REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * The http interface for a job that may reach `allowedOrigin` only, with at most
- * `maxInFlight` requests of a `send-all` at once, over the BlockingWorker `worker`.
+ * `maxInFlight` requests of a pipeline at once, over the BlockingWorker `worker`.
  */
 export function httpImport({ allowedOrigin, maxInFlight, worker }) {
   // The policy, checked before anything leaves the process. `URL.origin` is normalised
@@ -27,42 +28,85 @@ export function httpImport({ allowedOrigin, maxInFlight, worker }) {
     return null;
   };
 
-  // Sends the allowed requests in one worker call; denied ones never leave.
-  const sendBatch = (requests) => {
-    const outcomes = requests.map((r) => {
-      const refusal = check(r.url);
-      return refusal && { tag: 'err', val: refusal };
-    });
-    const allowed = requests.filter((_, i) => !outcomes[i]);
-    if (allowed.length > 0) {
-      let answered;
-      try {
-        // A margin over the per-request timeout, so the worker's own timeout fires first.
-        const waitMs = REQUEST_TIMEOUT_MS * Math.ceil(allowed.length / maxInFlight) + 5_000;
-        answered = worker.call(
-          { requests: allowed, limit: maxInFlight, timeoutMs: REQUEST_TIMEOUT_MS },
-          waitMs,
-        ).outcomes;
-      } catch (e) {
-        answered = allowed.map(() => ({ tag: 'err', val: { tag: 'timeout', val: e.message } }));
-      }
-      let j = 0;
-      for (let i = 0; i < outcomes.length; i++) outcomes[i] ??= answered[j++];
+  /** A request body the host holds (`http.body`): the guest hands its bytes over once. */
+  class Body {
+    constructor(bytes) {
+      this.bytes = bytes;
     }
-    return outcomes;
-  };
+
+    length() {
+      return BigInt(this.bytes.length);
+    }
+  }
+
+  let pipelines = 0;
+
+  /** Requests in flight in the worker (`http.pipeline`). */
+  class Pipeline {
+    #id = ++pipelines;
+    #limit;
+    #nextTicket = 0n;
+    #inFlight = 0;
+    /** Completions known before `next` asked (a denied request completes at once). */
+    #ready = [];
+
+    constructor(maxInFlightWanted) {
+      this.#limit = Math.max(1, Math.min(Number(maxInFlightWanted), maxInFlight));
+    }
+
+    submit(head, body) {
+      const ticket = ++this.#nextTicket;
+      this.#inFlight++;
+      const refusal = check(head.url);
+      if (refusal) {
+        this.#ready.push({ ticket, outcome: { tag: 'err', val: refusal } });
+      } else {
+        worker.post({
+          pipeline: this.#id,
+          ticket,
+          request: { ...head, body: body.bytes },
+          limit: this.#limit,
+          timeoutMs: REQUEST_TIMEOUT_MS,
+        });
+      }
+      return ticket;
+    }
+
+    next() {
+      if (this.#inFlight === 0) return undefined;
+      let done = this.#ready.shift();
+      if (!done) {
+        // A margin over the per-request timeout, so the worker's own timeout fires first.
+        // Requests wait for a free lane, so the longest wait is every lane's turn.
+        const waitMs = REQUEST_TIMEOUT_MS * Math.ceil(this.#inFlight / this.#limit) + 5_000;
+        const reply = worker.receive((m) => m.pipeline === this.#id, waitMs);
+        done = { ticket: reply.ticket, outcome: reply.outcome };
+      }
+      this.#inFlight--;
+      return done;
+    }
+  }
 
   return {
     // `result<response, http-error>`: jco takes the return value as `ok`, and a thrown
     // plain object (not an Error) as the `err` payload.
     send(request) {
-      const [outcome] = sendBatch([request]);
+      const refusal = check(request.url);
+      if (refusal) throw refusal;
+      let outcome;
+      try {
+        const waitMs = REQUEST_TIMEOUT_MS + 5_000;
+        [outcome] = worker.call(
+          { requests: [request], limit: 1, timeoutMs: REQUEST_TIMEOUT_MS },
+          waitMs,
+        ).outcomes;
+      } catch (e) {
+        throw { tag: 'timeout', val: e.message };
+      }
       if (outcome.tag === 'err') throw outcome.val;
       return outcome.val;
     },
-    // `list<result<...>>`: one outcome per request, in request order.
-    sendAll(requests) {
-      return sendBatch(requests);
-    },
+    Body,
+    Pipeline,
   };
 }

@@ -1,4 +1,4 @@
-// Tests of the host's policy and of `send-all`, without the component: `npm test`.
+// Tests of the host's policy, its pipeline and its digests, without the component: `npm test`.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -9,39 +9,70 @@ import { Worker } from 'node:worker_threads';
 
 import { authImport, STORAGE_SCOPE } from '../host/auth.mjs';
 import { BlockingWorker } from '../host/blocking.mjs';
+import { digestImport } from '../host/digest.mjs';
 import { httpImport } from '../host/http.mjs';
 import { localFileSource } from '../host/source.mjs';
 
 /** A stand-in for BlockingWorker that records requests and answers 200. */
 function fakeWorker(answer = () => ({ status: 200, headers: [], body: new Uint8Array() })) {
   const seen = [];
+  const posted = [];
   return {
     seen,
     call({ requests }) {
       seen.push(...requests);
       return { outcomes: requests.map((r) => ({ tag: 'ok', val: answer(r) })) };
     },
+    post(message) {
+      seen.push(message.request);
+      posted.push({ pipeline: message.pipeline, ticket: message.ticket, outcome: { tag: 'ok', val: answer(message.request) } });
+    },
+    receive(wanted) {
+      const at = posted.findIndex(wanted);
+      return posted.splice(at, 1)[0];
+    },
   };
 }
 
 const request = (url) => ({ method: 'put', url, headers: [], body: new Uint8Array() });
 
-test('http reaches the granted origin only, and answers in request order', () => {
+test('http reaches the granted origin only, and a pipeline answers every ticket once', () => {
   const worker = fakeWorker((r) => ({ status: 201, headers: [{ name: 'x-url', value: r.url }], body: new Uint8Array() }));
   const http = httpImport({ allowedOrigin: 'http://127.0.0.1:8080', maxInFlight: 4, worker });
-  const outcomes = http.sendAll([
-    request('http://127.0.0.1:8080/acct/fs/a'),
-    request('http://127.0.0.1:8081/acct/fs/b'),
-    request('HTTP://127.0.0.1:8080/acct/fs/c'),
-    request('https://127.0.0.1:8080/acct/fs/d'),
-    request('not a url'),
-  ]);
+  const pipeline = new http.Pipeline(8);
+  const body = new http.Body(new Uint8Array([1, 2, 3]));
+  assert.equal(body.length(), 3n);
+  const urls = [
+    'http://127.0.0.1:8080/acct/fs/a',
+    'http://127.0.0.1:8081/acct/fs/b',
+    'HTTP://127.0.0.1:8080/acct/fs/c',
+    'https://127.0.0.1:8080/acct/fs/d',
+    'not a url',
+  ];
+  const tickets = urls.map((url) => pipeline.submit({ method: 'put', url, headers: [] }, body));
+  const answers = new Map();
+  for (let done; (done = pipeline.next()); ) answers.set(done.ticket, done.outcome);
+  assert.equal(answers.size, urls.length);
   assert.deepEqual(
-    outcomes.map((o) => (o.tag === 'ok' ? o.val.headers[0].value : o.val.tag)),
+    tickets.map((t) => answers.get(t)).map((o) => (o.tag === 'ok' ? o.val.headers[0].value : o.val.tag)),
     ['http://127.0.0.1:8080/acct/fs/a', 'denied', 'HTTP://127.0.0.1:8080/acct/fs/c', 'denied', 'invalid-request'],
   );
   assert.equal(worker.seen.length, 2, 'denied requests never reach the worker');
+  assert.deepEqual([...worker.seen[0].body], [1, 2, 3]);
+  assert.equal(pipeline.next(), undefined, 'nothing in flight');
   assert.throws(() => http.send(request('http://evil.example/')), (e) => e.tag === 'denied');
+});
+
+test('digests: MD5, SHA-256 and the CRC-64 Azure Storage checks', () => {
+  const digest = digestImport();
+  const body = { bytes: new TextEncoder().encode('123456789') };
+  // CRC-64/NVME's check value, little-endian.
+  assert.equal(Buffer.from(digest.ofBody('crc64', body)).toString('hex'), '8898790a86148bae');
+  assert.equal(Buffer.from(digest.ofBody('md5', body)).toString('hex'), '25f9e794323b453885f5181f1b624d0b');
+  const running = new digest.Hasher('sha256');
+  running.update({ bytes: new TextEncoder().encode('1234') });
+  running.update({ bytes: new TextEncoder().encode('56789') });
+  assert.deepEqual(running.finish(), digest.ofBody('sha256', body));
 });
 
 test('auth grants the storage scope only and never leaks the secret', () => {
@@ -95,7 +126,7 @@ test('source serves the named local file only, to its end', () => {
   assert.equal(text, 'a,b\n1,2\n');
 });
 
-test('send-all runs its requests concurrently in the worker', async () => {
+test('a pipeline runs its requests concurrently in the worker, up to its bound', async () => {
   // The server runs in a thread of its own: this one blocks while the requests run.
   const server = new Worker(
     `const http = require('node:http'); const { parentPort } = require('node:worker_threads');
@@ -111,13 +142,23 @@ test('send-all runs its requests concurrently in the worker', async () => {
   const origin = `http://127.0.0.1:${port}`;
   const worker = new BlockingWorker(new URL('../host/fetch-worker.mjs', import.meta.url));
   const http = httpImport({ allowedOrigin: origin, maxInFlight: 4, worker });
-  const delays = [400, 300, 200, 100];
+  const delays = [400, 300, 200, 100, 50];
   const started = Date.now();
-  const outcomes = http.sendAll(delays.map((d) => ({ method: 'get', url: `${origin}/?delay=${d}`, headers: [], body: new Uint8Array() })));
+  const pipeline = new http.Pipeline(4);
+  const empty = new http.Body(new Uint8Array());
+  for (const d of delays) pipeline.submit({ method: 'get', url: `${origin}/?delay=${d}`, headers: [] }, empty);
+  const finished = [];
+  for (let done; (done = pipeline.next()); ) finished.push(done);
   const elapsed = Date.now() - started;
   await worker.terminate();
   await server.terminate();
-  assert.deepEqual(outcomes.map((o) => Buffer.from(o.val.body).toString()), delays.map((d) => `/?delay=${d}`));
+  // Every request is answered once; the fifth waited for a lane.
+  assert.deepEqual(
+    finished.map((f) => Buffer.from(f.outcome.val.body).toString()).sort(),
+    delays.map((d) => `/?delay=${d}`).sort(),
+  );
+  assert.deepEqual(finished.map((f) => f.ticket).sort(), [1n, 2n, 3n, 4n, 5n]);
   assert.ok(elapsed < 900, `took ${elapsed} ms: the requests ran one after another`);
-  assert.equal(outcomes.at(-1).val.headers.find((h) => h.name === 'x-most').value, '4');
+  const most = finished.map((f) => Number(f.outcome.val.headers.find((h) => h.name === 'x-most').value));
+  assert.equal(Math.max(...most), 4);
 });

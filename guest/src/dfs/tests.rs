@@ -62,17 +62,22 @@ fn requests() {
         2,
     );
 
-    let req = d.append("a.csv", 1024, b"hello".to_vec());
+    let crc64 = 0x1122_3344_5566_7788_u64.to_le_bytes();
+    let req = d.append("a.csv", 1024, &crc64);
     expect(
         &req,
         Method::Patch,
         &format!("{BASE}/a.csv?action=append&position=1024"),
-        &[("Content-MD5", "XUFAKrxLKna5cZ2REBfFkg==")],
+        &[("x-ms-content-crc64", "iHdmVUQzIhE=")],
         3,
     );
-    assert_eq!(req.body, b"hello");
+    assert!(req.body.is_empty(), "the block goes as a host-held body");
 
-    let md5 = Md5::digest(b"hello");
+    // MD5 of "hello".
+    let md5 = [
+        0x5d, 0x41, 0x40, 0x2a, 0xbc, 0x4b, 0x2a, 0x76, 0xb9, 0x71, 0x9d, 0x91, 0x10, 0x17, 0xc5,
+        0x92,
+    ];
     let req = d.flush("a.csv", 5, Some(&md5), None);
     expect(
         &req,

@@ -1,20 +1,51 @@
 //! A fake host for driver tests: a dataset in memory and an in-memory DFS file system that
 //! plays the protocol (create, append, flush, rename, HEAD, ranged GET, delete, ETags,
-//! `If-Match`, `Content-MD5`, directory listing with paging), with failure injection: any
+//! `If-Match`, `x-ms-content-crc64`, directory listing with paging), digests and a pipeline
+//! as the host provides them (requests in flight answered first in, first out, or last in,
+//! first out with [`FakeHost::out_of_order`]), with failure injection: any
 //! response ([`Fault`]), a request that succeeds but whose response is lost while the host
 //! retries it ([`Replay`]), and refused tokens (every request carrying a token other than
 //! the latest is answered 401 `InvalidAuthenticationInfo`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use md5::{Digest, Md5};
 use percent_encoding::percent_decode_str;
+use sha2::Sha256;
 
-use super::{Host, Source};
-use crate::dfs::{VERSION, md5_base64};
+use super::{Body, Host, Source};
+use crate::dfs::VERSION;
 use crate::model::{
-    AccessToken, AuthError, DatasetInfo, DatasetRef, HttpError, Level, Method, Request, Response,
-    SourceError,
+    AccessToken, Algorithm, AuthError, DatasetInfo, DatasetRef, HttpError, Level, Method, Request,
+    Response, SourceError,
 };
+
+/// The digest of `data`, as the host's `digest` interface computes it.
+pub fn digest(algorithm: Algorithm, data: &[u8]) -> Vec<u8> {
+    match algorithm {
+        Algorithm::Md5 => Md5::digest(data).to_vec(),
+        Algorithm::Sha256 => Sha256::digest(data).to_vec(),
+        Algorithm::Crc64 => {
+            let mut crc = crc64fast_nvme::Digest::new();
+            crc.write(data);
+            crc.sum64().to_le_bytes().to_vec()
+        }
+    }
+}
+
+/// Base64 of the MD5 of `data`.
+pub fn md5_base64(data: &[u8]) -> String {
+    BASE64.encode(digest(Algorithm::Md5, data))
+}
+
+impl Body for Rc<Vec<u8>> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+}
 
 /// The endpoint the fake serves (a job's `account.dfs_endpoint`).
 pub const ENDPOINT: &str = "http://127.0.0.1:10004/acct";
@@ -73,8 +104,11 @@ pub struct FakeHost {
     pub files: HashMap<String, File>,
     /// Every request, in order.
     pub seen: Vec<Seen>,
-    /// Tokens handed out.
+    /// Tokens minted: the first `token` call mints one, as does every `refresh`; other
+    /// calls hand out the latest, as the host's cache does.
     pub tokens: u32,
+    /// Calls of `token`.
+    pub token_calls: u32,
     /// `token` fails with this.
     pub token_error: Option<AuthError>,
     /// Calls of `refresh`.
@@ -91,6 +125,17 @@ pub struct FakeHost {
     pub logs: Vec<(Level, String)>,
     /// Whether `describe` was called.
     pub described: bool,
+    /// Running digests: their algorithm and every byte added.
+    pub hashers: Vec<(Algorithm, Vec<u8>)>,
+    /// Requests submitted to a pipeline and not yet answered, with their tickets.
+    pub in_flight: VecDeque<(u64, Request)>,
+    /// Most requests ever in flight at once.
+    pub most_in_flight: usize,
+    /// The bound the guest gave its pipeline.
+    pub pipeline_bound: Option<u32>,
+    /// Answer the latest request in flight first.
+    pub out_of_order: bool,
+    tickets: u64,
 }
 
 impl FakeHost {
@@ -114,6 +159,7 @@ impl FakeHost {
             files: HashMap::new(),
             seen: Vec::new(),
             tokens: 0,
+            token_calls: 0,
             token_error: None,
             refreshes: 0,
             fault: None,
@@ -122,6 +168,12 @@ impl FakeHost {
             progress: Vec::new(),
             logs: Vec::new(),
             described: false,
+            hashers: Vec::new(),
+            in_flight: VecDeque::new(),
+            most_in_flight: 0,
+            pipeline_bound: None,
+            out_of_order: false,
+            tickets: 0,
         }
     }
 
@@ -253,11 +305,12 @@ impl FakeHost {
                 let Some(file) = self.files.get_mut(&path) else {
                     return error(404, "PathNotFound", "The specified path does not exist.");
                 };
-                if request.header("Content-MD5") != Some(&md5_base64(&request.body)) {
+                let crc64 = BASE64.encode(digest(Algorithm::Crc64, &request.body));
+                if request.header("x-ms-content-crc64") != Some(&crc64) {
                     return error(
                         400,
-                        "Md5Mismatch",
-                        "The MD5 value specified in the request did not match.",
+                        "Crc64Mismatch",
+                        "The CRC64 value specified in the request did not match.",
                     );
                 }
                 let position: u64 = param("position").unwrap().parse().unwrap();
@@ -413,6 +466,10 @@ impl Source for FakeSource {
 }
 
 impl Host for FakeHost {
+    type Body = Rc<Vec<u8>>;
+    type Hasher = usize;
+    type Pipeline = ();
+
     fn describe(&mut self, _dataset: &DatasetRef) -> Result<DatasetInfo, SourceError> {
         self.described = true;
         self.info.clone()
@@ -432,7 +489,8 @@ impl Host for FakeHost {
         if let Some(e) = &self.token_error {
             return Err(e.clone());
         }
-        self.tokens += 1;
+        self.token_calls += 1;
+        self.tokens = self.tokens.max(1);
         Ok(AccessToken {
             token: format!("token-{}", self.tokens),
             expires_at_ms: 0,
@@ -445,11 +503,52 @@ impl Host for FakeHost {
 
     fn refresh(&mut self, scope: &str) -> Result<AccessToken, AuthError> {
         self.refreshes += 1;
+        self.tokens += 1;
         self.token(scope)
     }
 
-    fn send_all(&mut self, requests: &mut [Request]) -> Vec<Result<Response, HttpError>> {
-        requests.iter().map(|r| self.serve(r.clone())).collect()
+    fn body(&mut self, data: Vec<u8>) -> Rc<Vec<u8>> {
+        Rc::new(data)
+    }
+
+    fn digest(&mut self, algorithm: Algorithm, body: &Rc<Vec<u8>>) -> Vec<u8> {
+        digest(algorithm, body)
+    }
+
+    fn hasher(&mut self, algorithm: Algorithm) -> usize {
+        self.hashers.push((algorithm, Vec::new()));
+        self.hashers.len() - 1
+    }
+
+    fn hash(&mut self, hasher: &usize, body: &Rc<Vec<u8>>) {
+        self.hashers[*hasher].1.extend_from_slice(body);
+    }
+
+    fn hash_value(&mut self, hasher: &usize) -> Vec<u8> {
+        let (algorithm, data) = &self.hashers[*hasher];
+        digest(*algorithm, data)
+    }
+
+    fn pipeline(&mut self, max_in_flight: u32) {
+        self.pipeline_bound = Some(max_in_flight);
+    }
+
+    fn submit(&mut self, _pipeline: &(), head: &Request, body: &Rc<Vec<u8>>) -> u64 {
+        self.tickets += 1;
+        let mut request = head.clone();
+        request.body = body.to_vec();
+        self.in_flight.push_back((self.tickets, request));
+        self.most_in_flight = self.most_in_flight.max(self.in_flight.len());
+        self.tickets
+    }
+
+    fn next(&mut self, _pipeline: &()) -> Option<(u64, Result<Response, HttpError>)> {
+        let (ticket, request) = if self.out_of_order {
+            self.in_flight.pop_back()?
+        } else {
+            self.in_flight.pop_front()?
+        };
+        Some((ticket, self.serve(request)))
     }
 
     fn log(&mut self, level: Level, message: &str) {

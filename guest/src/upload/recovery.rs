@@ -7,8 +7,9 @@
 //! second rename finds no source (`SourcePathNotFound`), a second delete finds nothing
 //! (`PathNotFound`). Each is then checked against what the service holds.
 
-use super::{Host, Run};
-use crate::dfs::{Properties, md5_base64};
+use super::{Body, Host, Run};
+use crate::dfs::Properties;
+use crate::model::Algorithm;
 use crate::model::{JobError, Level, StorageError};
 use crate::naming::Target;
 
@@ -91,9 +92,10 @@ impl<H: Host> Run<'_, H> {
     /// After an append-mode flush refused as a possible retry: whether the file is `size`
     /// bytes long and ends with this run's last block.
     pub(super) fn appended_already(&mut self, path: &str, size: u64) -> Result<bool, JobError> {
-        let Some((position, len, md5)) = self.written.last_block.clone() else {
+        let Some((position, last)) = self.written.last_block.clone() else {
             return Ok(false);
         };
+        let len = last.len();
         self.authorize()?;
         let length_ok = self
             .head(path, "check file after flush")?
@@ -103,7 +105,10 @@ impl<H: Host> Run<'_, H> {
         }
         let read = self.dfs.read(path, position, position + len - 1);
         let response = self.exchange(read, "check file after flush")?;
-        let done = (200..300).contains(&response.status) && md5_base64(&response.body) == md5;
+        let done = (200..300).contains(&response.status) && {
+            let read_back = self.host.body(response.body);
+            self.host.digest(Algorithm::Md5, &read_back) == self.host.digest(Algorithm::Md5, &last)
+        };
         if done {
             self.host.log(
                 Level::Info,

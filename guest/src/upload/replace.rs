@@ -1,8 +1,6 @@
 //! Replace: leftovers of killed runs removed, temporary file, upload, flush, length check,
 //! rename.
 
-use md5::Digest;
-
 use super::{Host, Plan, Run, Source};
 use crate::model::{JobError, Level, StorageError};
 use crate::naming::Target;
@@ -37,7 +35,7 @@ impl<H: Host> Run<'_, H> {
             existing_header: None,
         };
         let size = self.upload(source, &plan)?;
-        let md5 = self.written.md5.clone().finalize();
+        let md5 = self.host.hash_value(&self.written.md5);
         let md5_base64 = crate::dfs::encode_md5(&md5);
         self.authorize()?;
         let flush = self.dfs.flush(&target.temp_path, size, Some(&md5), None);

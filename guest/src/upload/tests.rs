@@ -39,7 +39,7 @@ pub(super) fn csv(rows: usize, bom: bool, crlf: bool) -> Vec<u8> {
 }
 
 pub(super) fn md5_of(data: &[u8]) -> String {
-    BASE64.encode(Md5::digest(data))
+    super::fake::md5_base64(data)
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn replace_writes_a_temporary_file_then_renames_it() {
             bytes: data.len() as u64,
             file_size: data.len() as u64,
             md5: md5_of(&data),
-            sha256: BASE64.encode(sha2::Sha256::digest(&data)),
+            sha256: BASE64.encode(super::fake::digest(Algorithm::Sha256, &data)),
             blocks: report.blocks,
             ownership: Ownership::Owner(Principal {
                 id: "27".into(),
@@ -120,10 +120,12 @@ fn replace_writes_a_temporary_file_then_renames_it() {
     let create = host.seen.iter().find(|s| s.path == TEMP).unwrap();
     assert!(create.headers.iter().all(|(n, _)| n != "If-None-Match"));
 
-    // One token per batch or request; progress after every batch, rows and bytes growing.
-    let batches = (report.blocks as usize).div_ceil(2);
-    assert_eq!(host.tokens as usize, 1 + batches + 2);
-    assert_eq!(host.progress.len(), batches);
+    // A token (from the host's cache) per block or request; progress after every block the
+    // service acknowledged, rows and bytes growing.
+    let blocks = report.blocks as usize;
+    assert_eq!(host.token_calls as usize, 1 + blocks + 2);
+    assert_eq!(host.tokens, 1);
+    assert_eq!(host.progress.len(), blocks);
     assert_eq!(*host.progress.last().unwrap(), (5000, data.len() as u64));
     assert!(
         host.progress
@@ -187,7 +189,7 @@ fn ownership_failures_write_nothing() {
             other => panic!("{other:?}"),
         }
         assert!(host.seen.is_empty());
-        assert_eq!(host.tokens, 0);
+        assert_eq!(host.token_calls, 0);
     }
 }
 
@@ -532,7 +534,7 @@ fn errors_of_the_capabilities_pass_through() {
 
 #[test]
 fn in_flight_blocks_are_bounded() {
-    // Tiny reads, so many reads per block; concurrency 3 caps blocks per send-all.
+    // Tiny reads, so many reads per block; concurrency 3 caps the appends in flight.
     let data = csv(8000, false, false);
     let mut host = FakeHost::new(&data);
     host.read_size = 1000;
@@ -540,5 +542,21 @@ fn in_flight_blocks_are_bounded() {
     job.output.concurrency = 3;
     let report = run(&mut host, &job).unwrap();
     assert_eq!(host.content(TARGET), Some(&data[..]));
-    assert_eq!(host.progress.len(), (report.blocks as usize).div_ceil(3));
+    assert!(report.blocks > 3, "{}", report.blocks);
+    assert_eq!(host.pipeline_bound, Some(3));
+    assert_eq!(host.most_in_flight, 3, "the pipeline is kept full");
+    assert_eq!(host.progress.len(), report.blocks as usize);
+}
+
+#[test]
+fn appends_answered_out_of_order_still_make_the_file() {
+    let data = csv(8000, true, true);
+    let mut host = FakeHost::new(&data);
+    host.out_of_order = true;
+    let mut job = job(UpdateMode::Replace);
+    job.output.concurrency = 5;
+    let report = run(&mut host, &job).unwrap();
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+    assert_eq!(report.md5, md5_of(&data));
+    assert_eq!(*host.progress.last().unwrap(), (8000, data.len() as u64));
 }

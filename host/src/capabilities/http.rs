@@ -1,22 +1,30 @@
 //! Outbound HTTP for the guest: requests go through one shared reqwest client, only to
-//! the origins the job names, never following redirects; `send-all` runs requests
-//! concurrently up to a bound. Each request is retried on its own as the job's `[http]`
-//! says (`crate::backoff`): transient statuses and transport failures, never a 401.
+//! the origins the job names, never following redirects. Large bodies are handed over once
+//! ([`body`]) and sent by a [`pipeline`] that keeps a bounded number of requests in flight
+//! on the runtime's other threads while the guest goes on. Each request is retried on its
+//! own as the job's `[http]` says (`crate::backoff`): transient statuses and transport
+//! failures, never a 401.
+
+pub mod body;
+pub mod pipeline;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use reqwest::Url;
+use wasmtime::component::{Resource, ResourceTable};
 
 use crate::backoff::{self, RetryConfig};
 
 use crate::bindings::errors::HttpError;
-use crate::bindings::http::{self, Header, Method, Request, Response};
+use crate::bindings::http::{self, Header, Method, Request, RequestHead, Response};
+use body::{HeldBody, MemoryBudget};
+use pipeline::Pipeline;
 
 /// Scheme, host and port: what the policy compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,15 +84,24 @@ pub fn client_trusting(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client
 
 /// The HTTP capability of one run.
 pub struct HttpCapability {
+    outbound: Arc<Outbound>,
+    max_in_flight: usize,
+    /// The guest's bodies and pipelines.
+    table: ResourceTable,
+    budget: Arc<MemoryBudget>,
+}
+
+/// What a request needs once it leaves the guest: the client, the policy and the retry
+/// rules, shared by the requests a pipeline runs on other tasks.
+struct Outbound {
     client: Option<reqwest::Client>,
     allowed: Vec<Origin>,
-    max_in_flight: usize,
     retry: RetryConfig,
     request_timeout: Option<Duration>,
 }
 
 impl HttpCapability {
-    /// Grants requests to `allowed` origins, at most `max_in_flight` at once in `send-all`,
+    /// Grants requests to `allowed` origins, at most `max_in_flight` at once in a pipeline,
     /// each retried as `retry` says.
     pub fn new(
         client: reqwest::Client,
@@ -93,32 +110,75 @@ impl HttpCapability {
         retry: RetryConfig,
     ) -> Self {
         HttpCapability {
-            client: Some(client),
-            allowed,
+            outbound: Arc::new(Outbound {
+                client: Some(client),
+                allowed,
+                retry,
+                request_timeout: None,
+            }),
             max_in_flight: max_in_flight.max(1),
-            retry,
-            request_timeout: None,
+            table: ResourceTable::new(),
+            budget: MemoryBudget::new(usize::MAX),
         }
     }
 
     /// Bounds each attempt of a request, its answer included (the client's own bound
     /// otherwise).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = Some(timeout);
+        Arc::get_mut(&mut self.outbound)
+            .expect("set before any request")
+            .request_timeout = Some(timeout);
         self
     }
 
     /// Grants nothing.
     pub fn none() -> Self {
         HttpCapability {
-            client: None,
-            allowed: Vec::new(),
+            outbound: Arc::new(Outbound {
+                client: None,
+                allowed: Vec::new(),
+                retry: RetryConfig::none(),
+                request_timeout: None,
+            }),
             max_in_flight: 1,
-            retry: RetryConfig::none(),
-            request_timeout: None,
+            table: ResourceTable::new(),
+            budget: MemoryBudget::new(usize::MAX),
         }
     }
 
+    /// Counts the bodies the guest hands over against `budget` (the run's memory limit).
+    pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The body behind a guest's handle.
+    pub fn body(&self, body: &Resource<HeldBody>) -> wasmtime::Result<&HeldBody> {
+        Ok(self.table.get(body)?)
+    }
+
+    /// Sends one request, retried as the job says.
+    pub fn send_request(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, HttpError>> + Send + 'static {
+        let outbound = self.outbound.clone();
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+        } = request;
+        let head = RequestHead {
+            method,
+            url,
+            headers,
+        };
+        async move { outbound.send(head, Bytes::from(body)).await }
+    }
+}
+
+impl Outbound {
     /// The policy: the URL's origin must be one the job names.
     fn check(&self, url: &str) -> Result<Url, HttpError> {
         let parsed = Url::parse(url)
@@ -139,10 +199,10 @@ impl HttpCapability {
         Ok(parsed)
     }
 
-    async fn send_one(&self, request: Request) -> Result<Response, HttpError> {
-        let url = self.check(&request.url)?;
+    async fn send(&self, head: RequestHead, body: Bytes) -> Result<Response, HttpError> {
+        let url = self.check(&head.url)?;
         let client = self.client.as_ref().expect("checked by the policy");
-        let method = match request.method {
+        let method = match head.method {
             Method::Get => reqwest::Method::GET,
             Method::Head => reqwest::Method::HEAD,
             Method::Put => reqwest::Method::PUT,
@@ -151,7 +211,7 @@ impl HttpCapability {
             Method::Delete => reqwest::Method::DELETE,
         };
         // Framing headers are the client's business.
-        let headers: Vec<Header> = request
+        let headers: Vec<Header> = head
             .headers
             .into_iter()
             .filter(|Header { name, .. }| {
@@ -161,7 +221,6 @@ impl HttpCapability {
             })
             .collect();
         // Each attempt resends the whole request; the body is shared, not copied.
-        let body = Bytes::from(request.body);
         let make = || {
             let mut builder = client.request(method.clone(), url.clone());
             for Header { name, value } in &headers {
@@ -218,26 +277,81 @@ pub fn describe_error(error: &dyn std::error::Error) -> String {
 
 impl http::Host for HttpCapability {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
-        self.send_one(request).await
-    }
-
-    async fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
-        let this = &*self;
-        futures::stream::iter(requests)
-            .map(|request| this.send_one(request))
-            .buffered(this.max_in_flight)
-            .collect()
-            .await
+        self.send_request(request).await
     }
 }
+
+impl http::HostBody for HttpCapability {
+    async fn new(&mut self, bytes: Vec<u8>) -> wasmtime::Result<Resource<HeldBody>> {
+        let bytes = self
+            .budget
+            .hold(bytes)
+            .map_err(|refusal| wasmtime::Error::new(MemoryLimitReached(refusal)))?;
+        Ok(self.table.push(HeldBody { bytes })?)
+    }
+
+    async fn length(&mut self, body: Resource<HeldBody>) -> wasmtime::Result<u64> {
+        Ok(self.body(&body)?.bytes.len() as u64)
+    }
+
+    async fn drop(&mut self, body: Resource<HeldBody>) -> wasmtime::Result<()> {
+        self.table.delete(body)?;
+        Ok(())
+    }
+}
+
+impl http::HostPipeline for HttpCapability {
+    async fn new(&mut self, max_in_flight: u32) -> wasmtime::Result<Resource<Pipeline>> {
+        let bound = (max_in_flight as usize).clamp(1, self.max_in_flight);
+        Ok(self.table.push(Pipeline::new(bound))?)
+    }
+
+    async fn submit(
+        &mut self,
+        pipeline: Resource<Pipeline>,
+        head: RequestHead,
+        body: Resource<HeldBody>,
+    ) -> wasmtime::Result<u64> {
+        let bytes = self.body(&body)?.bytes.clone();
+        let outbound = self.outbound.clone();
+        let pipeline = self.table.get_mut(&pipeline)?;
+        Ok(pipeline.submit(async move { outbound.send(head, bytes).await }))
+    }
+
+    async fn next(
+        &mut self,
+        pipeline: Resource<Pipeline>,
+    ) -> wasmtime::Result<Option<http::Completion>> {
+        let pipeline = self.table.get_mut(&pipeline)?;
+        Ok(pipeline
+            .next()
+            .await
+            .map(|(ticket, outcome)| http::Completion { ticket, outcome }))
+    }
+
+    async fn drop(&mut self, pipeline: Resource<Pipeline>) -> wasmtime::Result<()> {
+        // Dropping it aborts what is still in flight.
+        self.table.delete(pipeline)?;
+        Ok(())
+    }
+}
+
+/// The run's memory limit stopped the guest from handing over another body.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the host holds {} MiB of request bodies for the component, which with its {} MiB of \
+     memory passes the limit of {} MiB",
+    .0.held >> 20, .0.linear >> 20, .0.limit >> 20
+)]
+pub struct MemoryLimitReached(pub body::Refusal);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn capability(origins: &[&str]) -> HttpCapability {
+    fn capability(origins: &[&str]) -> Arc<Outbound> {
         let allowed = origins.iter().map(|o| Origin::parse(o).unwrap()).collect();
-        HttpCapability::new(reqwest::Client::new(), allowed, 4, RetryConfig::none())
+        HttpCapability::new(reqwest::Client::new(), allowed, 4, RetryConfig::none()).outbound
     }
 
     #[test]
@@ -287,6 +401,7 @@ mod tests {
     #[test]
     fn nothing_is_granted_by_default() {
         let err = HttpCapability::none()
+            .outbound
             .check("https://example.com/")
             .unwrap_err();
         match err {

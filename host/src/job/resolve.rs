@@ -214,3 +214,80 @@ pub fn is_loopback(url: &Url) -> bool {
         None => false,
     }
 }
+
+/// `[limits] memory_mib` when not given.
+pub(super) const DEFAULT_MEMORY_MIB: u64 = 512;
+/// The most `[limits] memory_mib` may be.
+pub(super) const MAX_MEMORY_MIB: u64 = 4096;
+
+/// About what a run with `output`'s blocks needs, in MiB: the host holds the appends in
+/// flight, the last block and two queued per digest (`concurrency + 6` blocks at most); the
+/// guest's memory peaks at about three blocks (the one filling, the one cut off it, a read's
+/// worth ready) and a few MiB of its own.
+pub(super) fn memory_needed_mib(output: &Output) -> u64 {
+    let block = u64::from(output.block_size);
+    let blocks = u64::from(output.concurrency) + 9;
+    (block * blocks).div_ceil(1 << 20) + 16
+}
+
+/// The run's memory cap in bytes: `memory_mib` when given (16 to 4096), else the default or,
+/// when `output`'s blocks need more, what they need. A cap too small for the blocks is a
+/// problem naming the three keys, so a run never starts only to hit it.
+pub(super) fn memory_bytes(
+    memory_mib: Option<u64>,
+    output: &Output,
+    problems: &mut Vec<FieldError>,
+) -> usize {
+    let needed = memory_needed_mib(output);
+    let blocks_checked = (64 << 10..=100 << 20).contains(&output.block_size)
+        && (1..=64).contains(&output.concurrency);
+    let mib = match memory_mib {
+        Some(mib) if !(16..=MAX_MEMORY_MIB).contains(&mib) => {
+            problems.push(FieldError::new(
+                "limits.memory_mib",
+                format!("{mib} is out of range: give 16 to {MAX_MEMORY_MIB} (MiB)"),
+            ));
+            mib.clamp(16, MAX_MEMORY_MIB)
+        }
+        Some(mib) => {
+            if blocks_checked && mib < needed {
+                problems.push(FieldError::new(
+                    "limits.memory_mib",
+                    format!(
+                        "{mib} MiB is too little for output.block_size × output.concurrency \
+                         ({} × {} in flight): a run needs about {needed} MiB; raise \
+                         limits.memory_mib or lower output.block_size or output.concurrency",
+                        human_bytes(output.block_size),
+                        output.concurrency
+                    ),
+                ));
+            }
+            mib
+        }
+        None => {
+            if blocks_checked && needed > MAX_MEMORY_MIB {
+                problems.push(FieldError::new(
+                    "output.concurrency",
+                    format!(
+                        "output.block_size × output.concurrency ({} × {} in flight) needs about \
+                         {needed} MiB, more than limits.memory_mib may be ({MAX_MEMORY_MIB}): \
+                         lower output.block_size or output.concurrency",
+                        human_bytes(output.block_size),
+                        output.concurrency
+                    ),
+                ));
+            }
+            needed.clamp(DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB)
+        }
+    };
+    (mib as usize) << 20
+}
+
+/// `8 MiB`, `64 KiB` or `1000 bytes`.
+fn human_bytes(bytes: u32) -> String {
+    match bytes {
+        b if b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}

@@ -152,3 +152,44 @@ fn endpoints_must_be_https_or_loopback_http() {
         assert_eq!(problems.is_empty(), ok, "{value}: {problems:?}");
     }
 }
+
+#[test]
+fn the_memory_cap_follows_the_blocks_in_flight() {
+    let with = |extra: &str| load(&format!("{BASE}{extra}"));
+    // Defaults fit the default cap.
+    let (job, problems) = with("");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.limits.memory_bytes, 512 << 20);
+    // Without a cap in the job, large blocks raise it to what they need.
+    let (job, problems) = with("[output]\nblock_size = 16777216\nconcurrency = 32\n");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.limits.memory_bytes, (16 * 41 + 16) << 20);
+    // A cap the job gives that is too small is refused up front, naming all three keys.
+    let (_, problems) =
+        with("[output]\nblock_size = 8388608\nconcurrency = 16\n[limits]\nmemory_mib = 64\n");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "limits.memory_mib");
+    for needle in [
+        "output.block_size",
+        "output.concurrency",
+        "8 MiB × 16",
+        "216 MiB",
+    ] {
+        assert!(
+            problems[0].message.contains(needle),
+            "{}",
+            problems[0].message
+        );
+    }
+    // More than any cap may be.
+    let (_, problems) = with("[output]\nblock_size = 104857600\nconcurrency = 64\n");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "output.concurrency");
+    assert!(
+        problems[0].message.contains("4096"),
+        "{}",
+        problems[0].message
+    );
+    let (_, problems) = with("[limits]\nmemory_mib = 9000\n");
+    assert_eq!(problems[0].field, "limits.memory_mib");
+}

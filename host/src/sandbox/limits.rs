@@ -6,6 +6,9 @@ use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+
+use crate::capabilities::http::MemoryLimitReached;
+use crate::capabilities::http::body::{MemoryBudget, Refusal};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,27 +27,28 @@ const MAX_MEMORIES: usize = 4;
 const STDERR_TAIL: usize = 4096;
 
 /// The store's resource limiter: memory and table caps that trap the guest when exceeded,
-/// remembering the refusal so the error can say what happened.
+/// remembering the refusal so the error can say what happened. Linear memory counts
+/// against the run's [`MemoryBudget`], with the request bodies the host holds.
 #[derive(Debug)]
 pub struct Limiter {
-    memory_bytes: usize,
-    /// The size a refused memory growth asked for.
-    refused_memory: Option<usize>,
+    budget: Arc<MemoryBudget>,
+    /// What a refused memory growth asked for, and what was held then.
+    refused_memory: Option<Refusal>,
     refused_table: Option<usize>,
 }
 
 impl Limiter {
-    /// Caps each linear memory at `memory_bytes`.
-    pub fn new(memory_bytes: usize) -> Self {
+    /// Caps linear memory and held bodies together by `budget`.
+    pub fn new(budget: Arc<MemoryBudget>) -> Self {
         Limiter {
-            memory_bytes,
+            budget,
             refused_memory: None,
             refused_table: None,
         }
     }
 
-    /// The size, in bytes, of a memory growth this limiter refused, if any.
-    pub fn refused_memory(&self) -> Option<usize> {
+    /// The memory growth this limiter refused, if any.
+    pub fn refused_memory(&self) -> Option<Refusal> {
         self.refused_memory
     }
 }
@@ -56,9 +60,9 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            self.refused_memory = Some(desired);
-            wasmtime::bail!("memory cap of {} bytes exceeded", self.memory_bytes);
+        if let Err(refusal) = self.budget.grow_linear(desired) {
+            self.refused_memory = Some(refusal);
+            wasmtime::bail!("memory limit of {} bytes reached", refusal.limit);
         }
         Ok(true)
     }
@@ -178,16 +182,20 @@ pub enum RunError {
         .0.as_secs_f64()
     )]
     Timeout(Duration),
-    /// A memory growth over the cap was refused.
+    /// The run's memory (the guest's own and the request bodies the host holds for it)
+    /// would have passed its limit.
     #[error(
-        "the component was stopped when it tried to grow its memory to {wanted_mib} MiB, over \
-         the cap of {cap_mib} MiB ([limits] memory_mib)"
+        "memory limit of {limit_mib} MiB reached: lower output.block_size × output.concurrency \
+         or raise limits.memory_mib (the component's memory would have been {linear_mib} MiB \
+         and the request bodies the host holds for it {held_mib} MiB)"
     )]
     Memory {
-        /// What it asked for, in MiB.
-        wanted_mib: usize,
-        /// The cap, in MiB.
-        cap_mib: usize,
+        /// The limit, in MiB.
+        limit_mib: usize,
+        /// The guest's linear memory then, in MiB.
+        linear_mib: usize,
+        /// Body bytes the host held for it then, in MiB.
+        held_mib: usize,
     },
     /// The fuel budget ran out.
     #[error("the component was stopped when it used up its fuel budget of {0} ([limits] fuel)")]
@@ -212,10 +220,17 @@ impl RunError {
         timeout: Duration,
         fuel: Option<u64>,
     ) -> RunError {
-        if let Some(wanted) = limiter.refused_memory() {
+        let refused = limiter.refused_memory().or_else(|| {
+            error
+                .chain()
+                .find_map(|e| e.downcast_ref::<MemoryLimitReached>())
+                .map(|reached| reached.0)
+        });
+        if let Some(refusal) = refused {
             return RunError::Memory {
-                wanted_mib: wanted.div_ceil(1 << 20),
-                cap_mib: limiter.memory_bytes >> 20,
+                limit_mib: refusal.limit >> 20,
+                linear_mib: refusal.linear.div_ceil(1 << 20),
+                held_mib: refusal.held.div_ceil(1 << 20),
             };
         }
         if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
@@ -237,10 +252,43 @@ impl RunError {
                  {MAX_TABLE_ELEMENTS}"
             ));
         }
-        let summary = format!("{error:#}");
-        let first = summary.lines().next().unwrap_or_default();
-        RunError::Trap(printable(first, 1000))
+        RunError::Trap(printable(&whole_cause(&error, stderr), 2000))
     }
+}
+
+/// Every cause of `error` on one line, outermost first, without wasmtime's backtrace
+/// listing (whose first line, "error while executing at wasm backtrace:", says nothing),
+/// and the guest's panic text when it printed one.
+fn whole_cause(error: &wasmtime::Error, stderr: &StderrTail) -> String {
+    let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>();
+    let listing = backtrace.map(ToString::to_string);
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        if listing.as_deref() == Some(cause.to_string().as_str()) {
+            continue;
+        }
+        let text = match cause.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => format!("trap: {trap}"),
+            None => cause.to_string(),
+        };
+        let text = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    if let Some(frame) = backtrace
+        .and_then(|bt| bt.frames().first())
+        .and_then(|f| f.func_name().map(str::to_owned))
+    {
+        parts.push(format!("in {frame}"));
+    }
+    if let Some(panic) = stderr.panic_message() {
+        parts.push(format!("the component printed: {panic}"));
+    }
+    if parts.is_empty() {
+        parts.push("no cause given".into());
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -265,10 +313,17 @@ mod tests {
 
     #[test]
     fn limiter_refuses_growth_over_the_cap_and_remembers_it() {
-        let mut limiter = Limiter::new(32 << 20);
+        let mut limiter = Limiter::new(MemoryBudget::new(32 << 20));
         assert!(limiter.memory_growing(0, 16 << 20, None).unwrap());
         assert!(limiter.memory_growing(16 << 20, 33 << 20, None).is_err());
-        assert_eq!(limiter.refused_memory(), Some(33 << 20));
+        assert_eq!(
+            limiter.refused_memory(),
+            Some(Refusal {
+                limit: 32 << 20,
+                linear: 33 << 20,
+                held: 0
+            })
+        );
         let error = RunError::explain(
             wasmtime::format_err!("grow"),
             &limiter,
@@ -278,8 +333,24 @@ mod tests {
         );
         assert_eq!(
             error.to_string(),
-            "the component was stopped when it tried to grow its memory to 33 MiB, over the cap \
-             of 32 MiB ([limits] memory_mib)"
+            "memory limit of 32 MiB reached: lower output.block_size × output.concurrency or \
+             raise limits.memory_mib (the component's memory would have been 33 MiB and the \
+             request bodies the host holds for it 0 MiB)"
         );
+    }
+
+    #[test]
+    fn a_trap_shows_its_whole_cause_not_the_backtrace_header() {
+        let error = wasmtime::Error::new(wasmtime::Trap::MemoryOutOfBounds)
+            .context("error while executing at wasm backtrace:\n    0: 0x1234 - guest!f");
+        let text = RunError::explain(
+            error,
+            &Limiter::new(MemoryBudget::new(1 << 30)),
+            &StderrTail::default(),
+            Duration::from_secs(1),
+            None,
+        )
+        .to_string();
+        assert!(text.contains("out of bounds memory access"), "{text}");
     }
 }
