@@ -186,6 +186,7 @@ impl Accounts {
             client_id: NO_ROLE_CLIENT_ID.into(),
             client_secret: NO_ROLE_SECRET.into(),
             data_access: false,
+            read_only: false,
         });
         let emulator = Emulator::start(config).await.unwrap();
         Accounts { dir, emulator }
