@@ -2,6 +2,7 @@
 //! `run`, or `serve`) finds its process gone and marks it `abandoned`, keeping the last
 //! progress the run recorded.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ async fn a_killed_run_is_marked_abandoned_with_its_last_progress() {
         .set_faults(FaultPlan::new(vec![slow_flush]))
         .unwrap();
 
-    let rows = 20_000;
+    let rows: u64 = 20_000;
     let mut csv = String::from("id,name,amount\n");
     for i in 0..rows {
         csv.push_str(&format!("{i},name {i},{}.{:02}\n", i * 7, i % 100));
@@ -51,38 +52,9 @@ async fn a_killed_run_is_marked_abandoned_with_its_last_progress() {
     )
     .unwrap();
     let history = dir.path().join("history.sqlite");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
-        .args(["run", job.to_str().unwrap()])
-        .env("ADLS_WRITEBACK_HISTORY", &history)
-        .env("ADLS_WRITEBACK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&job, &history);
     let pid = child.id().unwrap();
-
-    // Wait until the row shows every row appended (the last progress before the flush).
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let seen: Record = loop {
-        if history.exists() {
-            let rows_now = History::open(&history)
-                .unwrap()
-                .list(Some("killed"), 1)
-                .unwrap();
-            if let Some(r) = rows_now.into_iter().next()
-                && r.status == "running"
-                && r.rows.is_some_and(|n| n >= rows)
-            {
-                break r;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run never reported its progress"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let seen = wait_for_progress(&history, rows).await;
     assert_eq!(seen.pid, Some(pid), "{seen:?}");
     assert!(
         seen.host.is_some() && seen.progress_at.is_some(),
@@ -127,5 +99,63 @@ async fn a_killed_run_is_marked_abandoned_with_its_last_progress() {
     assert!(!String::from_utf8_lossy(&again.stderr).contains("abandoned"));
     let table = text(&cli_env(&["history"], &env, None).await);
     assert!(table.contains("abandoned"), "{table}");
+
+    // `run` looks too: kill a second run, lift the fault, and the next run marks it.
+    let mut child = spawn_run(&job, &history);
+    let second = wait_for_progress(&history, rows).await;
+    assert_ne!(second.run_id, seen.run_id);
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    emulator.set_faults(FaultPlan::default()).unwrap();
+    let run = cli_env(&["run", job.to_str().unwrap()], &env, None).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        text(&run).contains(&format!("run {}: abandoned", second.run_id)),
+        "{}",
+        text(&run)
+    );
+    let all = History::open(&history)
+        .unwrap()
+        .list(Some("killed"), 10)
+        .unwrap();
+    let statuses: Vec<&str> = all.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(statuses, ["succeeded", "abandoned", "abandoned"], "{all:?}");
     emulator.shutdown().await;
+}
+
+fn spawn_run(job: &Path, history: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
+        .args(["run", job.to_str().unwrap()])
+        .env("ADLS_WRITEBACK_HISTORY", history)
+        .env("ADLS_WRITEBACK_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// The newest row once it is `running` with at least `rows` rows appended (the last
+/// progress before the flush).
+async fn wait_for_progress(history: &Path, rows: u64) -> Record {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if history.exists() {
+            let newest = History::open(history)
+                .unwrap()
+                .list(Some("killed"), 1)
+                .unwrap();
+            if let Some(r) = newest.into_iter().next()
+                && r.status == "running"
+                && r.rows.is_some_and(|n| n >= rows)
+            {
+                return r;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never reported its progress"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

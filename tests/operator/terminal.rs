@@ -1,6 +1,7 @@
 //! Colours only on a terminal: a run piped to a file carries no escape byte, `--color
 //! always` does, and on a terminal (a pseudo-terminal made by util-linux `script`) the log
-//! is coloured unless `NO_COLOR` is set or `--color never` is given.
+//! is coloured unless `NO_COLOR` is set or `--color never` is given. The progress bar
+//! likewise shows only on a terminal.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -90,6 +91,10 @@ fn the_log_is_coloured_only_on_a_terminal_without_no_color_or_when_forced() {
         !piped.contains(&ESC),
         "an escape byte in a piped run:\n{log}"
     );
+    assert!(
+        !log.contains("KiB/s"),
+        "no progress bar into a file:\n{log}"
+    );
     let never = run_into_file(
         dir.path(),
         "never.log",
@@ -130,6 +135,10 @@ fn the_log_is_coloured_only_on_a_terminal_without_no_color_or_when_forced() {
     );
     let never = run_on_terminal(&format!("--color never {validate}"), &debug);
     assert!(!has_colour(&never), "{}", String::from_utf8_lossy(&never));
+    // The progress bar, on a terminal only: `{rows} rows {bytes} ({rate})`.
+    let run = run_on_terminal(&format!("run {job}"), &[]);
+    let shown = String::from_utf8_lossy(&run);
+    assert!(shown.contains("120 rows 7.86 KiB ("), "{shown}");
     let dumb = run_on_terminal(
         &validate,
         &[("ADLS_WRITEBACK_LOG", "debug"), ("TERM", "dumb")],
