@@ -177,6 +177,26 @@ async fn validate_lists_next_runs_over_dst_nights_month_ends_and_leap_days() {
         assert!(text(&output).contains(needle), "{all:?}: {}", text(&output));
     }
 
+    // A bad [schedule] is a problem by field, and there are no run times to show.
+    let bad = super::scheduled_job(
+        dir.path(),
+        "bad",
+        "kind = \"daily\"\ntime_zone = \"Mars/Olympus\"",
+    );
+    let output = cli_env(
+        &["validate", bad.to_str().unwrap(), "--next", "3"],
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let shown = text(&output);
+    assert!(
+        shown.contains("schedule.time_zone: `Mars/Olympus` is not an IANA time zone")
+            && shown.contains("no run times: the schedule is invalid"),
+        "{shown}"
+    );
+
     // A manual job has no run times.
     let manual = super::scheduled_job(dir.path(), "manual", "kind = \"manual\"");
     let output = cli_env(
