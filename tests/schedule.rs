@@ -1,6 +1,10 @@
 //! End-to-end: `serve` over the scheduled examples, `run` and `history`, and saved accounts,
 //! with the real binary against the emulator. The scheduler's timing rules (no overlap,
 //! retries, catch-up, shutdown) are tested on a manual clock in `host/src/scheduler/tests.rs`.
+//! The operator's conveniences (next runs, colours, abandoned runs, completions, man pages,
+//! the Kubernetes example) are in `operator/`.
+
+mod operator;
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -15,6 +19,9 @@ const DATASET: &str = "845305d8-da3d-4107-a9d6-13ef3f86d4a4";
 /// An app that gets storage tokens but holds no data role.
 const NO_ROLE_CLIENT_ID: &str = "5e5e5e5e-0000-4000-8000-00000000a0a0";
 const NO_ROLE_SECRET: &str = "no-role-secret-for-tests";
+/// An app with a read-only data role (`Storage Blob Data Reader`).
+const READER_CLIENT_ID: &str = "5e5e5e5e-0000-4000-8000-00000000b0b0";
+const READER_SECRET: &str = "reader-secret-for-tests";
 
 /// The CLI with `env` set and `stdin` fed in.
 async fn cli_env(args: &[&str], env: &[(&str, &Path)], stdin: Option<&str>) -> Output {
@@ -118,6 +125,18 @@ async fn serve_runs_the_scheduled_examples_and_stops_on_sigterm() {
     let log = log.await.unwrap();
     assert!(status.success(), "serve exited with {status}:\n{log}");
     assert!(log.contains("stopping"), "{log}");
+    // At start, each job's next run, in its zone's wall clock and in UTC.
+    let berlin = log
+        .lines()
+        .find(|l| l.contains("job `sales-weekdays-berlin`"))
+        .unwrap_or_else(|| panic!("no start line for the Berlin job:\n{log}"));
+    assert!(
+        berlin.contains("next run now, catching up (missed ")
+            && berlin.contains("; then ")
+            && berlin.contains(" 06:00:00 CE")
+            && berlin.contains(" UTC"),
+        "{berlin}"
+    );
 
     for job in jobs {
         let runs: Vec<&Record> = rows.iter().filter(|r| r.job == job).collect();
@@ -186,6 +205,15 @@ impl Accounts {
             client_id: NO_ROLE_CLIENT_ID.into(),
             client_secret: NO_ROLE_SECRET.into(),
             data_access: false,
+            read_only: false,
+        });
+        config.apps.push(EntraApp {
+            tenant_id: well_known::TENANT_ID.into(),
+            tenant_domain: None,
+            client_id: READER_CLIENT_ID.into(),
+            client_secret: READER_SECRET.into(),
+            data_access: true,
+            read_only: true,
         });
         let emulator = Emulator::start(config).await.unwrap();
         Accounts { dir, emulator }
@@ -264,7 +292,7 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
     );
     let mode = std::fs::metadata(a.file()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let others: [(&str, &str, &str, &[&str]); 3] = [
+    let others: [(&str, &str, &str, &[&str]); 4] = [
         (
             "wrong",
             well_known::CLIENT_ID,
@@ -283,12 +311,18 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
             "missing",
             &["--secret-stdin"],
         ),
+        (
+            "reader",
+            READER_CLIENT_ID,
+            well_known::CONTAINER,
+            &["--secret-stdin"],
+        ),
     ];
     for (name, client, container, secret_args) in others {
-        let stdin = if client == NO_ROLE_CLIENT_ID {
-            NO_ROLE_SECRET
-        } else {
-            well_known::CLIENT_SECRET
+        let stdin = match client {
+            NO_ROLE_CLIENT_ID => NO_ROLE_SECRET,
+            READER_CLIENT_ID => READER_SECRET,
+            _ => well_known::CLIENT_SECRET,
         };
         let added = a
             .add(name, client, container, secret_args, Some(stdin))
@@ -297,7 +331,7 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
     }
 
     let listed = text(&a.cli(&["accounts", "list"], None).await);
-    for name in ["emu", "wrong", "norole", "nofs"] {
+    for name in ["emu", "wrong", "norole", "nofs", "reader"] {
         assert!(listed.contains(name), "{listed}");
     }
     let shown = a.cli(&["accounts", "show", "emu"], None).await;
@@ -314,6 +348,13 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
     let ok = a.cli(&["accounts", "test", "emu"], None).await;
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(text(&ok).contains("works"), "{}", text(&ok));
+    assert!(
+        text(&ok).contains(
+            "write        ok: created, wrote and deleted `writeback/_adls-writeback-probe-"
+        ),
+        "{}",
+        text(&ok)
+    );
     for (name, needles) in [
         ("wrong", &["AADSTS7000215", "client_secret"][..]),
         (
@@ -327,6 +368,16 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
             "nofs",
             &["FilesystemNotFound", "`missing` does not exist"][..],
         ),
+        // A read-only role lists the container, and is caught when it writes.
+        (
+            "reader",
+            &[
+                "file system  ok",
+                "write        FAILED: AuthorizationPermissionMismatch (403 Forbidden)",
+                "read-only",
+                "Storage Blob Data Contributor",
+            ][..],
+        ),
     ] {
         let failed = a.cli(&["accounts", "test", name], None).await;
         let out = text(&failed);
@@ -335,10 +386,18 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
             assert!(out.contains(needle), "{name}: `{needle}` not in:\n{out}");
         }
         assert!(
-            !out.contains("not-the-secret") && !out.contains(NO_ROLE_SECRET),
+            !out.contains("not-the-secret")
+                && !out.contains(NO_ROLE_SECRET)
+                && !out.contains(READER_SECRET),
             "{out}"
         );
     }
+    // The probe files are gone: the container holds nothing but what jobs write.
+    let left = list_container(&a.emulator).await;
+    assert!(
+        !left.iter().any(|p| p.contains("_adls-writeback-probe")),
+        "{left:?}"
+    );
 
     // A job names the account instead of repeating it; `run` records its attempt.
     let data = a.dir.path().join("rows.csv");
@@ -397,4 +456,47 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
     let removed = a.cli(&["accounts", "remove", "nofs"], None).await;
     assert!(removed.status.success());
     assert!(!text(&a.cli(&["accounts", "list"], None).await).contains("nofs"));
+}
+
+/// Every path in the well-known container, as a DFS listing shows it.
+async fn list_container(emulator: &Emulator) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let token: serde_json::Value = client
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            emulator.authority_url(),
+            well_known::TENANT_ID
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", well_known::CLIENT_ID),
+            ("client_secret", well_known::CLIENT_SECRET),
+            ("scope", "https://storage.azure.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listing: serde_json::Value = client
+        .get(format!(
+            "{}/{}?resource=filesystem&recursive=true",
+            emulator.account_endpoint(well_known::ACCOUNT_NAME),
+            well_known::CONTAINER
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("x-ms-version", "2023-11-03")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listing["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
 }

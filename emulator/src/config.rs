@@ -113,6 +113,10 @@ pub struct EntraApp {
     /// Contributor`). Without it, it gets tokens but the DFS endpoint answers 403
     /// `AuthorizationPermissionMismatch`, as the service does.
     pub data_access: bool,
+    /// With `data_access`, whether the role is read-only (`Storage Blob Data Reader`):
+    /// reads and listings succeed, writes and deletes answer 403
+    /// `AuthorizationPermissionMismatch`.
+    pub read_only: bool,
 }
 
 /// A storage account and the file systems to create in it at start.
@@ -173,6 +177,7 @@ impl EmulatorConfig {
                 client_id: well_known::CLIENT_ID.to_string(),
                 client_secret: well_known::CLIENT_SECRET.to_string(),
                 data_access: true,
+                read_only: false,
             }],
             accounts: vec![StorageAccountConfig {
                 name: well_known::ACCOUNT_NAME.to_string(),

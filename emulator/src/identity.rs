@@ -469,6 +469,7 @@ mod tests {
             client_id: "c".into(),
             client_secret: "s".into(),
             data_access: true,
+            read_only: false,
         }]);
         assert_eq!(directory.tenant("t-1"), Some("T-1"));
         assert_eq!(directory.tenant("CONTOSO.onmicrosoft.com"), Some("T-1"));

@@ -5,9 +5,15 @@
 //! `PRAGMA user_version`). The file is in WAL mode with a busy timeout, so it survives a
 //! crash mid-write and several processes (a `serve`, `run`s, `history` readers) can use it
 //! at once. Times are RFC 3339 UTC text with milliseconds, which sort as they read.
+//!
+//! Each `running` row names the process that holds it (host, PID and a start marker, see
+//! [`liveness`]) and carries that attempt's latest progress ([`progress`]). A row whose
+//! process is gone (killed, or the machine restarted) becomes `abandoned`, with its last
+//! known progress, the next time `run`, `serve` or `history` opens the database
+//! ([`History::open_default`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,7 +22,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// The schema, one step per entry; step `i` brings `user_version` from `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &["
+pub const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         id               INTEGER PRIMARY KEY,
         job              TEXT    NOT NULL,
@@ -35,7 +42,16 @@ pub const MIGRATIONS: &[&str] = &["
         error            TEXT
     );
     CREATE INDEX runs_by_job ON runs (job, started_at);
-"];
+",
+    "
+    -- The process holding a running row, so a killed one's rows can be marked abandoned.
+    ALTER TABLE runs ADD COLUMN host TEXT;           -- its host name
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN process_start TEXT;  -- boot ID, PID namespace, start ticks
+    ALTER TABLE runs ADD COLUMN progress_at TEXT;    -- when rows and bytes were last updated
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+",
+];
 
 /// What started an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,6 +93,9 @@ pub enum Status {
     Skipped,
     /// Stopped at shutdown after the grace period; nothing was published.
     Cancelled,
+    /// Its process ended without recording an outcome (killed, or the machine restarted);
+    /// the row keeps the last progress it recorded.
+    Abandoned,
 }
 
 impl Status {
@@ -88,6 +107,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Skipped => "skipped",
             Status::Cancelled => "cancelled",
+            Status::Abandoned => "abandoned",
         }
     }
 }
@@ -126,8 +146,9 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// One row of the history.
+/// One row of the history (the columns of [`MIGRATIONS`]' table `runs`).
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
 pub struct Record {
     pub id: i64,
     pub job: String,
@@ -144,11 +165,38 @@ pub struct Record {
     pub md5: Option<String>,
     pub component_sha256: Option<String>,
     pub error: Option<String>,
+    /// The host name of the process that ran it.
+    pub host: Option<String>,
+    /// The PID of the process that ran it.
+    pub pid: Option<u32>,
+    /// When `rows` and `bytes` were last updated while it ran.
+    pub progress_at: Option<String>,
+}
+
+/// A row found `running` whose process is gone, now marked `abandoned`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abandoned {
+    /// The row.
+    pub id: i64,
+    /// Its job.
+    pub job: String,
+    /// Its run ID.
+    pub run_id: String,
+    /// What the row now says.
+    pub error: String,
+}
+
+/// The last signs of life of a running row.
+struct Progress {
+    rows: Option<u64>,
+    bytes: Option<u64>,
+    at: Option<String>,
+    started_at: String,
 }
 
 /// The history database.
 pub struct History {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -202,14 +250,26 @@ impl History {
         migrate(&mut conn)
             .with_context(|| format!("cannot upgrade the run history `{}`", path.display()))?;
         Ok(History {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
         })
     }
 
-    /// Opens the history at [`default_path`]; `None` when it is turned off.
+    /// Opens the history at [`default_path`] (`None` when it is turned off), and marks the
+    /// rows of processes that are gone `abandoned`, with a warning for each.
     pub fn open_default() -> anyhow::Result<Option<History>> {
-        default_path().map(|p| History::open(&p)).transpose()
+        let Some(history) = default_path().map(|p| History::open(&p)).transpose()? else {
+            return Ok(None);
+        };
+        match history.mark_abandoned() {
+            Ok(rows) => {
+                for row in rows {
+                    tracing::warn!(job = row.job, "run {}: {}", row.run_id, row.error);
+                }
+            }
+            Err(e) => tracing::warn!("run history: cannot look for abandoned runs: {e:#}"),
+        }
+        Ok(Some(history))
     }
 
     /// The database file.
@@ -217,12 +277,15 @@ impl History {
         &self.path
     }
 
-    /// Records the start of an attempt (status `running`); returns its row ID.
+    /// Records the start of an attempt (status `running`, held by this process); returns
+    /// its row ID. From now on the attempt's progress is written into the row.
     pub fn begin(&self, b: &Begin<'_>) -> anyhow::Result<i64> {
-        let conn = self.conn.lock().expect("not poisoned");
+        let me = liveness::ProcessIdentity::current();
+        let conn = self.lock();
         conn.execute(
-            "INSERT INTO runs (job, run_id, attempt, trigger, scheduled_for, started_at, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+            "INSERT INTO runs (job, run_id, attempt, trigger, scheduled_for, started_at, status,
+                               host, pid, process_start)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9)",
             params![
                 b.job,
                 b.run_id,
@@ -230,9 +293,90 @@ impl History {
                 b.trigger.as_str(),
                 b.scheduled_for.map(format_time),
                 format_time(b.started_at),
+                me.map(|p| p.host.as_str()),
+                std::process::id(),
+                me.map(|p| p.start.as_str()),
             ],
         )?;
-        Ok(conn.last_insert_rowid())
+        let id = conn.last_insert_rowid();
+        drop(conn);
+        progress::watch(b.job, id, self.conn.clone());
+        Ok(id)
+    }
+
+    /// Marks `running` rows whose process is gone `abandoned` (see [`liveness`] for how
+    /// that is told); rows of processes this one cannot see are left as they are.
+    pub fn mark_abandoned(&self) -> anyhow::Result<Vec<Abandoned>> {
+        let Some(me) = liveness::ProcessIdentity::current() else {
+            return Ok(Vec::new());
+        };
+        self.mark_abandoned_as(me)
+    }
+
+    fn mark_abandoned_as(&self, me: &liveness::ProcessIdentity) -> anyhow::Result<Vec<Abandoned>> {
+        let conn = self.lock();
+        let running: Vec<(Abandoned, liveness::ProcessIdentity, Progress)> = conn
+            .prepare(
+                "SELECT id, job, run_id, host, pid, process_start, rows, bytes, progress_at,
+                        started_at
+                 FROM runs WHERE status = 'running' AND host IS NOT NULL AND pid IS NOT NULL
+                   AND process_start IS NOT NULL",
+            )?
+            .query_map([], |r| {
+                let row = Abandoned {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    run_id: r.get(2)?,
+                    error: String::new(),
+                };
+                let process = liveness::ProcessIdentity {
+                    host: r.get(3)?,
+                    pid: r.get(4)?,
+                    start: r.get(5)?,
+                };
+                let progress = Progress {
+                    rows: r.get(6)?,
+                    bytes: r.get(7)?,
+                    at: r.get(8)?,
+                    started_at: r.get(9)?,
+                };
+                Ok((row, process, progress))
+            })?
+            .collect::<Result<_, _>>()?;
+        let now = format_time(Utc::now());
+        let mut marked = Vec::new();
+        for (mut row, process, progress) in running {
+            if me.judge(&process.host, process.pid, &process.start) != liveness::Liveness::Gone {
+                continue;
+            }
+            let last = match (progress.rows, progress.bytes, &progress.at) {
+                (Some(rows), Some(bytes), Some(at)) => {
+                    format!("last progress {rows} rows, {bytes} bytes at {at}")
+                }
+                _ => "no progress was recorded".to_string(),
+            };
+            row.error = format!(
+                "abandoned: process {} on {} ended without recording an outcome (killed, or \
+                 the machine restarted); {last}; found at {now}. It published nothing (a \
+                 replace run's temporary file is removed by the job's next run)",
+                process.pid, process.host
+            );
+            // It ran at least until its last progress.
+            let ended = progress.at.unwrap_or(progress.started_at);
+            let changed = conn.execute(
+                "UPDATE runs SET status = 'abandoned', ended_at = ?2, error = ?3
+                 WHERE id = ?1 AND status = 'running'",
+                params![row.id, ended, row.error],
+            )?;
+            if changed == 1 {
+                marked.push(row);
+            }
+        }
+        Ok(marked)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records the end of the attempt in row `id`.
@@ -243,10 +387,11 @@ impl History {
         ended_at: DateTime<Utc>,
         o: &Outcome,
     ) -> anyhow::Result<()> {
+        progress::unwatch(id);
         let files = (!o.files.is_empty())
             .then(|| serde_json::to_string(&o.files))
             .transpose()?;
-        self.conn.lock().expect("not poisoned").execute(
+        self.lock().execute(
             "UPDATE runs SET status = ?2, ended_at = ?3, rows = ?4, bytes = ?5, files = ?6,
              md5 = ?7, component_sha256 = ?8, error = ?9 WHERE id = ?1",
             params![
@@ -277,10 +422,10 @@ impl History {
 
     /// The latest rows, newest first, of one job or of all.
     pub fn list(&self, job: Option<&str>, limit: usize) -> anyhow::Result<Vec<Record>> {
-        let conn = self.conn.lock().expect("not poisoned");
+        let conn = self.lock();
         let mut statement = conn.prepare(
             "SELECT id, job, run_id, attempt, trigger, scheduled_for, started_at, ended_at, status,
-                    rows, bytes, files, md5, component_sha256, error
+                    rows, bytes, files, md5, component_sha256, error, host, pid, progress_at
              FROM runs WHERE ?1 IS NULL OR job = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = statement.query_map(params![job, limit as i64], |r| {
@@ -303,6 +448,9 @@ impl History {
                 md5: r.get(12)?,
                 component_sha256: r.get(13)?,
                 error: r.get(14)?,
+                host: r.get(15)?,
+                pid: r.get(16)?,
+                progress_at: r.get(17)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -311,7 +459,7 @@ impl History {
     /// The latest run time the schedule of `job` was handled for (run or skipped): where
     /// looking for missed runs starts.
     pub fn last_scheduled(&self, job: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let conn = self.conn.lock().expect("not poisoned");
+        let conn = self.lock();
         let text: Option<String> = conn
             .query_row(
                 "SELECT max(scheduled_for) FROM runs WHERE job = ?1 AND scheduled_for IS NOT NULL",
@@ -343,133 +491,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
+mod liveness;
+pub mod progress;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn begin(job: &str, attempt: u32, trigger: Trigger, at: &str) -> Begin<'static> {
-        Begin {
-            job: Box::leak(job.to_string().into_boxed_str()),
-            run_id: "r1",
-            attempt,
-            trigger,
-            scheduled_for: Some(at.parse().unwrap()),
-            started_at: at.parse().unwrap(),
-        }
-    }
-
-    #[test]
-    fn attempts_are_recorded_and_listed_newest_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = History::open(&dir.path().join("deep/h.sqlite")).unwrap();
-        let first = history
-            .begin(&begin(
-                "sales",
-                1,
-                Trigger::Schedule,
-                "2026-05-01T10:00:00Z",
-            ))
-            .unwrap();
-        let failure = Outcome {
-            error: Some("boom".into()),
-            ..Outcome::default()
-        };
-        history
-            .finish(
-                first,
-                Status::Failed,
-                "2026-05-01T10:00:05Z".parse().unwrap(),
-                &failure,
-            )
-            .unwrap();
-        let second = history
-            .begin(&begin("sales", 2, Trigger::Retry, "2026-05-01T10:05:00Z"))
-            .unwrap();
-        let success = Outcome {
-            rows: Some(120),
-            bytes: Some(8049),
-            files: vec!["writeback/out/sales.csv".into()],
-            md5: Some("abc==".into()),
-            component_sha256: Some("00ff".into()),
-            error: None,
-        };
-        history
-            .finish(
-                second,
-                Status::Succeeded,
-                "2026-05-01T10:05:02Z".parse().unwrap(),
-                &success,
-            )
-            .unwrap();
-        history
-            .record_skip(
-                &begin("other", 1, Trigger::Schedule, "2026-05-01T11:00:00Z"),
-                "still going",
-            )
-            .unwrap();
-
-        let all = history.list(None, 10).unwrap();
-        assert_eq!(
-            all.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
-            ["skipped", "succeeded", "failed"]
-        );
-        let sales = history.list(Some("sales"), 1).unwrap();
-        assert_eq!(sales.len(), 1);
-        let r = &sales[0];
-        assert_eq!(
-            (r.attempt, r.trigger.as_str(), r.rows, r.bytes),
-            (2, "retry", Some(120), Some(8049))
-        );
-        assert_eq!(r.files, ["writeback/out/sales.csv"]);
-        assert_eq!(r.started_at, "2026-05-01T10:05:00.000Z");
-        assert_eq!(r.ended_at.as_deref(), Some("2026-05-01T10:05:02.000Z"));
-        assert_eq!(
-            history.last_scheduled("sales").unwrap(),
-            Some("2026-05-01T10:05:00Z".parse().unwrap())
-        );
-        assert_eq!(history.last_scheduled("nobody").unwrap(), None);
-    }
-
-    #[test]
-    fn reopening_keeps_rows_and_skips_applied_migrations() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.sqlite");
-        History::open(&path)
-            .unwrap()
-            .begin(&begin("a", 1, Trigger::Manual, "2026-05-01T10:00:00Z"))
-            .unwrap();
-        let again = History::open(&path).unwrap();
-        assert_eq!(again.list(None, 10).unwrap().len(), 1);
-        let conn = again.conn.lock().unwrap();
-        let mode: String = conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-    }
-
-    #[test]
-    fn a_reader_and_a_writer_share_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.sqlite");
-        let writer = History::open(&path).unwrap();
-        let reader = History::open(&path).unwrap();
-        for i in 0..20 {
-            writer
-                .begin(&begin("a", i, Trigger::Manual, "2026-05-01T10:00:00Z"))
-                .unwrap();
-            assert_eq!(reader.list(None, 100).unwrap().len(), i as usize + 1);
-        }
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.sqlite");
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
-        let err = History::open(&path).err().unwrap();
-        assert!(format!("{err:#}").contains("newer"), "{err:#}");
-    }
-}
+mod tests;

@@ -16,6 +16,7 @@ pub mod domo;
 pub mod embedded;
 pub mod history;
 pub mod job;
+pub mod logging;
 pub mod report;
 pub mod retry;
 pub mod runner;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use adls_writeback::commands;
-use clap::{Parser, Subcommand};
+use adls_writeback::commands::validate::{NextRuns, parse_count, parse_instant};
+use adls_writeback::logging::ColorChoice;
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Export datasets as CSV into Azure Data Lake Storage Gen2, through a sandboxed
 /// WebAssembly component.
@@ -22,6 +24,16 @@ struct Cli {
         value_name = "PATH"
     )]
     history: Option<PathBuf>,
+    /// Colour the log: `auto` on a terminal unless NO_COLOR is set, `always`, or `never`.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = ColorChoice::Auto,
+        env = "ADLS_WRITEBACK_COLOR",
+        value_name = "WHEN"
+    )]
+    color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,13 +68,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check a job file and list every problem (exit 2 when there are any).
+    /// Check a job file and list every problem (exit 2 when there are any); with --next,
+    /// also list the next run times of its [schedule].
     Validate {
         /// The job file.
         job: PathBuf,
-        /// Print the result as JSON.
+        /// Print the result as JSON (the run times as RFC 3339 with the zone's offset,
+        /// under "next_runs").
         #[arg(long)]
         json: bool,
+        /// List the next N run times of the job's schedule (1 to 1000), in its time zone
+        /// and in UTC.
+        #[arg(long, value_name = "N", value_parser = parse_count)]
+        next: Option<usize>,
+        /// Start the list at this RFC 3339 instant (default now), to check a schedule on
+        /// any date: a DST night, a month's end, 29 February.
+        #[arg(long, value_name = "INSTANT", value_parser = parse_instant, requires = "next")]
+        from: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Run the local emulator of ADLS Gen2, Entra ID and the Domo API.
     Emulator(commands::emulator::EmulatorArgs),
@@ -82,17 +104,24 @@ enum Command {
     /// Manage saved accounts, which job files name with `account = "NAME"`.
     #[command(subcommand)]
     Accounts(commands::accounts::AccountsCommand),
+    /// Print a shell completion script, e.g. `adls-writeback completions bash >
+    /// /etc/bash_completion.d/adls-writeback`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one per command into a folder.
+    Man {
+        /// Write adls-writeback.1 and one page per subcommand into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ADLS_WRITEBACK_LOG")
-                .unwrap_or_else(|_| "warn,adls_writeback=info,guest=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    adls_writeback::logging::init(cli.color);
     if let Some(path) = cli.history {
         adls_writeback::history::set_path(path);
     }
@@ -116,13 +145,30 @@ fn main() -> ExitCode {
                 job,
                 json,
             } => commands::audit::main(component.as_deref(), job.as_deref(), json).await,
-            Command::Validate { job, json } => commands::validate::main(&job, json).await,
+            Command::Validate {
+                job,
+                json,
+                next,
+                from,
+            } => {
+                let next = next.map(|count| NextRuns {
+                    count,
+                    from: from.unwrap_or_else(chrono::Utc::now),
+                });
+                commands::validate::main(&job, json, next).await
+            }
             Command::Emulator(args) => commands::emulator::main(args).await,
             Command::Serve(args) => commands::serve::main(args).await,
             Command::History { job, json, limit } => {
                 commands::history::main(job.as_deref(), json, limit)
             }
             Command::Accounts(command) => commands::accounts::main(command).await,
+            Command::Completions { shell } => {
+                commands::completions::completions(Cli::command(), shell)
+            }
+            Command::Man { out_dir } => {
+                commands::completions::man(Cli::command(), out_dir.as_deref())
+            }
         }
     });
     match result {

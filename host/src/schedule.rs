@@ -447,3 +447,6 @@ fn days_in_month(d: NaiveDate) -> u32 {
 mod parse;
 #[cfg(test)]
 mod tests;
+mod upcoming;
+
+pub use upcoming::MAX_UPCOMING;

@@ -259,9 +259,15 @@ impl Scheduler {
                 let when = match next {
                     None => "never (manual: `adls-writeback run`)".to_string(),
                     Some((t, Trigger::CatchUp)) => {
-                        format!("now, catching up (missed {})", format_time(t))
+                        let then = schedule
+                            .next_after(now)
+                            .map_or("none".into(), |t| schedule.wall_clock(t));
+                        format!(
+                            "now, catching up (missed {}); then {then}",
+                            schedule.wall_clock(t)
+                        )
                     }
-                    Some((t, _)) => format_time(t),
+                    Some((t, _)) => schedule.wall_clock(t),
                 };
                 tracing::info!(
                     "job `{name}` ({}): {}; next run {when}",

@@ -63,7 +63,7 @@ pub(crate) fn is_blob_request(method: &Method, query: &Query, headers: &HeaderMa
 
 /// Serves a Blob API request.
 pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Response, ServiceError> {
-    auth::authorize(state, request.headers())?;
+    auth::authorize(state, request.method(), request.headers())?;
     let target = Target::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
     if !state.store.has_account(&target.account) {

@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use serde_json::Value;
 
 use super::{DfsState, header_str};
@@ -34,8 +34,13 @@ fn invalid(state: &DfsState, tenant: Option<&str>, detail: &str) -> ServiceError
     .with_header(header::WWW_AUTHENTICATE, challenge(state, tenant))
 }
 
-/// Checks the request's bearer token; returns the token's tenant.
-pub(crate) fn authorize(state: &DfsState, headers: &HeaderMap) -> Result<String, ServiceError> {
+/// Checks the request's bearer token and that the app's role allows `method` (a read-only
+/// role allows only GET and HEAD); returns the token's tenant.
+pub(crate) fn authorize(
+    state: &DfsState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<String, ServiceError> {
     let Some(authorization) = header_str(headers, "authorization").map(str::trim) else {
         return Err(ServiceError::new(
             StatusCode::UNAUTHORIZED,
@@ -112,11 +117,16 @@ pub(crate) fn authorize(state: &DfsState, headers: &HeaderMap) -> Result<String,
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             match state.directory.app(&tenant, app_id) {
-                Some(app) if !app.data_access => Err(ServiceError::new(
-                    StatusCode::FORBIDDEN,
-                    "AuthorizationPermissionMismatch",
-                    "This request is not authorized to perform this operation using this permission.",
-                )),
+                Some(app)
+                    if !app.data_access
+                        || (app.read_only && !matches!(*method, Method::GET | Method::HEAD)) =>
+                {
+                    Err(ServiceError::new(
+                        StatusCode::FORBIDDEN,
+                        "AuthorizationPermissionMismatch",
+                        "This request is not authorized to perform this operation using this permission.",
+                    ))
+                }
                 _ => Ok(tenant),
             }
         }

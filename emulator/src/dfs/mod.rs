@@ -105,7 +105,7 @@ async fn handle(State(state): State<Arc<DfsState>>, request: Request) -> Respons
 }
 
 async fn dispatch(state: &DfsState, request: Request) -> Result<Response, ServiceError> {
-    auth::authorize(state, request.headers())?;
+    auth::authorize(state, request.method(), request.headers())?;
     let target = Target::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
     if !state.store.has_account(&target.account) {

@@ -1,5 +1,6 @@
 //! `adls-writeback accounts add|list|show|remove|test`: saved accounts (see
-//! [`crate::accounts`]). Secrets are never printed.
+//! [`crate::accounts`]). Secrets are never printed. `test` proves write access with a probe
+//! file ([`probe`]).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
+
+mod probe;
 
 use crate::accounts::{SavedAccount, Store, StoredSecret};
 use crate::bindings::errors::AuthError;
@@ -40,8 +43,10 @@ pub enum AccountsCommand {
         /// The account's name.
         name: String,
     },
-    /// Get a storage token with the account's app and check that its file system exists
-    /// and the app may use it (exit 1 when not, with the service's error explained).
+    /// Get a storage token with the account's app, check that its file system exists and
+    /// the app may list it, and prove write access: create, write and delete a small
+    /// `_`-prefixed probe file (exit 1 when any step fails, with the service's error
+    /// explained).
     Test {
         /// The account's name.
         name: String,
@@ -257,75 +262,32 @@ async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_FAILED));
         }
     };
-    match check_file_system(&client, &dfs, &a.container, &token).await {
-        Ok(()) => {
+    let storage = probe::Storage {
+        client: &client,
+        dfs: &dfs,
+        container: &a.container,
+        token: &token,
+    };
+    if let Err(message) = storage.can_list().await {
+        println!("  file system  FAILED: {message}");
+        return Ok(ExitCode::from(super::EXIT_FAILED));
+    }
+    println!(
+        "  file system  ok: `{}` exists and the app may list it",
+        a.container
+    );
+    match storage.can_write().await {
+        Ok(probe) => {
             println!(
-                "  file system  ok: `{}` exists and the app may read it",
+                "  write        ok: created, wrote and deleted `{}/{probe}`",
                 a.container
             );
             println!("Account `{name}` works.");
             Ok(ExitCode::SUCCESS)
         }
         Err(message) => {
-            println!("  file system  FAILED: {message}");
+            println!("  write        FAILED: {message}");
             Ok(ExitCode::from(super::EXIT_FAILED))
         }
     }
-}
-
-/// Lists one path of the file system: it must exist and the app needs a data role.
-async fn check_file_system(
-    client: &reqwest::Client,
-    dfs: &str,
-    container: &str,
-    token: &str,
-) -> Result<(), String> {
-    let url = format!("{dfs}/{container}?resource=filesystem&recursive=false&maxResults=1");
-    let response = client
-        .get(&url)
-        .bearer_auth(token)
-        .header("x-ms-version", "2023-11-03")
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach the DFS endpoint {dfs}: {e}"))?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(());
-    }
-    let header_code = response
-        .headers()
-        .get("x-ms-error-code")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    let code = body["error"]["code"]
-        .as_str()
-        .map(str::to_string)
-        .or(header_code)
-        .unwrap_or_default();
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    let message = message.lines().next().unwrap_or_default();
-    let hint = match code.as_str() {
-        "FilesystemNotFound" | "ContainerNotFound" => {
-            format!(
-                "the container `{container}` does not exist in this storage account: create it, or fix `container`"
-            )
-        }
-        "AuthorizationPermissionMismatch" => {
-            "the app signs in but has no data access: give it the \
-             `Storage Blob Data Contributor` role on the storage account or the container (Access \
-             control (IAM)); a new role assignment takes a few minutes to apply"
-                .into()
-        }
-        "AuthorizationFailure" => {
-            "the request was refused: check the storage account's firewall and \
-             network rules, and the app's role (`Storage Blob Data Contributor`)"
-                .into()
-        }
-        "InvalidAuthenticationInfo" => {
-            "the token was refused: check `tenant_id` (the storage account's tenant)".into()
-        }
-        _ => "check `account_name`, `container` and `dfs_endpoint`".into(),
-    };
-    Err(format!("{code} ({status}): {message} — {hint}"))
 }

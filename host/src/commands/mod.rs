@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod completions;
 pub mod emulator;
 pub mod history;
 pub mod run;
