@@ -37,7 +37,14 @@ fn main() {
     let wasm = match env::var_os("ADLS_WRITEBACK_GUEST_WASM") {
         Some(prebuilt) => PathBuf::from(prebuilt),
         None => {
-            for watched in ["guest", "wit", "fixtures", "Cargo.toml", "Cargo.lock"] {
+            for watched in [
+                "guest",
+                "wit",
+                "fixtures",
+                "Cargo.toml",
+                "Cargo.lock",
+                ".cargo",
+            ] {
                 println!("cargo:rerun-if-changed={}", root.join(watched).display());
             }
             let guest = build_guest(&root, &out_dir);

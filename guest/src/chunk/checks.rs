@@ -123,6 +123,11 @@ impl Utf8Check {
             self.pending.clear();
         }
         let base = base + skipped;
+        // The vectorised check first: nearly all input is valid, and only then is the slower
+        // one, which says where and how a sequence is bad, needed.
+        if simdutf8::basic::from_utf8(input).is_ok() {
+            return None;
+        }
         match std::str::from_utf8(input) {
             Ok(_) => None,
             Err(e) if e.error_len().is_some() || stop.is_some() => {

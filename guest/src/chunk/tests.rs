@@ -463,3 +463,101 @@ fn nul_after_bare_carriage_returns_is_an_error_not_a_panic() {
     let error = chunker.finish().unwrap_err();
     assert!(error.message.contains("NUL"), "{}", error.message);
 }
+
+/// Record ends as `csv-core` itself finds them in the whole input (a CRLF's LF belonging to
+/// the record its CR ended), or `None` when the input ends inside a quoted field.
+fn csv_core_record_ends(input: &[u8]) -> Option<(Vec<usize>, Vec<usize>)> {
+    let mut reader = csv_core::Reader::new();
+    let (mut out, mut ends) = ([0u8; 1024], [0usize; 64]);
+    let mut at = 0;
+    let mut found = Vec::new();
+    let (mut fields, mut counts) = (0, Vec::new());
+    loop {
+        let (res, n, _, nend) = reader.read_record(&input[at..], &mut out, &mut ends);
+        at += n;
+        fields += nend;
+        if res == csv_core::ReadRecordResult::Record {
+            counts.push(std::mem::take(&mut fields));
+        }
+        match res {
+            // At the end of the input, an empty slice is csv-core's EOF.
+            csv_core::ReadRecordResult::Record => {
+                let crlf = at > 0 && input[at - 1] == b'\r' && input.get(at) == Some(&b'\n');
+                found.push((at + usize::from(crlf)).min(input.len()));
+            }
+            csv_core::ReadRecordResult::End => break,
+            _ => {}
+        }
+    }
+    // An open quote at the end (csv-core closes it at EOF; the chunker calls it an error):
+    // nothing to compare. Fed on, `x` and LF complete a record only when no quote is open.
+    let mut probe = csv_core::Reader::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let (_, n, _, _) = probe.read_record(rest, &mut out, &mut ends);
+        rest = &rest[n..];
+    }
+    let mut tail: &[u8] = b"x\n";
+    let mut closes = false;
+    while !tail.is_empty() {
+        let (res, n, _, _) = probe.read_record(tail, &mut out, &mut ends);
+        tail = &tail[n..];
+        closes |= res == csv_core::ReadRecordResult::Record;
+    }
+    closes.then_some((found, counts))
+}
+
+#[test]
+fn quotes_anywhere_cut_exactly_where_csv_core_ends_records() {
+    // Quotes mid-field, after a closing quote, doubled, bare CRs, blank lines: every shape the
+    // fast record search must agree with the DFA on.
+    let alphabet: &[&[u8]] = &[
+        b"a", b"b", b",", b"\"", b"\"\"", b"\r", b"\n", b"\r\n", b" ",
+    ];
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut compared = 0;
+    for _ in 0..4000 {
+        let mut input = b"h1,h2\n".to_vec();
+        for _ in 0..rng.below(40) {
+            input.extend_from_slice(alphabet[rng.below(alphabet.len() as u64) as usize]);
+        }
+        let Some((mut want, fields)) = csv_core_record_ends(&input) else {
+            continue;
+        };
+        let ragged = fields.iter().any(|&f| f != fields[0]);
+        let records = want.len();
+        // Blank lines after the last record make a block of their own (blocks hold 1 byte).
+        if want.last().is_some_and(|&last| last < input.len()) {
+            want.push(input.len());
+        }
+        for slice in [1, 2, 3, 7, input.len().max(1)] {
+            let mut chunker = Chunker::new(1, false);
+            let mut blocks = Vec::new();
+            for piece in input.chunks(slice) {
+                chunker.feed(piece);
+                blocks.extend(std::iter::from_fn(|| chunker.next_block()));
+            }
+            let what = format!("{:?} in slices of {slice}", String::from_utf8_lossy(&input));
+            chunker.finish().unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            blocks.extend(std::iter::from_fn(|| chunker.next_block()));
+            let got: Vec<usize> = blocks
+                .iter()
+                .scan(0, |end, b| {
+                    *end += b.data.len();
+                    Some(*end)
+                })
+                .collect();
+            assert_eq!(got, want, "{what}");
+            assert_eq!(chunker.records() as usize, records, "{what}");
+            let mut strict = Chunker::new(1, false).strict(true);
+            for piece in input.chunks(slice) {
+                strict.feed(piece);
+                while strict.next_block().is_some() {}
+            }
+            let failed = strict.check().and_then(|()| strict.finish()).is_err();
+            assert_eq!(failed, ragged, "strict, field counts {fields:?}: {what}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 5000, "only {compared} comparisons");
+}
