@@ -69,11 +69,24 @@ fn best(rounds: usize, data: &[u8], f: fn(&[u8]) -> usize) -> Duration {
         .expect("at least one round")
 }
 
+/// Short rows, each with one quoted field holding a comma.
+fn short_quoted() -> Vec<u8> {
+    let mut out = b"id,name,amount\n".to_vec();
+    let mut i = 0u64;
+    while out.len() < SIZE {
+        out.extend_from_slice(format!("{i},\"name {i}, x\",{}.5\n", i * 3).as_bytes());
+        i += 1;
+    }
+    out
+}
+
 fn main() {
-    for (name, data) in [
+    let datasets = [
         ("mostly plain", mostly_plain()),
         ("all quoted", all_quoted()),
-    ] {
+        ("short quoted", short_quoted()),
+    ];
+    for (name, data) in datasets {
         let mib = data.len() as f64 / (1 << 20) as f64;
         let (chunked, copied) = (best(5, &data, chunk), best(5, &data, copy));
         println!("{name}:");

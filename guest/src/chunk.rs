@@ -9,11 +9,11 @@
 //! Parsing is `csv-core`'s DFA (RFC 4180 quoting: quoted fields may hold commas, `""` and
 //! CR/LF; records end with LF, CRLF or CR; blank lines are not records). Field contents go to
 //! one reused scratch buffer and are ignored: the chunker only needs where records end.
-//! Complete records are found without the DFA ([`Scan`]): the DFA's rules reduce to
-//! vectorised searches (`memchr`) for the record's terminator and for quotes, a `"` opening
-//! a quoted field only at the start of a field. The DFA takes the rest (a record running
-//! past the input read so far, a trailing CR) and both agree byte for byte (the fuzz target
-//! and the tests compare them).
+//! Complete records are found without the DFA (`fast`): the DFA's rules reduce to one
+//! vectorised pass (`memchr`) over the quotes, CRs and LFs, a `"` opening a quoted field
+//! only at the start of a field, and the bookkeeping of the records found is done in bulk.
+//! The DFA takes the rest (a record running past the input read so far, a trailing CR) and
+//! both agree byte for byte (the fuzz target and the tests compare them).
 //!
 //! While streaming it also rejects bad input, each time with a [`DataError`] naming the line
 //! and byte offset where the offending record starts: a NUL byte, bytes that are not UTF-8
@@ -385,55 +385,6 @@ impl Chunker {
         }
     }
 
-    /// Cuts the complete records at the start of `input` as the DFA would, without it, from
-    /// between records; returns the bytes taken. It stops before a record it cannot see the
-    /// end of (it runs past `input`, or ends with a CR that may be the first half of a CRLF),
-    /// leaving it to the DFA, which is still between records.
-    fn fast_records(&mut self, input: &[u8]) -> usize {
-        let mut scan = Scan::new(input);
-        let mut line = self.reader.line();
-        let mut taken = 0;
-        loop {
-            // Blank lines before the record are taken with it, as the DFA does.
-            let blank = input[taken..]
-                .iter()
-                .position(|&b| b != b'\n' && b != b'\r')
-                .map_or(input.len(), |i| taken + i);
-            let Some(found) = scan.record(blank, self.strict) else {
-                break;
-            };
-            let end = found.terminator;
-            let crlf = match (input[end], input.get(end + 1)) {
-                (b'\r', None) => break,
-                (b'\r', Some(b'\n')) => true,
-                _ => false,
-            };
-            self.fields = found.fields;
-            let record = &input[taken..=end];
-            line += if found.quoted {
-                // LFs inside quoted fields count as lines, as the DFA counts them.
-                memchr::memchr_iter(b'\n', record).count() as u64
-            } else {
-                let blanks = &input[taken..blank];
-                blanks.iter().filter(|&&b| b == b'\n').count() as u64
-                    + u64::from(input[end] == b'\n')
-            };
-            line += u64::from(crlf);
-            self.buf.extend_from_slice(record);
-            self.record_complete();
-            if self.failed.is_some() {
-                return taken;
-            }
-            if crlf {
-                self.buf.push(b'\n');
-            }
-            self.reader.set_line(line);
-            self.record_end();
-            taken = end + 1 + usize::from(crlf);
-        }
-        taken
-    }
-
     /// A record ends at the end of `buf`.
     fn record_end(&mut self) {
         self.between_records = true;
@@ -589,95 +540,8 @@ pub fn fields(record: &[u8]) -> Vec<Vec<u8>> {
     }
 }
 
-/// A record found by [`Scan::record`].
-struct FoundRecord {
-    /// Index of its terminator's first byte (CR or LF).
-    terminator: usize,
-    /// Its field count (only when asked for; 0 otherwise).
-    fields: u64,
-    /// Whether it holds a `"` (then LFs may sit inside it).
-    quoted: bool,
-}
-
-/// Finds where records end in one input slice, with `csv-core`'s rules for its default
-/// dialect (`,`, `"` doubled to escape, CR, LF or CRLF): outside a quoted field the first CR
-/// or LF ends the record; a `"` opens a quoted field only at a field's start (else it is
-/// literal, as after a closing quote), and a quoted field ends at a `"` not followed by
-/// another. The next quote's position is kept, so input without quotes is searched once.
-struct Scan<'a> {
-    data: &'a [u8],
-    next_quote: Option<usize>,
-    searched_from: usize,
-}
-
-impl<'a> Scan<'a> {
-    fn new(data: &'a [u8]) -> Scan<'a> {
-        Scan {
-            data,
-            next_quote: None,
-            searched_from: usize::MAX,
-        }
-    }
-
-    /// The first `"` at or after `from`.
-    fn quote_from(&mut self, from: usize) -> Option<usize> {
-        let cached = self.searched_from <= from && self.next_quote.is_none_or(|q| q >= from);
-        if !cached {
-            self.next_quote = memchr::memchr(b'"', &self.data[from..]).map(|i| from + i);
-            self.searched_from = from;
-        }
-        self.next_quote
-    }
-
-    /// The record starting at `start` (a record's first byte, not a terminator), when its
-    /// end is in the data.
-    fn record(&mut self, start: usize, count_fields: bool) -> Option<FoundRecord> {
-        let data = self.data;
-        let mut at = start;
-        let mut commas = 0u64;
-        let mut quoted = false;
-        let mut count = |from: usize, to: usize| {
-            if count_fields {
-                commas += memchr::memchr_iter(b',', &data[from..to]).count() as u64;
-            }
-        };
-        loop {
-            // `at` is outside quotes: in a field, or at its start.
-            let quote = self.quote_from(at);
-            let limit = quote.unwrap_or(data.len());
-            if let Some(end) = memchr::memchr2(b'\n', b'\r', &data[at..limit]) {
-                let terminator = at + end;
-                count(at, terminator);
-                let fields = if count_fields { commas + 1 } else { 0 };
-                return Some(FoundRecord {
-                    terminator,
-                    fields,
-                    quoted,
-                });
-            }
-            let quote = quote?;
-            count(at, quote);
-            quoted = true;
-            if quote == start || data[quote - 1] == b',' {
-                // A quoted field: it ends at a `"` not followed by another.
-                let mut from = quote + 1;
-                at = loop {
-                    let close = from + memchr::memchr(b'"', &data[from..])?;
-                    match data.get(close + 1) {
-                        Some(b'"') => from = close + 2,
-                        Some(_) => break close + 1,
-                        None => return None,
-                    }
-                };
-            } else {
-                // Inside an unquoted field a quote is a character like any other.
-                at = quote + 1;
-            }
-        }
-    }
-}
-
 mod checks;
+mod fast;
 
 #[cfg(test)]
 mod tests;

@@ -21,15 +21,19 @@ impl Chunker {
             return;
         };
         if self.strict && fields != header_fields {
-            self.failed = Some(DataError {
-                line,
-                byte_offset: offset,
-                message: format!(
-                    "the record at line {line} (byte {offset}) has {fields} fields, but the \
-                     header has {header_fields}: fix the data, or set output.strict = false"
-                ),
-            });
+            self.fail_ragged(line, offset, fields, header_fields);
         }
+    }
+
+    pub(super) fn fail_ragged(&mut self, line: u64, offset: u64, fields: u64, header_fields: u64) {
+        self.failed = Some(DataError {
+            line,
+            byte_offset: offset,
+            message: format!(
+                "the record at line {line} (byte {offset}) has {fields} fields, but the header \
+                 has {header_fields}: fix the data, or set output.strict = false"
+            ),
+        });
     }
 
     pub(super) fn fail_long(&mut self, line: u64, offset: u64, bytes: u64, tail: &str) {
