@@ -157,7 +157,7 @@ async fn download(
         None => (0, meta.len),
     };
     let with_md5 = wants_range_md5(headers, range)?;
-    let (body, range_md5) = content_body(blob.as_deref(), start, length, with_md5).await?;
+    let (body, range_md5) = content_body(blob.as_ref(), start, length, with_md5).await?;
     let status = match range {
         Some(_) => StatusCode::PARTIAL_CONTENT,
         None => StatusCode::OK,

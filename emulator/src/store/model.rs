@@ -2,12 +2,13 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::content::{Chunks, Staged};
 use crate::timefmt;
 
 /// A path is a file or a directory.
@@ -53,15 +54,15 @@ pub(crate) struct ContentHeaders {
     pub content_md5: Option<String>,
 }
 
-/// Uncommitted data of one append, kept in a staging file until a flush commits or drops it.
+/// Uncommitted data of one append, kept until a flush commits or drops it.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
     /// `position` of the append.
     pub position: u64,
     /// Length of the appended data.
     pub len: u64,
-    /// Staging file holding the data.
-    pub file: PathBuf,
+    /// The data (a staging file, or memory).
+    pub data: Staged,
     /// Arrival order: among appends at one position the latest wins.
     pub seq: u64,
 }
@@ -80,7 +81,7 @@ pub(crate) struct PathMeta {
     /// Committed length of a file.
     #[serde(default)]
     pub len: u64,
-    /// Name of the file's content in the file system's `blobs/` folder.
+    /// Identity of the file's content: its name in the file system's `blobs/` folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
     /// `x-ms-properties` as given (`n1=base64,n2=base64`).
@@ -95,6 +96,9 @@ pub(crate) struct PathMeta {
     /// A flush is copying data into this file's content.
     #[serde(skip)]
     pub flushing: bool,
+    /// Committed content of a file in an in-memory store (empty in a store on disk).
+    #[serde(skip)]
+    pub memory: Arc<Chunks>,
 }
 
 impl PathMeta {
@@ -112,6 +116,7 @@ impl PathMeta {
             content: ContentHeaders::default(),
             pending: Vec::new(),
             flushing: false,
+            memory: Arc::default(),
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::content::Content;
 use super::model::{self, ContentHeaders, FsMeta, Kind, PathMeta};
 use super::{Store, fs_mut, persist};
 use crate::conditions::{Conditions, Outcome};
@@ -61,11 +62,11 @@ pub(crate) struct Page {
     pub continuation: Option<String>,
 }
 
-/// Files that a committed change made useless: content and staged appends.
+/// Files that a committed change made useless: content and staged appends (none in memory).
 fn leftovers(store: &Store, account: &str, fs_name: &str, meta: &PathMeta) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = meta.pending.iter().map(|p| p.file.clone()).collect();
+    let mut files: Vec<PathBuf> = meta.pending.iter().filter_map(|p| p.data.file()).collect();
     if let Some(id) = &meta.blob {
-        files.push(store.layout.blob(account, fs_name, id));
+        files.extend(store.blob_file(account, fs_name, id));
     }
     files
 }
@@ -127,8 +128,11 @@ impl Store {
             }
             (kind, _) => {
                 let blob = (kind == Kind::File).then(|| uuid::Uuid::new_v4().to_string());
-                if let Some(id) = &blob {
-                    File::create(self.layout.blob(account, fs_name, id))?;
+                if let Some(file) = blob
+                    .as_ref()
+                    .and_then(|id| self.blob_file(account, fs_name, id))
+                {
+                    File::create(file)?;
                 }
                 let mut meta = PathMeta::new(kind, blob);
                 meta.properties = request.properties;
@@ -148,13 +152,13 @@ impl Store {
         Ok(meta)
     }
 
-    /// Metadata of a path and the file holding its committed content (files only).
+    /// Metadata of a path and its committed content (files only).
     pub(crate) fn path(
         &self,
         account: &str,
         fs_name: &str,
         path: &str,
-    ) -> Result<(PathMeta, Option<PathBuf>), ServiceError> {
+    ) -> Result<(PathMeta, Option<Content>), ServiceError> {
         let mut accounts = self.lock();
         let fs = fs_mut(&mut accounts, account, fs_name)?;
         let meta = fs
@@ -164,7 +168,10 @@ impl Store {
         let blob = meta
             .blob
             .as_ref()
-            .map(|id| self.layout.blob(account, fs_name, id));
+            .map(|id| match self.blob_file(account, fs_name, id) {
+                Some(file) => Content::File(file),
+                None => Content::Memory(meta.memory.clone()),
+            });
         let mut snapshot = meta.clone();
         snapshot.pending.clear();
         Ok((snapshot, blob))

@@ -3,7 +3,7 @@
 use adls_writeback_emulator::{Emulator, EmulatorConfig};
 use reqwest::{Method, StatusCode};
 
-use crate::common::{Env, etag, start, storage_token};
+use crate::common::{Env, etag, start, start_in_memory, storage_token};
 
 #[tokio::test]
 async fn restart_keeps_flushed_data_and_drops_staged_data() {
@@ -49,5 +49,29 @@ async fn restart_keeps_flushed_data_and_drops_staged_data() {
         flush_staged.status(),
         StatusCode::BAD_REQUEST,
         "staged data does not survive"
+    );
+}
+
+#[tokio::test]
+async fn in_memory_store_writes_nothing_and_forgets_at_stop() {
+    let env = start_in_memory().await;
+    env.put_file("mem/data.csv", b"a,b\n1,2\n").await;
+    let renamed = env
+        .req(Method::PUT, "writeback/mem/moved.csv")
+        .header("x-ms-rename-source", "/writeback/mem/data.csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), StatusCode::CREATED);
+    assert_eq!(env.read("mem/moved.csv").await, b"a,b\n1,2\n");
+    let entries: Vec<_> = std::fs::read_dir(env.data.path()).unwrap().collect();
+    assert!(entries.is_empty(), "nothing on disk: {entries:?}");
+
+    let env = env.restart_after(|_| {}).await;
+    let gone = env.head("mem/moved.csv").await;
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "a restart on disk does not see the in-memory data"
     );
 }
