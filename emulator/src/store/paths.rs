@@ -51,6 +51,9 @@ pub(crate) struct ListRequest {
     pub max_results: usize,
     /// Continuation token of the previous page.
     pub continuation: Option<String>,
+    /// `beginFrom` (the SDKs' `start_from`): a path relative to the listed directory where the listing starts (that
+    /// path included, when it exists).
+    pub start_from: Option<String>,
 }
 
 /// One page of a listing.
@@ -289,7 +292,8 @@ impl Store {
             if existing.kind != src_kind {
                 return Err(ServiceError::invalid_source_or_destination_resource_type());
             }
-            if existing.kind == Kind::Directory {
+            // An empty directory is replaced, as POSIX rename does; a full one is kept.
+            if existing.kind == Kind::Directory && !fs.descendants(dest).is_empty() {
                 return Err(ServiceError::path_already_exists());
             }
             let old = fs.paths.remove(dest).expect("destination exists");
@@ -341,6 +345,10 @@ impl Store {
                 _ => return Err(ServiceError::path_not_found()),
             },
         };
+        let start = request
+            .start_from
+            .as_ref()
+            .map(|from| format!("{prefix}{from}"));
         let mut names: Vec<&String> = fs
             .paths
             .range(prefix.clone()..)
@@ -351,6 +359,11 @@ impl Store {
                 after
                     .as_ref()
                     .is_none_or(|a| model::path_order(name, a).is_gt())
+            })
+            .filter(|name| {
+                start
+                    .as_ref()
+                    .is_none_or(|s| model::path_order(name, s).is_ge())
             })
             .collect();
         names.sort_by(|a, b| model::path_order(a, b));
@@ -401,6 +414,7 @@ mod tests {
             recursive,
             max_results: 100,
             continuation: None,
+            start_from: None,
         };
         s.list_paths("acct1", "fs1", &request)
             .unwrap()
@@ -480,5 +494,27 @@ mod tests {
         let page = s.list_paths("acct1", "fs1", &request).unwrap();
         assert_eq!(names(&page), ["a/b", "a-c"]);
         assert!(page.continuation.is_none());
+
+        // beginFrom is inclusive, relative to the listed directory, and kept across pages.
+        let mut request = ListRequest {
+            recursive: true,
+            max_results: 1,
+            start_from: Some("a/b".into()),
+            ..ListRequest::default()
+        };
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a/b"]);
+        request.continuation = page.continuation;
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a-c"]);
+        let request = ListRequest {
+            directory: Some("a".into()),
+            recursive: true,
+            max_results: 10,
+            start_from: Some("b".into()),
+            ..ListRequest::default()
+        };
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a/b"]);
     }
 }

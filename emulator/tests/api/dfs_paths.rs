@@ -352,3 +352,83 @@ on_both_stores!(every_answer_carries_the_service_headers, |env| {
     )
     .await;
 });
+
+/// Names of a listing page.
+async fn listed(env: &crate::common::Env, path_and_query: &str) -> Vec<String> {
+    let response = env.req(Method::GET, path_and_query).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path_and_query}");
+    let body: Value = response.json().await.unwrap();
+    body["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+on_both_stores!(list_paths_begin_from_is_inclusive_and_relative, |env| {
+    for name in ["top/a/1", "top/a/2", "top/b/1", "top/c"] {
+        env.put_file(name, b"x").await;
+    }
+    assert_eq!(
+        listed(
+            &env,
+            "writeback?resource=filesystem&recursive=true&directory=top&beginFrom=a%2F2"
+        )
+        .await,
+        ["top/a/2", "top/b", "top/b/1", "top/c"]
+    );
+    // A start that does not exist starts at the next path; pages keep the start.
+    assert_eq!(
+        listed(
+            &env,
+            "writeback?resource=filesystem&recursive=false&directory=top&beginFrom=bb"
+        )
+        .await,
+        ["top/c"]
+    );
+    let first = env
+        .req(
+            Method::GET,
+            "writeback?resource=filesystem&recursive=true&beginFrom=top%2Fb&maxResults=1",
+        )
+        .send()
+        .await
+        .unwrap();
+    let token = first.headers()["x-ms-continuation"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        listed(
+            &env,
+            &format!(
+                "writeback?resource=filesystem&recursive=true&beginFrom=top%2Fb&continuation={}",
+                urlencode(&token)
+            )
+        )
+        .await,
+        ["top/b/1", "top/c"]
+    );
+});
+
+on_both_stores!(rename_onto_an_empty_directory_replaces_it, |env| {
+    env.put_file("src/deep/f", b"1").await;
+    let made = env
+        .req(Method::PUT, "writeback/dst/empty?resource=directory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let rename = |source: &'static str, dest: &'static str| {
+        env.req(Method::PUT, &format!("writeback/{dest}"))
+            .header("x-ms-rename-source", source)
+            .send()
+    };
+    let replaced = rename("/writeback/src", "dst/empty").await.unwrap();
+    assert_eq!(replaced.status(), StatusCode::CREATED);
+    assert_eq!(env.read("dst/empty/deep/f").await, b"1");
+    env.put_file("other/g", b"2").await;
+    let full = rename("/writeback/other", "dst").await.unwrap();
+    expect_error(full, StatusCode::CONFLICT, "PathAlreadyExists").await;
+});
