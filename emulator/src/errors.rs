@@ -74,6 +74,8 @@ service_errors! {
         "The CRC64 value specified in the request did not match with the CRC64 value calculated by the server.";
     md5_mismatch => BAD_REQUEST, "Md5Mismatch",
         "The MD5 value specified in the request did not match with the MD5 value calculated by the server.";
+    missing_required_header => BAD_REQUEST, "MissingRequiredHeader",
+        "An HTTP header that's mandatory for this request is not specified.";
     missing_content_length => LENGTH_REQUIRED, "MissingContentLengthHeader",
         "Content-Length HTTP header is missing.";
     missing_required_query_parameter => BAD_REQUEST, "MissingRequiredQueryParameter",

@@ -327,6 +327,7 @@ mod tests {
             properties: None,
             content: ContentHeaders::default(),
             conditions: Conditions::default(),
+            access: super::super::NewAccess::default(),
         }
     }
 

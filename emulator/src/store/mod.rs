@@ -5,6 +5,8 @@
 //! One mutex guards all metadata; it is held for metadata changes and the index write that
 //! commits them, never while file content is copied or streamed.
 
+pub(crate) mod access;
+mod access_ops;
 mod blob;
 pub(crate) mod content;
 mod data;
@@ -19,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
+pub(crate) use access_ops::{AccessChange, NewAccess, RecursiveChange, RecursiveMode};
 pub(crate) use blob::{BlobListRequest, Listed};
 pub(crate) use content::{Content, StagingSink};
 pub(crate) use data::FlushRequest;

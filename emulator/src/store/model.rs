@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::access::Access;
 use super::content::{Chunks, Staged};
 use crate::timefmt;
 
@@ -90,6 +91,9 @@ pub(crate) struct PathMeta {
     /// Stored content headers.
     #[serde(default)]
     pub content: ContentHeaders,
+    /// Owner, group, permissions and ACL (`None`: the defaults of its kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
     /// Uncommitted appends (kept in memory and in staging files; not persisted).
     #[serde(skip)]
     pub pending: Vec<Pending>,
@@ -114,6 +118,7 @@ impl PathMeta {
             blob,
             properties: None,
             content: ContentHeaders::default(),
+            access: None,
             pending: Vec::new(),
             flushing: false,
             memory: Arc::default(),
@@ -133,6 +138,13 @@ impl PathMeta {
     /// `(etag, last_modified)` for condition evaluation.
     pub(crate) fn version(&self) -> (&str, SystemTime) {
         (&self.etag, self.last_modified())
+    }
+
+    /// The path's access control (the defaults of its kind when never set).
+    pub(crate) fn access(&self) -> Access {
+        self.access
+            .clone()
+            .unwrap_or_else(|| Access::default_for(self.kind))
     }
 
     /// Marks a modification: new ETag, new Last-Modified.
@@ -155,6 +167,9 @@ pub(crate) struct FsMeta {
     /// Every path, keyed by its name (`dir/sub/file.csv`).
     #[serde(default)]
     pub paths: BTreeMap<String, PathMeta>,
+    /// Access control of the root directory `/` (`None`: a directory's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_access: Option<Access>,
 }
 
 impl FsMeta {
@@ -165,6 +180,7 @@ impl FsMeta {
             modified: timefmt::to_nanos(SystemTime::now()),
             properties,
             paths: BTreeMap::new(),
+            root_access: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::access_ops::{self, NewAccess};
 use super::content::Content;
 use super::model::{self, ContentHeaders, FsMeta, Kind, PathMeta};
 use super::{Store, fs_mut, persist};
@@ -23,6 +24,8 @@ pub(crate) struct CreateRequest {
     pub content: ContentHeaders,
     /// Conditions on the path.
     pub conditions: Conditions,
+    /// Owner, group, permissions, umask and ACL asked for.
+    pub access: NewAccess,
 }
 
 /// A rename (`PUT` with `x-ms-rename-source`).
@@ -122,6 +125,7 @@ impl Store {
                 .entry(ancestor.to_string())
                 .or_insert_with(|| PathMeta::new(Kind::Directory, None));
         }
+        let inherited = access_ops::inherited_defaults(fs, path);
         let mut replaced = Vec::new();
         let meta = match (request.kind, fs.paths.get_mut(path)) {
             (Kind::Directory, Some(dir)) => {
@@ -138,6 +142,15 @@ impl Store {
                     File::create(file)?;
                 }
                 let mut meta = PathMeta::new(kind, blob);
+                let given = &request.access;
+                let asked = given.owner.is_some()
+                    || given.group.is_some()
+                    || given.permissions.is_some()
+                    || given.umask.is_some()
+                    || given.acl.is_some();
+                if asked || !inherited.is_empty() {
+                    meta.access = Some(access_ops::new_access(kind, given, &inherited));
+                }
                 meta.properties = request.properties;
                 meta.content = ContentHeaders {
                     content_md5: None,
@@ -404,6 +417,7 @@ mod tests {
             properties: None,
             content: ContentHeaders::default(),
             conditions: Conditions::default(),
+            access: NewAccess::default(),
         };
         s.create_path("acct1", "fs1", path, request)
     }

@@ -4,6 +4,7 @@
 #[macro_use]
 mod common;
 
+mod access;
 mod admin;
 mod auth;
 mod blob_containers;
