@@ -102,6 +102,100 @@ fn check_ancestors(fs: &FsMeta, path: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// What a rename did: the renamed path, the destination it replaced, and the content ids
+/// that moved to the destination file system.
+struct Moved {
+    snapshot: PathMeta,
+    replaced: Option<PathMeta>,
+    blobs: Vec<String>,
+}
+
+/// Moves `request.source` (from `source_fs`, or from `dest_fs` itself when `None`) with its
+/// children to `dest` in `dest_fs`, after every check; on error nothing changed.
+fn move_paths(
+    dest_fs: &mut FsMeta,
+    source_fs: Option<&mut FsMeta>,
+    dest: &str,
+    request: &RenameRequest,
+) -> Result<Moved, ServiceError> {
+    let source = request.source.as_str();
+    let same = source_fs.is_none();
+    let src_fs: &FsMeta = source_fs.as_deref().unwrap_or(dest_fs);
+    let src = src_fs
+        .paths
+        .get(source)
+        .ok_or_else(ServiceError::source_path_not_found)?;
+    if request
+        .source_conditions
+        .evaluate(Some(src.version()), false)
+        != Outcome::Pass
+    {
+        return Err(ServiceError::source_condition_not_met());
+    }
+    let src_kind = src.kind;
+    if same && source == dest {
+        return Ok(Moved {
+            snapshot: src.clone(),
+            replaced: None,
+            blobs: Vec::new(),
+        });
+    }
+    if same && model::is_within(dest, source) {
+        return Err(ServiceError::invalid_rename_source_path());
+    }
+    let mut names = vec![source.to_string()];
+    if src_kind == Kind::Directory {
+        names.extend(src_fs.descendants(source));
+    }
+    if let Some(parent) = model::parent(dest) {
+        match dest_fs.paths.get(parent) {
+            None => return Err(ServiceError::rename_destination_parent_path_not_found()),
+            Some(p) if p.kind == Kind::File => return Err(ServiceError::path_conflict()),
+            Some(_) => {}
+        }
+    }
+    let existing = dest_fs.paths.get(dest);
+    check_destination(&request.conditions, existing)?;
+    if let Some(existing) = existing {
+        if existing.kind != src_kind {
+            return Err(ServiceError::invalid_source_or_destination_resource_type());
+        }
+        // An empty directory is replaced, as POSIX rename does; a full one is kept.
+        if existing.kind == Kind::Directory && !dest_fs.descendants(dest).is_empty() {
+            return Err(ServiceError::path_already_exists());
+        }
+    }
+    let replaced = dest_fs.paths.remove(dest);
+    let taken: Vec<(String, PathMeta)> = {
+        let from: &mut FsMeta = match source_fs {
+            Some(fs) => fs,
+            None => &mut *dest_fs,
+        };
+        names
+            .iter()
+            .map(|name| (name.clone(), from.paths.remove(name).expect("listed above")))
+            .collect()
+    };
+    let mut blobs = Vec::new();
+    for (name, meta) in taken {
+        if !same {
+            blobs.extend(meta.blob.clone());
+        }
+        dest_fs
+            .paths
+            .insert(format!("{dest}{}", &name[source.len()..]), meta);
+    }
+    let moved = dest_fs.paths.get_mut(dest).expect("just inserted");
+    if request.properties.is_some() {
+        moved.properties = request.properties.clone();
+    }
+    Ok(Moved {
+        snapshot: moved.clone(),
+        replaced,
+        blobs,
+    })
+}
+
 impl Store {
     /// Creates a file or directory and any missing parent directories. A file created over an
     /// existing file replaces it at once with an empty one.
@@ -258,8 +352,10 @@ impl Store {
         Ok(())
     }
 
-    /// Renames a file or a directory with all its children, in one index commit. An existing
-    /// destination file is replaced unless the destination conditions fail.
+    /// Renames a file or a directory with all its children, in one index commit, within a
+    /// file system or from another one of the same account (`request.source_fs`). An
+    /// existing destination file, or empty directory, is replaced unless the destination
+    /// conditions fail.
     pub(crate) fn rename_path(
         &self,
         account: &str,
@@ -267,69 +363,65 @@ impl Store {
         dest: &str,
         request: RenameRequest,
     ) -> Result<PathMeta, ServiceError> {
-        if request.source_fs != fs_name {
-            return Err(ServiceError::invalid_source_uri());
-        }
-        let source = request.source.as_str();
+        let cross = request.source_fs != fs_name;
         let mut accounts = self.lock();
-        let fs = fs_mut(&mut accounts, account, fs_name)?;
-        let src = fs
-            .paths
-            .get(source)
-            .ok_or_else(ServiceError::source_path_not_found)?;
-        if request
-            .source_conditions
-            .evaluate(Some(src.version()), false)
-            != Outcome::Pass
-        {
-            return Err(ServiceError::source_condition_not_met());
+        let filesystems = super::account_mut(&mut accounts, account)?;
+        if !filesystems.contains_key(fs_name) {
+            return Err(ServiceError::filesystem_not_found());
         }
-        let src_kind = src.kind;
-        if source == dest {
-            return Ok(src.clone());
-        }
-        if model::is_within(dest, source) {
-            return Err(ServiceError::invalid_rename_source_path());
-        }
-        if let Some(parent) = model::parent(dest) {
-            match fs.paths.get(parent) {
-                None => return Err(ServiceError::rename_destination_parent_path_not_found()),
-                Some(p) if p.kind == Kind::File => return Err(ServiceError::path_conflict()),
-                Some(_) => {}
+        // Another file system is taken out of the map while both are changed.
+        let mut detached = match cross {
+            false => None,
+            true => Some(
+                filesystems
+                    .remove(&request.source_fs)
+                    .ok_or_else(ServiceError::source_path_not_found)?,
+            ),
+        };
+        let dest_fs = filesystems.get_mut(fs_name).expect("checked above");
+        // Content files move too when on disk; if one cannot, everything is put back.
+        let backup = (cross && self.layout.is_some()).then(|| (dest_fs.clone(), detached.clone()));
+        let mut outcome = move_paths(dest_fs, detached.as_mut(), dest, &request);
+        if let (Ok(done), Some(layout)) = (&outcome, self.layout.as_ref().filter(|_| cross)) {
+            let mut moved = Vec::new();
+            for id in &done.blobs {
+                let from = layout.blob(account, &request.source_fs, id);
+                let to = layout.blob(account, fs_name, id);
+                match std::fs::rename(&from, &to) {
+                    Ok(()) => moved.push((from, to)),
+                    Err(e) => {
+                        for (from, to) in moved.drain(..).rev() {
+                            let _ = std::fs::rename(to, from);
+                        }
+                        let (dest_before, source_before) = backup.expect("kept for this");
+                        *filesystems.get_mut(fs_name).expect("checked above") = dest_before;
+                        detached = source_before;
+                        outcome = Err(e.into());
+                        break;
+                    }
+                }
             }
         }
-        let existing = fs.paths.get(dest);
-        check_destination(&request.conditions, existing)?;
-        let mut garbage = Vec::new();
-        if let Some(existing) = existing {
-            if existing.kind != src_kind {
-                return Err(ServiceError::invalid_source_or_destination_resource_type());
+        let saved = outcome.and_then(|done| {
+            let dest_fs = filesystems.get(fs_name).expect("checked above");
+            self.save(account, fs_name, dest_fs)?;
+            if let Some(source) = &detached {
+                self.save(account, &request.source_fs, source)?;
             }
-            // An empty directory is replaced, as POSIX rename does; a full one is kept.
-            if existing.kind == Kind::Directory && !fs.descendants(dest).is_empty() {
-                return Err(ServiceError::path_already_exists());
-            }
-            let old = fs.paths.remove(dest).expect("destination exists");
-            garbage = leftovers(self, account, fs_name, &old);
+            Ok(done)
+        });
+        if let Some(source) = detached {
+            filesystems.insert(request.source_fs.clone(), source);
         }
-        let mut names = vec![source.to_string()];
-        if src_kind == Kind::Directory {
-            names.extend(fs.descendants(source));
-        }
-        for name in names {
-            let meta = fs.paths.remove(&name).expect("listed above");
-            fs.paths
-                .insert(format!("{dest}{}", &name[source.len()..]), meta);
-        }
-        let moved = fs.paths.get_mut(dest).expect("just inserted");
-        if request.properties.is_some() {
-            moved.properties = request.properties;
-        }
-        let snapshot = moved.clone();
-        self.save(account, fs_name, fs)?;
         drop(accounts);
+        let done = saved?;
+        let garbage: Vec<PathBuf> = done
+            .replaced
+            .iter()
+            .flat_map(|old| leftovers(self, account, fs_name, old))
+            .collect();
         persist::remove_files(garbage);
-        Ok(snapshot)
+        Ok(done.snapshot)
     }
 
     /// One page of paths in depth-first order, and the continuation token when more remain.

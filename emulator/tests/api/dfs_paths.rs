@@ -432,3 +432,57 @@ on_both_stores!(rename_onto_an_empty_directory_replaces_it, |env| {
     let full = rename("/writeback/other", "dst").await.unwrap();
     expect_error(full, StatusCode::CONFLICT, "PathAlreadyExists").await;
 });
+
+on_both_stores!(rename_across_file_systems_moves_content, |env| {
+    let made = env
+        .req(Method::PUT, "other?resource=filesystem")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    env.put_file("tree/a.csv", b"a,b\n").await;
+    env.put_file("tree/sub/b.csv", b"1,2\n").await;
+    let moved = env
+        .req(Method::PUT, "other/moved")
+        .header("x-ms-rename-source", "/writeback/tree")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::CREATED);
+    let read = |path: &'static str| env.req(Method::GET, path).send();
+    assert_eq!(
+        read("other/moved/sub/b.csv")
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        b"1,2\n"
+    );
+    assert_eq!(
+        read("other/moved/a.csv")
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        b"a,b\n"
+    );
+    assert_eq!(env.head("tree").await.status(), StatusCode::NOT_FOUND);
+    let missing = env
+        .req(Method::PUT, "other/again")
+        .header("x-ms-rename-source", "/nosuchfs/tree")
+        .send()
+        .await
+        .unwrap();
+    expect_error(missing, StatusCode::NOT_FOUND, "SourcePathNotFound").await;
+    let no_parent = env
+        .req(Method::PUT, "other/none/x")
+        .header("x-ms-rename-source", "/writeback/tree")
+        .send()
+        .await
+        .unwrap();
+    expect_error(no_parent, StatusCode::NOT_FOUND, "SourcePathNotFound").await;
+});

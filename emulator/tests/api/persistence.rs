@@ -75,3 +75,27 @@ async fn in_memory_store_writes_nothing_and_forgets_at_stop() {
         "a restart on disk does not see the in-memory data"
     );
 }
+
+#[tokio::test]
+async fn a_rename_across_file_systems_survives_a_restart() {
+    let env = start().await;
+    let made = env
+        .req(Method::PUT, "second?resource=filesystem")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    env.put_file("d/f.csv", b"kept").await;
+    let moved = env
+        .req(Method::PUT, "second/f.csv")
+        .header("x-ms-rename-source", "/writeback/d/f.csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::CREATED);
+    let env = env.restart().await;
+    let read = env.req(Method::GET, "second/f.csv").send().await.unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(read.bytes().await.unwrap().as_ref(), b"kept");
+    assert_eq!(env.head("d/f.csv").await.status(), StatusCode::NOT_FOUND);
+}
