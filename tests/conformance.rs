@@ -192,3 +192,29 @@ fn microsoft_data_lake_sdk_own_test_suite() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn domo_python_sdk_conformance() {
+    let python = python_with_requirements("tests/pydomo/requirements.txt", "pydomo-venv");
+    let output = Command::new(python)
+        .args([
+            "-m",
+            "pytest",
+            "tests/pydomo",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rfE",
+        ])
+        .current_dir(repo_root())
+        .env("ADLS_WRITEBACK_BIN", env!("CARGO_BIN_EXE_adls-writeback"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "pydomo against the emulator failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
