@@ -2,9 +2,10 @@
 //! (Microsoft's Python SDKs, AzCopy, curl):
 //!
 //! ```text
-//! cargo run -p adls-writeback-emulator --example serve -- DATA_DIR [DFS_PORT [LOGIN_PORT [DOMO_PORT]]]
+//! cargo run -p adls-writeback-emulator --example serve -- [--in-memory] [--plain] DATA_DIR [DFS_PORT [LOGIN_PORT [DOMO_PORT]]]
 //! ```
 //!
+//! `--in-memory` keeps the store in memory, `--plain` serves plain HTTP instead of HTTPS.
 //! Ports default to 0 (any free port). Prints the endpoints and the CA file to trust, one
 //! `name=value` per line, then serves.
 
@@ -15,7 +16,15 @@ use anyhow::Context as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let (flags, rest): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a.starts_with("--"));
+    for flag in &flags {
+        anyhow::ensure!(
+            flag == "--in-memory" || flag == "--plain",
+            "unknown option `{flag}`: use --in-memory or --plain"
+        );
+    }
+    let mut args = rest.into_iter();
     let data_dir = args
         .next()
         .context("usage: serve DATA_DIR [DFS_PORT [LOGIN_PORT [DOMO_PORT]]]")?;
@@ -27,12 +36,12 @@ async fn main() -> anyhow::Result<()> {
         Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
     };
     let mut config = EmulatorConfig::well_known(data_dir);
-    config.tls = true;
+    config.tls = !flags.iter().any(|f| f == "--plain");
+    config.in_memory = flags.iter().any(|f| f == "--in-memory");
     config.dfs_addr = port()?;
     config.login_addr = port()?;
     config.domo_addr = port()?;
     let emulator = Emulator::start(config).await?;
-    let ca = emulator.ca_file().context("TLS is on, so there is a CA")?;
     println!("dfs={}", emulator.dfs_url());
     println!(
         "account={}",
@@ -40,7 +49,9 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("authority={}", emulator.authority_url());
     println!("domo={}", emulator.domo_url());
-    println!("ca={}", ca.display());
+    if let Some(ca) = emulator.ca_file() {
+        println!("ca={}", ca.display());
+    }
     println!("tenant={}", well_known::TENANT_ID);
     println!("client_id={}", well_known::CLIENT_ID);
     println!("client_secret={}", well_known::CLIENT_SECRET);

@@ -39,8 +39,13 @@ pub mod well_known {
 /// Everything the emulator needs to start.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    /// DFS data (file systems, files, metadata) lives here and survives a restart.
+    /// DFS data (file systems, files, metadata) lives here and survives a restart, unless
+    /// [`in_memory`](Self::in_memory). The TLS certificate is kept here in both cases.
     pub data_dir: PathBuf,
+    /// Keep the DFS data in memory only (as Azurite's `--inMemoryPersistence`): the same
+    /// semantics (appends staged until a flush commits them, reads, renames, listings), no disk
+    /// writes for data or metadata, and everything gone when the emulator stops. Default off.
+    pub in_memory: bool,
     /// Domo datasets folder (none: no datasets).
     ///
     /// Datasets are read from it at request time, so files may be added while the emulator
@@ -167,6 +172,7 @@ impl EmulatorConfig {
         };
         Self {
             data_dir: data_dir.into(),
+            in_memory: false,
             datasets_dir: None,
             dfs_addr: loopback,
             login_addr: loopback,

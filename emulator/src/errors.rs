@@ -70,8 +70,12 @@ service_errors! {
         "The source URI is invalid.";
     invalid_uri => BAD_REQUEST, "InvalidUri",
         "The request URI is invalid.";
+    crc64_mismatch => BAD_REQUEST, "Crc64Mismatch",
+        "The CRC64 value specified in the request did not match with the CRC64 value calculated by the server.";
     md5_mismatch => BAD_REQUEST, "Md5Mismatch",
         "The MD5 value specified in the request did not match with the MD5 value calculated by the server.";
+    missing_required_header => BAD_REQUEST, "MissingRequiredHeader",
+        "An HTTP header that's mandatory for this request is not specified.";
     missing_content_length => LENGTH_REQUIRED, "MissingContentLengthHeader",
         "Content-Length HTTP header is missing.";
     missing_required_query_parameter => BAD_REQUEST, "MissingRequiredQueryParameter",

@@ -2,7 +2,8 @@
 //! be run and tested without an Azure account:
 //!
 //! 1. the ADLS Gen2 DFS endpoint, path-style (`http://127.0.0.1:PORT/{account}/{filesystem}/…`),
-//!    with a persistent hierarchical store ([`EmulatorConfig::data_dir`]), and on the same
+//!    with a persistent hierarchical store ([`EmulatorConfig::data_dir`]) or one in memory
+//!    ([`EmulatorConfig::in_memory`]), and on the same
 //!    address the Blob endpoint of the same data, for the calls the Data Lake SDKs send there;
 //! 2. the Microsoft Entra ID v2 token endpoint (client credentials), whose tokens the DFS
 //!    endpoint requires;
@@ -33,6 +34,7 @@ mod admin;
 mod blob;
 mod conditions;
 mod config;
+mod crc64;
 mod dfs;
 mod domo;
 mod errors;
@@ -103,14 +105,21 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
         let data_dir = config.data_dir.clone();
         let accounts = config.accounts.clone();
-        let store = tokio::task::spawn_blocking(move || store::Store::open(&data_dir, &accounts))
-            .await?
-            .with_context(|| {
-                format!(
-                    "cannot open the emulator's data folder {}",
-                    config.data_dir.display()
-                )
-            })?;
+        let in_memory = config.in_memory;
+        let store = tokio::task::spawn_blocking(move || {
+            if in_memory {
+                store::Store::in_memory(&accounts)
+            } else {
+                store::Store::open(&data_dir, &accounts)
+            }
+        })
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot open the emulator's data folder {}",
+                config.data_dir.display()
+            )
+        })?;
         let tls = if config.tls {
             let dir = config.data_dir.join(tls::TLS_DIR);
             Some(tokio::task::spawn_blocking(move || tls::Tls::load_or_create(&dir)).await??)

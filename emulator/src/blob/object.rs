@@ -113,12 +113,7 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     set_version(response, &meta.etag, meta.last_modified());
     let created = timefmt::rfc1123(meta.creation_time());
     let (owner, group, permissions) = access(meta);
-    let acl = format!(
-        "user::{},group::{},other::{}",
-        &permissions[0..3],
-        &permissions[3..6],
-        &permissions[6..9]
-    );
+    let acl = meta.access().acl();
     for (name, value) in [
         ("x-ms-creation-time", created.as_str()),
         ("x-ms-blob-type", "BlockBlob"),
@@ -128,9 +123,9 @@ fn describe(response: &mut Response, meta: &PathMeta) {
         ("x-ms-access-tier", "Hot"),
         ("x-ms-access-tier-inferred", "true"),
         ("x-ms-resource-type", meta.kind.as_str()),
-        ("x-ms-owner", owner),
-        ("x-ms-group", group),
-        ("x-ms-permissions", permissions),
+        ("x-ms-owner", owner.as_str()),
+        ("x-ms-group", group.as_str()),
+        ("x-ms-permissions", permissions.as_str()),
         ("x-ms-acl", acl.as_str()),
         ("accept-ranges", "bytes"),
     ] {
@@ -157,7 +152,7 @@ async fn download(
         None => (0, meta.len),
     };
     let with_md5 = wants_range_md5(headers, range)?;
-    let (body, range_md5) = content_body(blob.as_deref(), start, length, with_md5).await?;
+    let (body, range_md5) = content_body(blob.as_ref(), start, length, with_md5).await?;
     let status = match range {
         Some(_) => StatusCode::PARTIAL_CONTENT,
         None => StatusCode::OK,

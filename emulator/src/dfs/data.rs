@@ -1,7 +1,6 @@
 //! File data: append (`PATCH ?action=append`), flush (`PATCH ?action=flush`) and read (`GET`).
 
 use std::io::SeekFrom;
-use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -11,15 +10,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use futures::StreamExt;
 use md5::{Digest, Md5};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::path::{describe, read_conditions};
 use super::{At, DfsState, Query, empty, header_str, set, set_version};
 use crate::conditions::Conditions;
+use crate::crc64::{self, Crc64};
 use crate::errors::ServiceError;
-use crate::store::FlushRequest;
+use crate::store::content::Staged;
 use crate::store::model::Kind;
+use crate::store::{Content, FlushRequest, StagingSink};
 
 /// The largest append the service takes (4000 MiB).
 const MAX_APPEND: u64 = 4000 * 1024 * 1024;
@@ -38,23 +39,99 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ServiceError> {
         .transpose()
 }
 
-/// Streams a request body into `file`; returns its length and MD5.
-async fn receive(body: Body, file: &Path) -> Result<(u64, [u8; 16]), ServiceError> {
-    let mut out = tokio::fs::File::create(file).await?;
-    let mut hasher = Md5::new();
+/// The integrity headers of an append: checked against the body, for that request only.
+#[derive(Debug, Default)]
+struct Integrity {
+    /// `Content-MD5`.
+    md5: Option<[u8; 16]>,
+    /// `x-ms-content-crc64`.
+    crc64: Option<u64>,
+}
+
+impl Integrity {
+    /// Parses `Content-MD5` and `x-ms-content-crc64`; `InvalidHeaderValue` when malformed.
+    fn from_headers(headers: &HeaderMap) -> Result<Self, ServiceError> {
+        let md5 = header_str(headers, "content-md5")
+            .map(|v| {
+                STANDARD
+                    .decode(v.trim())
+                    .ok()
+                    .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+                    .ok_or_else(ServiceError::invalid_header_value)
+            })
+            .transpose()?;
+        let crc64 = header_str(headers, "x-ms-content-crc64")
+            .map(|v| crc64::from_header(v).ok_or_else(ServiceError::invalid_header_value))
+            .transpose()?;
+        Ok(Self { md5, crc64 })
+    }
+}
+
+/// A received append body: its data, length and the hashes computed over it.
+#[derive(Debug)]
+struct Received {
+    staged: Staged,
+    len: u64,
+    /// Computed only when the request sent `Content-MD5` (MD5 is slow).
+    md5: Option<[u8; 16]>,
+    /// Computed unless MD5 was asked for: the service answers one of the two.
+    crc64: Option<u64>,
+}
+
+/// Streams a request body into `sink` once, hashing as it goes; checks the length and the
+/// hashes the client sent. On error the received data is discarded.
+async fn receive(
+    body: Body,
+    mut sink: StagingSink,
+    declared: u64,
+    integrity: &Integrity,
+) -> Result<Received, ServiceError> {
+    let mut md5 = integrity.md5.map(|_| Md5::new());
+    let mut crc = (md5.is_none() || integrity.crc64.is_some()).then(Crc64::default);
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ServiceError::invalid_header_value())?;
-        received += chunk.len() as u64;
-        if received > MAX_APPEND {
-            return Err(ServiceError::request_body_too_large());
+    let outcome: Result<(), ServiceError> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| ServiceError::invalid_header_value())?;
+            received += chunk.len() as u64;
+            if received > MAX_APPEND {
+                return Err(ServiceError::request_body_too_large());
+            }
+            if let Some(md5) = &mut md5 {
+                md5.update(&chunk);
+            }
+            if let Some(crc) = &mut crc {
+                crc.update(&chunk);
+            }
+            sink.write(chunk).await?;
         }
-        hasher.update(&chunk);
-        out.write_all(&chunk).await?;
+        if received != declared {
+            return Err(ServiceError::invalid_header_value());
+        }
+        Ok(())
     }
-    out.flush().await?;
-    Ok((received, hasher.finalize().into()))
+    .await;
+    let md5: Option<[u8; 16]> = md5.map(|m| m.finalize().into());
+    let crc64 = crc.map(|c| c.value());
+    let checked = outcome.and_then(|()| {
+        if integrity.md5.is_some() && integrity.md5 != md5 {
+            return Err(ServiceError::md5_mismatch());
+        }
+        if integrity.crc64.is_some() && integrity.crc64 != crc64 {
+            return Err(ServiceError::crc64_mismatch());
+        }
+        Ok(())
+    });
+    if let Err(e) = checked {
+        sink.discard().await;
+        return Err(e);
+    }
+    Ok(Received {
+        staged: sink.finish().await?,
+        len: received,
+        md5,
+        crc64,
+    })
 }
 
 /// `PATCH ?action=append&position=N[&flush=true]`.
@@ -66,46 +143,39 @@ pub(crate) async fn append(
 ) -> Result<Response, ServiceError> {
     let position = query.required_number("position")?;
     let flush = query.flag("flush")?.unwrap_or(false);
-    let headers = request.headers().clone();
-    let declared = content_length(&headers)?.ok_or_else(ServiceError::missing_content_length)?;
+    let headers = request.headers();
+    let declared = content_length(headers)?.ok_or_else(ServiceError::missing_content_length)?;
     if declared > MAX_APPEND {
         return Err(ServiceError::request_body_too_large());
     }
     if declared == 0 && !flush {
         return Err(ServiceError::invalid_header_value());
     }
-    let expected_md5 = match header_str(&headers, "content-md5") {
-        None => None,
-        Some(v) => match STANDARD.decode(v.trim()) {
-            Ok(bytes) if bytes.len() == 16 => Some(bytes),
-            _ => return Err(ServiceError::invalid_header_value()),
-        },
-    };
+    let integrity = Integrity::from_headers(headers)?;
     state.store.check_appendable(at.account, at.fs, at.path)?;
-    let staging = state.store.new_staging_file();
-    let received = receive(request.into_body(), &staging).await;
-    let registered = received.and_then(|(len, md5)| {
-        if len != declared {
-            return Err(ServiceError::invalid_header_value());
+    let sink = state.store.staging_sink().await?;
+    let received = receive(request.into_body(), sink, declared, &integrity).await?;
+    let len = received.len;
+    if len > 0 {
+        // The store owns the staged data once the append is registered.
+        let staged = received.staged.clone();
+        if let Err(e) = state
+            .store
+            .register_append(at.account, at.fs, at.path, position, len, staged)
+        {
+            persist_discard(received.staged).await;
+            return Err(e);
         }
-        if expected_md5.as_ref().is_some_and(|e| e.as_slice() != md5) {
-            return Err(ServiceError::md5_mismatch());
-        }
-        if len > 0 {
-            let file = staging.clone();
-            state
-                .store
-                .register_append(at.account, at.fs, at.path, position, len, file)?;
-        }
-        Ok((len, md5))
-    });
-    // The store owns the staging file once the append is registered.
-    if !matches!(registered, Ok((len, _)) if len > 0) {
-        let _ = tokio::fs::remove_file(&staging).await;
+    } else {
+        persist_discard(received.staged).await;
     }
-    let (len, md5) = registered?;
     let mut response = empty(StatusCode::ACCEPTED);
-    set(&mut response, "content-md5", &STANDARD.encode(md5));
+    if let Some(md5) = received.md5 {
+        set(&mut response, "content-md5", &STANDARD.encode(md5));
+    }
+    if let Some(crc) = received.crc64 {
+        set(&mut response, "x-ms-content-crc64", &crc64::to_header(crc));
+    }
     set(&mut response, "x-ms-request-server-encrypted", "true");
     if flush {
         let request = FlushRequest {
@@ -119,6 +189,13 @@ pub(crate) async fn append(
         set_version(&mut response, &meta.etag, meta.last_modified());
     }
     Ok(response)
+}
+
+/// Removes the staging file of data that was not registered (nothing to do in memory).
+async fn persist_discard(staged: Staged) {
+    if let Some(file) = staged.file() {
+        let _ = tokio::fs::remove_file(&file).await;
+    }
 }
 
 /// `PATCH ?action=flush&position=N[&retainUncommittedData=true][&close=true]`.
@@ -224,18 +301,33 @@ pub(crate) fn wants_range_md5(
     Ok(wanted)
 }
 
-/// `length` bytes of committed content from `start` as a response body: streamed from disk,
-/// or read whole and hashed when `with_md5` (then also returns the base64 MD5).
+/// `length` bytes of committed content from `start` as a response body: streamed from disk
+/// or from memory, or read whole and hashed when `with_md5` (then also returns the base64 MD5).
 pub(crate) async fn content_body(
-    blob: Option<&Path>,
+    content: Option<&Content>,
     start: u64,
     length: u64,
     with_md5: bool,
 ) -> Result<(Body, Option<String>), ServiceError> {
-    let Some(blob) = blob.filter(|_| length > 0) else {
+    let Some(content) = content.filter(|_| length > 0) else {
         return Ok((Body::empty(), None));
     };
-    let mut file = tokio::fs::File::open(blob)
+    let file = match content {
+        Content::File(file) => file,
+        Content::Memory(chunks) => {
+            let parts = chunks.slice(start, length);
+            let md5 = with_md5.then(|| {
+                let mut hasher = Md5::new();
+                for part in &parts {
+                    hasher.update(part);
+                }
+                STANDARD.encode(hasher.finalize())
+            });
+            let stream = futures::stream::iter(parts.into_iter().map(Ok::<_, std::io::Error>));
+            return Ok((Body::from_stream(stream), md5));
+        }
+    };
+    let mut file = tokio::fs::File::open(file)
         .await
         .map_err(|_| ServiceError::path_not_found())?;
     file.seek(SeekFrom::Start(start)).await?;
@@ -269,7 +361,7 @@ pub(crate) async fn read(
         None => (0, meta.len),
     };
     let want_range_md5 = wants_range_md5(headers, range)?;
-    let (body, range_md5) = content_body(blob.as_deref(), start, length, want_range_md5).await?;
+    let (body, range_md5) = content_body(blob.as_ref(), start, length, want_range_md5).await?;
     let status = if range.is_some() {
         StatusCode::PARTIAL_CONTENT
     } else {

@@ -149,6 +149,11 @@ fn list_paths(
         recursive,
         max_results: max_results(query)?,
         continuation: query.get("continuation").map(str::to_string),
+        // `beginFrom` on the wire (the SDKs' `start_from`).
+        start_from: match query.get("beginFrom").or_else(|| query.get("startFrom")) {
+            Some(from) => normalize_path(from)?,
+            None => None,
+        },
     };
     let page = state.store.list_paths(account, fs, &request)?;
     let paths: Vec<Value> = page

@@ -9,6 +9,7 @@
 //! APIs the same address: requests that carry Blob markers (see [`crate::blob::is_blob_request`])
 //! go to [`crate::blob`], the rest are DFS requests.
 
+mod access;
 pub(crate) mod auth;
 pub(crate) mod data;
 mod filesystem;
@@ -113,6 +114,15 @@ async fn dispatch(state: &DfsState, request: Request) -> Result<Response, Servic
     }
     match (&target.filesystem, &target.path) {
         (None, _) => filesystem::account(state, request.method(), &query, &target.account),
+        // The root directory `/` of a file system: its access control and status.
+        (Some(fs), None) if access::is_root_request(request.method(), &query) => access::root(
+            state,
+            request.method(),
+            request.headers(),
+            &query,
+            &target.account,
+            fs,
+        ),
         (Some(fs), None) => filesystem::filesystem(
             state,
             request.method(),
@@ -331,13 +341,14 @@ pub(crate) fn content_headers(headers: &HeaderMap) -> Result<ContentHeaders, Ser
     })
 }
 
-/// Owner, group and permissions reported for every path.
-pub(crate) fn access(meta: &PathMeta) -> (&'static str, &'static str, &'static str) {
-    let permissions = match meta.kind {
-        crate::store::model::Kind::File => "rw-r-----",
-        crate::store::model::Kind::Directory => "rwxr-x---",
-    };
-    ("$superuser", "$superuser", permissions)
+/// Owner, group and permissions (`x-ms-owner`, `x-ms-group`, `x-ms-permissions`) of a path.
+pub(crate) fn access(meta: &PathMeta) -> (String, String, String) {
+    let access = meta.access();
+    (
+        access.owner.clone(),
+        access.group.clone(),
+        access.permissions(),
+    )
 }
 
 #[cfg(test)]

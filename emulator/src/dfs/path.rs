@@ -46,6 +46,7 @@ pub(crate) fn put(
             properties: super::properties(headers)?,
             content: super::content_headers(headers)?,
             conditions: Conditions::from_headers(headers),
+            access: super::access::new_access(headers)?,
         };
         state
             .store
@@ -91,13 +92,17 @@ pub(crate) fn patch(
             super::properties(headers)?,
             &conditions,
         )?,
+        Some("setAccessControlRecursive") => {
+            return super::access::set_access_control_recursive(state, headers, query, at);
+        }
         Some("setAccessControl") => {
-            // Access control is not modelled: check the path and conditions, change nothing.
-            let (meta, _) = state.store.path(at.account, at.fs, at.path)?;
-            if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
-                return Err(ServiceError::condition_not_met());
-            }
-            meta
+            return super::access::set_access_control(
+                state,
+                headers,
+                at.account,
+                at.fs,
+                Some(at.path),
+            );
         }
         Some(_) => return Err(ServiceError::invalid_query_parameter_value()),
         None => return Err(ServiceError::missing_required_query_parameter()),
@@ -175,7 +180,6 @@ pub(crate) fn head(
         return Ok(not_modified);
     }
     let mut response = empty(StatusCode::OK);
-    let (owner, group, permissions) = super::access(&meta);
     match query.get("action") {
         None => {
             describe(&mut response, &meta);
@@ -186,20 +190,14 @@ pub(crate) fn head(
             }
         }
         Some("getStatus") | Some("getAccessControl") => {
-            set_version(&mut response, &meta.etag, meta.last_modified());
-            set(&mut response, "x-ms-resource-type", meta.kind.as_str());
-            set(&mut response, "x-ms-owner", owner);
-            set(&mut response, "x-ms-group", group);
-            set(&mut response, "x-ms-permissions", permissions);
-            if query.get("action") == Some("getAccessControl") {
-                let acl = format!(
-                    "user::{},group::{},other::{}",
-                    &permissions[0..3],
-                    &permissions[3..6],
-                    &permissions[6..9]
-                );
-                set(&mut response, "x-ms-acl", &acl);
-            }
+            return super::access::get_access_control(
+                state,
+                headers,
+                query,
+                at.account,
+                at.fs,
+                Some(at.path),
+            );
         }
         Some(_) => return Err(ServiceError::invalid_query_parameter_value()),
     }

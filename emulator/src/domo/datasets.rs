@@ -339,6 +339,17 @@ pub(crate) async fn describe(
     Ok(json_ok(&body))
 }
 
+/// A boolean query parameter as the Domo API (a Spring application) reads one: `true`, `on`,
+/// `yes`, `1` or `false`, `off`, `no`, `0`, in any case (SDKs send Python's `True`); an empty
+/// value is no value. `None` for anything else.
+fn parse_flag(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Some(true),
+        "false" | "off" | "no" | "0" | "" => Some(false),
+        _ => None,
+    }
+}
+
 /// `GET /v1/datasets/{id}/data?includeHeader=true|false`: the CSV, streamed from the file.
 pub(crate) async fn export(
     State(state): State<Arc<DomoState>>,
@@ -358,13 +369,12 @@ pub(crate) async fn export(
     {
         return Err(error(StatusCode::NOT_ACCEPTABLE, &path, "Not Acceptable").into());
     }
-    let include_header = match query.get("includeHeader").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            let message = format!("Invalid value for includeHeader: {other}");
-            return Err(error(StatusCode::BAD_REQUEST, &path, &message).into());
-        }
+    let include_header = match query.get("includeHeader") {
+        None => false,
+        Some(raw) => parse_flag(raw).ok_or_else(|| {
+            let message = format!("Invalid value for includeHeader: {raw}");
+            error(StatusCode::BAD_REQUEST, &path, &message)
+        })?,
     };
     let dataset = find(&state, &id, &path).await?;
     let csv = dataset.csv.clone();
@@ -431,6 +441,18 @@ pub(crate) async fn permissions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_read_as_the_domo_api_reads_them() {
+        for yes in ["true", "True", "TRUE", "1", "yes", "on"] {
+            assert_eq!(parse_flag(yes), Some(true), "{yes}");
+        }
+        for no in ["false", "False", "0", "no", "OFF", ""] {
+            assert_eq!(parse_flag(no), Some(false), "{no}");
+        }
+        assert_eq!(parse_flag("maybe"), None);
+        assert_eq!(parse_flag("2"), None);
+    }
 
     fn file(content: &[u8]) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();

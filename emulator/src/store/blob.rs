@@ -170,6 +170,7 @@ mod tests {
                 properties: None,
                 content: ContentHeaders::default(),
                 conditions: Conditions::default(),
+                access: crate::store::NewAccess::default(),
             };
             s.create_path("acct1", "fs1", path, request).unwrap();
         }

@@ -6,11 +6,16 @@
 //! wins at a position), copies them after the committed bytes of the file's content, fsyncs,
 //! and then commits the new length with the index write. Staged data is kept on disk, its
 //! bookkeeping in memory: a restart drops uncommitted data.
+//!
+//! In an in-memory store the staged data is the append's body buffers, and a flush adds them
+//! to the file's content under the lock (no copy, nothing to sync).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use super::content::Staged;
 use super::model::{ContentHeaders, Kind, PathMeta, Pending};
 use super::{Store, fs_mut, persist};
 use crate::conditions::{Conditions, Outcome};
@@ -32,7 +37,8 @@ pub(crate) struct FlushRequest {
 
 /// What a flush copies, decided under the lock.
 struct Plan {
-    blob: PathBuf,
+    /// The content file to copy into (`None` in memory: nothing to copy).
+    blob: Option<PathBuf>,
     blob_id: String,
     committed: u64,
     ranges: Vec<Pending>,
@@ -56,17 +62,21 @@ fn tile(pending: &[Pending], from: u64, to: u64) -> Option<Vec<Pending>> {
     Some(chosen)
 }
 
-/// Copies the ranges after the committed bytes of the content file and fsyncs it.
+/// Copies the ranges after the committed bytes of the content file and fsyncs it (nothing to
+/// do in memory).
 fn copy_ranges(plan: &Plan) -> io::Result<()> {
-    if plan.ranges.is_empty() {
+    let Some(blob) = plan.blob.as_ref().filter(|_| !plan.ranges.is_empty()) else {
         return Ok(());
-    }
-    let mut blob = OpenOptions::new().write(true).open(&plan.blob)?;
+    };
+    let mut blob = OpenOptions::new().write(true).open(blob)?;
     // Bytes past the committed length are leftovers of a failed flush.
     blob.set_len(plan.committed)?;
     blob.seek(SeekFrom::Start(plan.committed))?;
     for range in &plan.ranges {
-        let mut staged = File::open(&range.file)?;
+        let Staged::File(file) = &range.data else {
+            return Err(io::Error::other("staged data in memory for a file on disk"));
+        };
+        let mut staged = File::open(file)?;
         let copied = io::copy(&mut staged, &mut blob)?;
         if copied != range.len {
             return Err(io::Error::new(
@@ -95,7 +105,7 @@ impl Store {
     }
 
     /// Records staged data as an uncommitted range of `path`. On error the caller still owns
-    /// (and removes) the staging file.
+    /// (and removes) the staged data.
     pub(crate) fn register_append(
         &self,
         account: &str,
@@ -103,7 +113,7 @@ impl Store {
         path: &str,
         position: u64,
         len: u64,
-        file: PathBuf,
+        data: Staged,
     ) -> Result<(), ServiceError> {
         let seq = self.next_seq();
         let mut accounts = self.lock();
@@ -113,7 +123,7 @@ impl Store {
                 meta.pending.push(Pending {
                     position,
                     len,
-                    file,
+                    data,
                     seq,
                 });
                 Ok(())
@@ -132,13 +142,17 @@ impl Store {
     ) -> Result<PathMeta, ServiceError> {
         let (plan, dropped) = self.plan_flush(account, fs_name, path, &request)?;
         persist::remove_files(dropped);
-        let (plan, copied) = tokio::task::spawn_blocking(move || {
-            let copied = copy_ranges(&plan);
-            (plan, copied)
-        })
-        .await
-        .map_err(|_| ServiceError::internal_error())?;
-        let staged: Vec<PathBuf> = plan.ranges.iter().map(|r| r.file.clone()).collect();
+        let (plan, copied) = if plan.blob.is_some() {
+            tokio::task::spawn_blocking(move || {
+                let copied = copy_ranges(&plan);
+                (plan, copied)
+            })
+            .await
+            .map_err(|_| ServiceError::internal_error())?
+        } else {
+            (plan, Ok(()))
+        };
+        let staged: Vec<PathBuf> = plan.ranges.iter().filter_map(|r| r.data.file()).collect();
         if let Err(e) = copied {
             self.abort_flush(account, fs_name, path, &plan.blob_id);
             persist::remove_files(staged);
@@ -184,13 +198,13 @@ impl Store {
             if request.retain_uncommitted && pending.position >= request.position {
                 meta.pending.push(pending);
             } else {
-                dropped.push(pending.file);
+                dropped.extend(pending.data.file());
             }
         }
         meta.flushing = true;
         let blob_id = meta.blob.clone().ok_or_else(ServiceError::internal_error)?;
         let plan = Plan {
-            blob: self.layout.blob(account, fs_name, &blob_id),
+            blob: self.blob_file(account, fs_name, &blob_id),
             blob_id,
             committed: meta.len,
             ranges,
@@ -228,6 +242,15 @@ impl Store {
         let meta =
             Self::flushed_file(fs, path, &plan.blob_id).ok_or_else(ServiceError::path_not_found)?;
         meta.flushing = false;
+        if plan.blob.is_none() {
+            let content = Arc::make_mut(&mut meta.memory);
+            debug_assert_eq!(content.len(), meta.len, "committed bytes match the length");
+            for range in &plan.ranges {
+                if let Staged::Memory(chunks) = &range.data {
+                    content.extend(chunks);
+                }
+            }
+        }
         meta.len = request.position;
         meta.touch();
         let given = request.content;
@@ -262,7 +285,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CreateRequest, StorageAccountConfig};
+    use super::super::{Content, CreateRequest, StorageAccountConfig};
     use super::*;
 
     fn open(dir: &std::path::Path) -> Store {
@@ -273,44 +296,113 @@ mod tests {
         Store::open(dir, &accounts).unwrap()
     }
 
-    fn stage(store: &Store, position: u64, data: &[u8]) {
-        let file = store.new_staging_file();
-        std::fs::write(&file, data).unwrap();
+    async fn stage(store: &Store, position: u64, data: &'static [u8]) {
+        let mut sink = store.staging_sink().await.unwrap();
+        // Two chunks, as a body arrives.
+        let (a, b) = data.split_at(data.len() / 2);
+        sink.write(bytes::Bytes::from_static(a)).await.unwrap();
+        sink.write(bytes::Bytes::from_static(b)).await.unwrap();
+        let staged = sink.finish().await.unwrap();
         let len = data.len() as u64;
         store
-            .register_append("acct1", "fs1", "f", position, len, file)
+            .register_append("acct1", "fs1", "f", position, len, staged)
             .unwrap();
     }
 
     fn content(store: &Store) -> Vec<u8> {
         let (meta, blob) = store.path("acct1", "fs1", "f").unwrap();
-        let mut bytes = std::fs::read(blob.unwrap()).unwrap();
-        bytes.truncate(meta.len as usize);
-        bytes
+        match blob.unwrap() {
+            Content::File(file) => {
+                let mut bytes = std::fs::read(file).unwrap();
+                bytes.truncate(meta.len as usize);
+                bytes
+            }
+            Content::Memory(chunks) => chunks.slice(0, meta.len).concat(),
+        }
+    }
+
+    fn create_request() -> CreateRequest {
+        CreateRequest {
+            kind: Kind::File,
+            properties: None,
+            content: ContentHeaders::default(),
+            conditions: Conditions::default(),
+            access: super::super::NewAccess::default(),
+        }
+    }
+
+    fn flush_to(position: u64) -> FlushRequest {
+        FlushRequest {
+            position,
+            ..FlushRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn in_memory_store_stages_flushes_and_retains_like_the_disk_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = [StorageAccountConfig {
+            name: "acct1".into(),
+            file_systems: vec!["fs1".into()],
+        }];
+        for store in [
+            Store::in_memory(&accounts).unwrap(),
+            Store::open(dir.path(), &accounts).unwrap(),
+        ] {
+            store
+                .create_path("acct1", "fs1", "f", create_request())
+                .unwrap();
+            stage(&store, 4, b"efgh").await;
+            stage(&store, 0, b"abcd").await;
+            stage(&store, 8, b"later").await;
+            let mut keep = flush_to(8);
+            keep.retain_uncommitted = true;
+            let v1 = store.flush("acct1", "fs1", "f", keep).await.unwrap();
+            assert_eq!(v1.len, 8);
+            assert_eq!(content(&store), b"abcdefgh");
+            let (_, before) = store.path("acct1", "fs1", "f").unwrap();
+            store
+                .flush("acct1", "fs1", "f", flush_to(13))
+                .await
+                .unwrap();
+            assert_eq!(content(&store), b"abcdefghlater", "retained data flushed");
+            if let Some(Content::Memory(old)) = before {
+                assert_eq!(old.len(), 8, "a read in flight keeps its snapshot");
+            }
+            assert_eq!(
+                store
+                    .flush("acct1", "fs1", "f", flush_to(14))
+                    .await
+                    .unwrap_err()
+                    .code,
+                "InvalidFlushPosition"
+            );
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "only the disk store wrote (its account and staging folders)"
+        );
     }
 
     #[tokio::test]
     async fn crash_between_content_write_and_index_commit_keeps_the_previous_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let create = CreateRequest {
-            kind: Kind::File,
-            properties: None,
-            content: ContentHeaders::default(),
-            conditions: Conditions::default(),
-        };
-        store.create_path("acct1", "fs1", "f", create).unwrap();
-        stage(&store, 0, b"v1,");
-        let flush = |position| FlushRequest {
-            position,
-            ..FlushRequest::default()
-        };
+        store
+            .create_path("acct1", "fs1", "f", create_request())
+            .unwrap();
+        stage(&store, 0, b"v1,").await;
+        let flush = flush_to;
         let v1 = store.flush("acct1", "fs1", "f", flush(3)).await.unwrap();
-        stage(&store, 3, b"lost");
+        stage(&store, 3, b"lost").await;
         // The flush's first half: the data lands after the committed bytes, fsynced...
         let (plan, _) = store.plan_flush("acct1", "fs1", "f", &flush(7)).unwrap();
         copy_ranges(&plan).unwrap();
-        assert_eq!(std::fs::read(&plan.blob).unwrap(), b"v1,lost");
+        assert_eq!(
+            std::fs::read(plan.blob.as_ref().unwrap()).unwrap(),
+            b"v1,lost"
+        );
         // ...and the process dies before the index commit.
         drop(store);
 
@@ -318,7 +410,7 @@ mod tests {
         let (meta, _) = store.path("acct1", "fs1", "f").unwrap();
         assert_eq!((meta.len, meta.etag), (3, v1.etag));
         assert_eq!(
-            std::fs::read(&plan.blob).unwrap(),
+            std::fs::read(plan.blob.as_ref().unwrap()).unwrap(),
             b"v1,",
             "cut at the length"
         );
@@ -331,7 +423,7 @@ mod tests {
             "InvalidFlushPosition",
             "staged data died with the process"
         );
-        stage(&store, 3, b"v2");
+        stage(&store, 3, b"v2").await;
         store.flush("acct1", "fs1", "f", flush(5)).await.unwrap();
         assert_eq!(content(&store), b"v1,v2");
     }
@@ -340,7 +432,7 @@ mod tests {
         Pending {
             position,
             len,
-            file: PathBuf::from(format!("p{seq}")),
+            data: Staged::File(PathBuf::from(format!("p{seq}"))),
             seq,
         }
     }

@@ -1,10 +1,14 @@
 //! The hierarchical file store behind the DFS endpoint: accounts, file systems, directories and
-//! files, with their metadata persisted under the data folder (see [`persist`] for the layout).
+//! files, with their metadata persisted under the data folder (see [`persist`] for the layout),
+//! or kept in memory only ([`Store::in_memory`], see [`content`]).
 //!
 //! One mutex guards all metadata; it is held for metadata changes and the index write that
 //! commits them, never while file content is copied or streamed.
 
+pub(crate) mod access;
+mod access_ops;
 mod blob;
+pub(crate) mod content;
 mod data;
 pub(crate) mod model;
 mod paths;
@@ -17,13 +21,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
+pub(crate) use access_ops::{AccessChange, NewAccess, RecursiveChange, RecursiveMode};
 pub(crate) use blob::{BlobListRequest, Listed};
+pub(crate) use content::{Content, StagingSink};
 pub(crate) use data::FlushRequest;
 pub(crate) use paths::{CreateRequest, ListRequest, RenameRequest};
 
 use crate::conditions::{Conditions, Outcome};
 use crate::config::StorageAccountConfig;
 use crate::errors::ServiceError;
+use content::Chunks;
 use model::{FsMeta, valid_account_name, valid_filesystem_name};
 use persist::{Accounts, Layout};
 
@@ -51,10 +58,11 @@ impl FsInfo {
     }
 }
 
-/// The store: metadata in memory, mirrored on disk.
+/// The store: metadata in memory, mirrored on disk unless the store is in memory only.
 #[derive(Debug)]
 pub(crate) struct Store {
-    layout: Layout,
+    /// The data folder; `None` for a store in memory only.
+    layout: Option<Layout>,
     accounts: Mutex<Accounts>,
     append_seq: AtomicU64,
 }
@@ -64,7 +72,21 @@ impl Store {
     /// are missing.
     pub(crate) fn open(root: &Path, configured: &[StorageAccountConfig]) -> io::Result<Self> {
         let layout = Layout::new(root);
-        let mut accounts = layout.open()?;
+        let accounts = layout.open()?;
+        Self::with_accounts(Some(layout), accounts, configured)
+    }
+
+    /// An empty store that keeps everything in memory (nothing is written to disk; everything
+    /// is gone when it is dropped), with the configured accounts and file systems.
+    pub(crate) fn in_memory(configured: &[StorageAccountConfig]) -> io::Result<Self> {
+        Self::with_accounts(None, Accounts::new(), configured)
+    }
+
+    fn with_accounts(
+        layout: Option<Layout>,
+        mut accounts: Accounts,
+        configured: &[StorageAccountConfig],
+    ) -> io::Result<Self> {
         for account in configured {
             if !valid_account_name(&account.name) {
                 return Err(io::Error::new(
@@ -75,7 +97,9 @@ impl Store {
                     ),
                 ));
             }
-            layout.create_account(&account.name)?;
+            if let Some(layout) = &layout {
+                layout.create_account(&account.name)?;
+            }
             let filesystems = accounts.entry(account.name.clone()).or_default();
             for fs_name in &account.file_systems {
                 if !valid_filesystem_name(fs_name) {
@@ -88,7 +112,9 @@ impl Store {
                 }
                 if !filesystems.contains_key(fs_name) {
                     let meta = FsMeta::new(None);
-                    layout.save(&account.name, fs_name, &meta)?;
+                    if let Some(layout) = &layout {
+                        layout.save(&account.name, fs_name, &meta)?;
+                    }
                     filesystems.insert(fs_name.clone(), meta);
                 }
             }
@@ -110,11 +136,20 @@ impl Store {
         self.append_seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A new staging file name for an append's data.
-    pub(crate) fn new_staging_file(&self) -> PathBuf {
-        self.layout
-            .staging_dir()
-            .join(uuid::Uuid::new_v4().to_string())
+    /// Where a new append's data goes: a new staging file, or memory.
+    pub(crate) async fn staging_sink(&self) -> io::Result<StagingSink> {
+        match &self.layout {
+            Some(layout) => {
+                let file = layout.staging_dir().join(uuid::Uuid::new_v4().to_string());
+                StagingSink::file(file).await
+            }
+            None => Ok(StagingSink::Memory(Chunks::default())),
+        }
+    }
+
+    /// The content file of a file (`None` in memory).
+    fn blob_file(&self, account: &str, fs_name: &str, id: &str) -> Option<PathBuf> {
+        self.layout.as_ref().map(|l| l.blob(account, fs_name, id))
     }
 
     /// Whether the account exists.
@@ -155,7 +190,7 @@ impl Store {
             return Err(ServiceError::filesystem_already_exists());
         }
         let meta = FsMeta::new(properties);
-        self.layout.save(account, fs_name, &meta)?;
+        self.save(account, fs_name, &meta)?;
         let info = FsInfo::of(fs_name, &meta);
         filesystems.insert(fs_name.to_string(), meta);
         Ok(info)
@@ -184,7 +219,7 @@ impl Store {
         meta.properties = properties;
         meta.etag = model::new_etag();
         meta.modified = crate::timefmt::to_nanos(SystemTime::now());
-        self.layout.save(account, fs_name, meta)?;
+        self.save(account, fs_name, meta)?;
         Ok(FsInfo::of(fs_name, meta))
     }
 
@@ -203,18 +238,24 @@ impl Store {
         let staged: Vec<PathBuf> = meta
             .paths
             .values()
-            .flat_map(|p| p.pending.iter().map(|s| s.file.clone()))
+            .flat_map(|p| p.pending.iter().filter_map(|s| s.data.file()))
             .collect();
-        self.layout.remove_fs(account, fs_name)?;
+        if let Some(layout) = &self.layout {
+            layout.remove_fs(account, fs_name)?;
+        }
         account_mut(&mut accounts, account)?.remove(fs_name);
         drop(accounts);
         persist::remove_files(staged);
         Ok(())
     }
 
-    /// Writes a file system's index (the commit point of every metadata change).
+    /// Writes a file system's index (the commit point of every metadata change); nothing to
+    /// do in memory.
     fn save(&self, account: &str, fs_name: &str, meta: &FsMeta) -> Result<(), ServiceError> {
-        Ok(self.layout.save(account, fs_name, meta)?)
+        match &self.layout {
+            Some(layout) => Ok(layout.save(account, fs_name, meta)?),
+            None => Ok(()),
+        }
     }
 }
 

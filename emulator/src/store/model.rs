@@ -2,12 +2,14 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::access::Access;
+use super::content::{Chunks, Staged};
 use crate::timefmt;
 
 /// A path is a file or a directory.
@@ -53,15 +55,15 @@ pub(crate) struct ContentHeaders {
     pub content_md5: Option<String>,
 }
 
-/// Uncommitted data of one append, kept in a staging file until a flush commits or drops it.
+/// Uncommitted data of one append, kept until a flush commits or drops it.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
     /// `position` of the append.
     pub position: u64,
     /// Length of the appended data.
     pub len: u64,
-    /// Staging file holding the data.
-    pub file: PathBuf,
+    /// The data (a staging file, or memory).
+    pub data: Staged,
     /// Arrival order: among appends at one position the latest wins.
     pub seq: u64,
 }
@@ -80,7 +82,7 @@ pub(crate) struct PathMeta {
     /// Committed length of a file.
     #[serde(default)]
     pub len: u64,
-    /// Name of the file's content in the file system's `blobs/` folder.
+    /// Identity of the file's content: its name in the file system's `blobs/` folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
     /// `x-ms-properties` as given (`n1=base64,n2=base64`).
@@ -89,12 +91,18 @@ pub(crate) struct PathMeta {
     /// Stored content headers.
     #[serde(default)]
     pub content: ContentHeaders,
+    /// Owner, group, permissions and ACL (`None`: the defaults of its kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
     /// Uncommitted appends (kept in memory and in staging files; not persisted).
     #[serde(skip)]
     pub pending: Vec<Pending>,
     /// A flush is copying data into this file's content.
     #[serde(skip)]
     pub flushing: bool,
+    /// Committed content of a file in an in-memory store (empty in a store on disk).
+    #[serde(skip)]
+    pub memory: Arc<Chunks>,
 }
 
 impl PathMeta {
@@ -110,8 +118,10 @@ impl PathMeta {
             blob,
             properties: None,
             content: ContentHeaders::default(),
+            access: None,
             pending: Vec::new(),
             flushing: false,
+            memory: Arc::default(),
         }
     }
 
@@ -128,6 +138,13 @@ impl PathMeta {
     /// `(etag, last_modified)` for condition evaluation.
     pub(crate) fn version(&self) -> (&str, SystemTime) {
         (&self.etag, self.last_modified())
+    }
+
+    /// The path's access control (the defaults of its kind when never set).
+    pub(crate) fn access(&self) -> Access {
+        self.access
+            .clone()
+            .unwrap_or_else(|| Access::default_for(self.kind))
     }
 
     /// Marks a modification: new ETag, new Last-Modified.
@@ -150,6 +167,9 @@ pub(crate) struct FsMeta {
     /// Every path, keyed by its name (`dir/sub/file.csv`).
     #[serde(default)]
     pub paths: BTreeMap<String, PathMeta>,
+    /// Access control of the root directory `/` (`None`: a directory's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_access: Option<Access>,
 }
 
 impl FsMeta {
@@ -160,6 +180,7 @@ impl FsMeta {
             modified: timefmt::to_nanos(SystemTime::now()),
             properties,
             paths: BTreeMap::new(),
+            root_access: None,
         }
     }
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::access_ops::{self, NewAccess};
+use super::content::Content;
 use super::model::{self, ContentHeaders, FsMeta, Kind, PathMeta};
 use super::{Store, fs_mut, persist};
 use crate::conditions::{Conditions, Outcome};
@@ -22,6 +24,8 @@ pub(crate) struct CreateRequest {
     pub content: ContentHeaders,
     /// Conditions on the path.
     pub conditions: Conditions,
+    /// Owner, group, permissions, umask and ACL asked for.
+    pub access: NewAccess,
 }
 
 /// A rename (`PUT` with `x-ms-rename-source`).
@@ -50,6 +54,9 @@ pub(crate) struct ListRequest {
     pub max_results: usize,
     /// Continuation token of the previous page.
     pub continuation: Option<String>,
+    /// `beginFrom` (the SDKs' `start_from`): a path relative to the listed directory where the listing starts (that
+    /// path included, when it exists).
+    pub start_from: Option<String>,
 }
 
 /// One page of a listing.
@@ -61,11 +68,11 @@ pub(crate) struct Page {
     pub continuation: Option<String>,
 }
 
-/// Files that a committed change made useless: content and staged appends.
+/// Files that a committed change made useless: content and staged appends (none in memory).
 fn leftovers(store: &Store, account: &str, fs_name: &str, meta: &PathMeta) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = meta.pending.iter().map(|p| p.file.clone()).collect();
+    let mut files: Vec<PathBuf> = meta.pending.iter().filter_map(|p| p.data.file()).collect();
     if let Some(id) = &meta.blob {
-        files.push(store.layout.blob(account, fs_name, id));
+        files.extend(store.blob_file(account, fs_name, id));
     }
     files
 }
@@ -95,6 +102,100 @@ fn check_ancestors(fs: &FsMeta, path: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// What a rename did: the renamed path, the destination it replaced, and the content ids
+/// that moved to the destination file system.
+struct Moved {
+    snapshot: PathMeta,
+    replaced: Option<PathMeta>,
+    blobs: Vec<String>,
+}
+
+/// Moves `request.source` (from `source_fs`, or from `dest_fs` itself when `None`) with its
+/// children to `dest` in `dest_fs`, after every check; on error nothing changed.
+fn move_paths(
+    dest_fs: &mut FsMeta,
+    source_fs: Option<&mut FsMeta>,
+    dest: &str,
+    request: &RenameRequest,
+) -> Result<Moved, ServiceError> {
+    let source = request.source.as_str();
+    let same = source_fs.is_none();
+    let src_fs: &FsMeta = source_fs.as_deref().unwrap_or(dest_fs);
+    let src = src_fs
+        .paths
+        .get(source)
+        .ok_or_else(ServiceError::source_path_not_found)?;
+    if request
+        .source_conditions
+        .evaluate(Some(src.version()), false)
+        != Outcome::Pass
+    {
+        return Err(ServiceError::source_condition_not_met());
+    }
+    let src_kind = src.kind;
+    if same && source == dest {
+        return Ok(Moved {
+            snapshot: src.clone(),
+            replaced: None,
+            blobs: Vec::new(),
+        });
+    }
+    if same && model::is_within(dest, source) {
+        return Err(ServiceError::invalid_rename_source_path());
+    }
+    let mut names = vec![source.to_string()];
+    if src_kind == Kind::Directory {
+        names.extend(src_fs.descendants(source));
+    }
+    if let Some(parent) = model::parent(dest) {
+        match dest_fs.paths.get(parent) {
+            None => return Err(ServiceError::rename_destination_parent_path_not_found()),
+            Some(p) if p.kind == Kind::File => return Err(ServiceError::path_conflict()),
+            Some(_) => {}
+        }
+    }
+    let existing = dest_fs.paths.get(dest);
+    check_destination(&request.conditions, existing)?;
+    if let Some(existing) = existing {
+        if existing.kind != src_kind {
+            return Err(ServiceError::invalid_source_or_destination_resource_type());
+        }
+        // An empty directory is replaced, as POSIX rename does; a full one is kept.
+        if existing.kind == Kind::Directory && !dest_fs.descendants(dest).is_empty() {
+            return Err(ServiceError::path_already_exists());
+        }
+    }
+    let replaced = dest_fs.paths.remove(dest);
+    let taken: Vec<(String, PathMeta)> = {
+        let from: &mut FsMeta = match source_fs {
+            Some(fs) => fs,
+            None => &mut *dest_fs,
+        };
+        names
+            .iter()
+            .map(|name| (name.clone(), from.paths.remove(name).expect("listed above")))
+            .collect()
+    };
+    let mut blobs = Vec::new();
+    for (name, meta) in taken {
+        if !same {
+            blobs.extend(meta.blob.clone());
+        }
+        dest_fs
+            .paths
+            .insert(format!("{dest}{}", &name[source.len()..]), meta);
+    }
+    let moved = dest_fs.paths.get_mut(dest).expect("just inserted");
+    if request.properties.is_some() {
+        moved.properties = request.properties.clone();
+    }
+    Ok(Moved {
+        snapshot: moved.clone(),
+        replaced,
+        blobs,
+    })
+}
+
 impl Store {
     /// Creates a file or directory and any missing parent directories. A file created over an
     /// existing file replaces it at once with an empty one.
@@ -118,6 +219,7 @@ impl Store {
                 .entry(ancestor.to_string())
                 .or_insert_with(|| PathMeta::new(Kind::Directory, None));
         }
+        let inherited = access_ops::inherited_defaults(fs, path);
         let mut replaced = Vec::new();
         let meta = match (request.kind, fs.paths.get_mut(path)) {
             (Kind::Directory, Some(dir)) => {
@@ -127,10 +229,22 @@ impl Store {
             }
             (kind, _) => {
                 let blob = (kind == Kind::File).then(|| uuid::Uuid::new_v4().to_string());
-                if let Some(id) = &blob {
-                    File::create(self.layout.blob(account, fs_name, id))?;
+                if let Some(file) = blob
+                    .as_ref()
+                    .and_then(|id| self.blob_file(account, fs_name, id))
+                {
+                    File::create(file)?;
                 }
                 let mut meta = PathMeta::new(kind, blob);
+                let given = &request.access;
+                let asked = given.owner.is_some()
+                    || given.group.is_some()
+                    || given.permissions.is_some()
+                    || given.umask.is_some()
+                    || given.acl.is_some();
+                if asked || !inherited.is_empty() {
+                    meta.access = Some(access_ops::new_access(kind, given, &inherited));
+                }
                 meta.properties = request.properties;
                 meta.content = ContentHeaders {
                     content_md5: None,
@@ -148,13 +262,13 @@ impl Store {
         Ok(meta)
     }
 
-    /// Metadata of a path and the file holding its committed content (files only).
+    /// Metadata of a path and its committed content (files only).
     pub(crate) fn path(
         &self,
         account: &str,
         fs_name: &str,
         path: &str,
-    ) -> Result<(PathMeta, Option<PathBuf>), ServiceError> {
+    ) -> Result<(PathMeta, Option<Content>), ServiceError> {
         let mut accounts = self.lock();
         let fs = fs_mut(&mut accounts, account, fs_name)?;
         let meta = fs
@@ -164,7 +278,10 @@ impl Store {
         let blob = meta
             .blob
             .as_ref()
-            .map(|id| self.layout.blob(account, fs_name, id));
+            .map(|id| match self.blob_file(account, fs_name, id) {
+                Some(file) => Content::File(file),
+                None => Content::Memory(meta.memory.clone()),
+            });
         let mut snapshot = meta.clone();
         snapshot.pending.clear();
         Ok((snapshot, blob))
@@ -235,8 +352,10 @@ impl Store {
         Ok(())
     }
 
-    /// Renames a file or a directory with all its children, in one index commit. An existing
-    /// destination file is replaced unless the destination conditions fail.
+    /// Renames a file or a directory with all its children, in one index commit, within a
+    /// file system or from another one of the same account (`request.source_fs`). An
+    /// existing destination file, or empty directory, is replaced unless the destination
+    /// conditions fail.
     pub(crate) fn rename_path(
         &self,
         account: &str,
@@ -244,68 +363,65 @@ impl Store {
         dest: &str,
         request: RenameRequest,
     ) -> Result<PathMeta, ServiceError> {
-        if request.source_fs != fs_name {
-            return Err(ServiceError::invalid_source_uri());
-        }
-        let source = request.source.as_str();
+        let cross = request.source_fs != fs_name;
         let mut accounts = self.lock();
-        let fs = fs_mut(&mut accounts, account, fs_name)?;
-        let src = fs
-            .paths
-            .get(source)
-            .ok_or_else(ServiceError::source_path_not_found)?;
-        if request
-            .source_conditions
-            .evaluate(Some(src.version()), false)
-            != Outcome::Pass
-        {
-            return Err(ServiceError::source_condition_not_met());
+        let filesystems = super::account_mut(&mut accounts, account)?;
+        if !filesystems.contains_key(fs_name) {
+            return Err(ServiceError::filesystem_not_found());
         }
-        let src_kind = src.kind;
-        if source == dest {
-            return Ok(src.clone());
-        }
-        if model::is_within(dest, source) {
-            return Err(ServiceError::invalid_rename_source_path());
-        }
-        if let Some(parent) = model::parent(dest) {
-            match fs.paths.get(parent) {
-                None => return Err(ServiceError::rename_destination_parent_path_not_found()),
-                Some(p) if p.kind == Kind::File => return Err(ServiceError::path_conflict()),
-                Some(_) => {}
+        // Another file system is taken out of the map while both are changed.
+        let mut detached = match cross {
+            false => None,
+            true => Some(
+                filesystems
+                    .remove(&request.source_fs)
+                    .ok_or_else(ServiceError::source_path_not_found)?,
+            ),
+        };
+        let dest_fs = filesystems.get_mut(fs_name).expect("checked above");
+        // Content files move too when on disk; if one cannot, everything is put back.
+        let backup = (cross && self.layout.is_some()).then(|| (dest_fs.clone(), detached.clone()));
+        let mut outcome = move_paths(dest_fs, detached.as_mut(), dest, &request);
+        if let (Ok(done), Some(layout)) = (&outcome, self.layout.as_ref().filter(|_| cross)) {
+            let mut moved = Vec::new();
+            for id in &done.blobs {
+                let from = layout.blob(account, &request.source_fs, id);
+                let to = layout.blob(account, fs_name, id);
+                match std::fs::rename(&from, &to) {
+                    Ok(()) => moved.push((from, to)),
+                    Err(e) => {
+                        for (from, to) in moved.drain(..).rev() {
+                            let _ = std::fs::rename(to, from);
+                        }
+                        let (dest_before, source_before) = backup.expect("kept for this");
+                        *filesystems.get_mut(fs_name).expect("checked above") = dest_before;
+                        detached = source_before;
+                        outcome = Err(e.into());
+                        break;
+                    }
+                }
             }
         }
-        let existing = fs.paths.get(dest);
-        check_destination(&request.conditions, existing)?;
-        let mut garbage = Vec::new();
-        if let Some(existing) = existing {
-            if existing.kind != src_kind {
-                return Err(ServiceError::invalid_source_or_destination_resource_type());
+        let saved = outcome.and_then(|done| {
+            let dest_fs = filesystems.get(fs_name).expect("checked above");
+            self.save(account, fs_name, dest_fs)?;
+            if let Some(source) = &detached {
+                self.save(account, &request.source_fs, source)?;
             }
-            if existing.kind == Kind::Directory {
-                return Err(ServiceError::path_already_exists());
-            }
-            let old = fs.paths.remove(dest).expect("destination exists");
-            garbage = leftovers(self, account, fs_name, &old);
+            Ok(done)
+        });
+        if let Some(source) = detached {
+            filesystems.insert(request.source_fs.clone(), source);
         }
-        let mut names = vec![source.to_string()];
-        if src_kind == Kind::Directory {
-            names.extend(fs.descendants(source));
-        }
-        for name in names {
-            let meta = fs.paths.remove(&name).expect("listed above");
-            fs.paths
-                .insert(format!("{dest}{}", &name[source.len()..]), meta);
-        }
-        let moved = fs.paths.get_mut(dest).expect("just inserted");
-        if request.properties.is_some() {
-            moved.properties = request.properties;
-        }
-        let snapshot = moved.clone();
-        self.save(account, fs_name, fs)?;
         drop(accounts);
+        let done = saved?;
+        let garbage: Vec<PathBuf> = done
+            .replaced
+            .iter()
+            .flat_map(|old| leftovers(self, account, fs_name, old))
+            .collect();
         persist::remove_files(garbage);
-        Ok(snapshot)
+        Ok(done.snapshot)
     }
 
     /// One page of paths in depth-first order, and the continuation token when more remain.
@@ -334,6 +450,10 @@ impl Store {
                 _ => return Err(ServiceError::path_not_found()),
             },
         };
+        let start = request
+            .start_from
+            .as_ref()
+            .map(|from| format!("{prefix}{from}"));
         let mut names: Vec<&String> = fs
             .paths
             .range(prefix.clone()..)
@@ -344,6 +464,11 @@ impl Store {
                 after
                     .as_ref()
                     .is_none_or(|a| model::path_order(name, a).is_gt())
+            })
+            .filter(|name| {
+                start
+                    .as_ref()
+                    .is_none_or(|s| model::path_order(name, s).is_ge())
             })
             .collect();
         names.sort_by(|a, b| model::path_order(a, b));
@@ -384,6 +509,7 @@ mod tests {
             properties: None,
             content: ContentHeaders::default(),
             conditions: Conditions::default(),
+            access: NewAccess::default(),
         };
         s.create_path("acct1", "fs1", path, request)
     }
@@ -394,6 +520,7 @@ mod tests {
             recursive,
             max_results: 100,
             continuation: None,
+            start_from: None,
         };
         s.list_paths("acct1", "fs1", &request)
             .unwrap()
@@ -473,5 +600,27 @@ mod tests {
         let page = s.list_paths("acct1", "fs1", &request).unwrap();
         assert_eq!(names(&page), ["a/b", "a-c"]);
         assert!(page.continuation.is_none());
+
+        // beginFrom is inclusive, relative to the listed directory, and kept across pages.
+        let mut request = ListRequest {
+            recursive: true,
+            max_results: 1,
+            start_from: Some("a/b".into()),
+            ..ListRequest::default()
+        };
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a/b"]);
+        request.continuation = page.continuation;
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a-c"]);
+        let request = ListRequest {
+            directory: Some("a".into()),
+            recursive: true,
+            max_results: 10,
+            start_from: Some("b".into()),
+            ..ListRequest::default()
+        };
+        let page = s.list_paths("acct1", "fs1", &request).unwrap();
+        assert_eq!(names(&page), ["a/b"]);
     }
 }

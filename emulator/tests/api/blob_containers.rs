@@ -35,9 +35,7 @@ async fn text(request: RequestBuilder) -> String {
     response.text().await.unwrap()
 }
 
-#[tokio::test]
-async fn container_lifecycle_and_metadata() {
-    let env = start().await;
+on_both_stores!(container_lifecycle_and_metadata, |env| {
     let created = blob(&env, Method::PUT, "probe?restype=container")
         .header("x-ms-meta-purpose", "tests")
         .send()
@@ -103,11 +101,9 @@ async fn container_lifecycle_and_metadata() {
     assert_eq!(head.status(), StatusCode::NOT_FOUND);
     assert_eq!(head.headers()["x-ms-error-code"], "ContainerNotFound");
     assert!(head.bytes().await.unwrap().is_empty(), "HEAD has no body");
-}
+});
 
-#[tokio::test]
-async fn list_containers_pages_with_metadata() {
-    let env = start().await;
+on_both_stores!(list_containers_pages_with_metadata, |env| {
     for name in ["alpha", "beta", "gamma"] {
         let created = blob(&env, Method::PUT, &format!("{name}?restype=container"))
             .header("x-ms-meta-name", name)
@@ -165,19 +161,20 @@ async fn list_containers_pages_with_metadata() {
         .await
         .unwrap();
     expect_xml_error(bad, StatusCode::BAD_REQUEST, "InvalidQueryParameterValue").await;
-}
+});
 
-#[tokio::test]
-async fn account_information_reports_a_hierarchical_namespace() {
-    let env = start().await;
-    let info = blob(&env, Method::GET, "?restype=account&comp=properties")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(info.status(), StatusCode::OK);
-    assert_eq!(info.headers()["x-ms-is-hns-enabled"], "true");
-    assert_eq!(info.headers()["x-ms-account-kind"], "StorageV2");
-}
+on_both_stores!(
+    account_information_reports_a_hierarchical_namespace,
+    |env| {
+        let info = blob(&env, Method::GET, "?restype=account&comp=properties")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(info.status(), StatusCode::OK);
+        assert_eq!(info.headers()["x-ms-is-hns-enabled"], "true");
+        assert_eq!(info.headers()["x-ms-account-kind"], "StorageV2");
+    }
+);
 
 #[tokio::test]
 async fn auth_errors_are_xml_with_a_challenge() {

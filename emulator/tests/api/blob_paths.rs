@@ -6,11 +6,9 @@ use md5::{Digest, Md5};
 use reqwest::{Method, StatusCode};
 
 use crate::blob_containers::{blob, expect_xml_error};
-use crate::common::{etag, start};
+use crate::common::etag;
 
-#[tokio::test]
-async fn head_and_get_show_committed_data_only() {
-    let env = start().await;
+on_both_stores!(head_and_get_show_committed_data_only, |env| {
     let data = b"region,total\nnorth,10\nsouth,20\n";
     let md5 = STANDARD.encode(Md5::digest(data));
     env.put_file("dir/data.csv", data).await;
@@ -112,11 +110,9 @@ async fn head_and_get_show_committed_data_only() {
         .await
         .unwrap();
     expect_xml_error(missing, StatusCode::NOT_FOUND, "BlobNotFound").await;
-}
+});
 
-#[tokio::test]
-async fn metadata_is_the_dfs_properties() {
-    let env = start().await;
+on_both_stores!(metadata_is_the_dfs_properties, |env| {
     let created = env
         .req(Method::PUT, "writeback/m.csv?resource=file")
         .header("x-ms-properties", "origin=ZG9tbw==")
@@ -174,11 +170,9 @@ async fn metadata_is_the_dfs_properties() {
         .await
         .unwrap();
     expect_xml_error(bad_md5, StatusCode::BAD_REQUEST, "InvalidHeaderValue").await;
-}
+});
 
-#[tokio::test]
-async fn delete_refuses_non_empty_directories() {
-    let env = start().await;
+on_both_stores!(delete_refuses_non_empty_directories, |env| {
     env.put_file("d/f.csv", b"x").await;
     let refused = blob(&env, Method::DELETE, "writeback/d")
         .send()
@@ -200,7 +194,7 @@ async fn delete_refuses_non_empty_directories() {
         .await
         .unwrap();
     expect_xml_error(gone, StatusCode::NOT_FOUND, "BlobNotFound").await;
-}
+});
 
 async fn list(env: &crate::common::Env, query: &str) -> String {
     let response = blob(
@@ -216,9 +210,7 @@ async fn list(env: &crate::common::Env, query: &str) -> String {
     response.text().await.unwrap()
 }
 
-#[tokio::test]
-async fn list_blobs_with_delimiter_metadata_and_paging() {
-    let env = start().await;
+on_both_stores!(list_blobs_with_delimiter_metadata_and_paging, |env| {
     for path in ["a/b/c.csv", "a/d.csv", "a-e.csv"] {
         env.put_file(path, b"1,2\n").await;
     }
@@ -262,4 +254,4 @@ async fn list_blobs_with_delimiter_metadata_and_paging() {
         .await
         .unwrap();
     expect_xml_error(missing, StatusCode::NOT_FOUND, "ContainerNotFound").await;
-}
+});

@@ -19,6 +19,34 @@ pub async fn start() -> Env {
     start_with(|_| {}).await
 }
 
+/// Starts the well-known emulator with its store in memory only.
+pub async fn start_in_memory() -> Env {
+    start_with(|config| config.in_memory = true).await
+}
+
+/// Defines a test module `$name` with two tests, `on_disk` and `in_memory`, each running the
+/// body against a fresh [`Env`] (named by the closure's argument) with that kind of store.
+macro_rules! on_both_stores {
+    ($name:ident, |$env:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($env: crate::common::Env) $body
+
+            #[tokio::test]
+            async fn on_disk() {
+                run(crate::common::start().await).await
+            }
+
+            #[tokio::test]
+            async fn in_memory() {
+                run(crate::common::start_in_memory().await).await
+            }
+        }
+    };
+}
+
 /// Starts an emulator after `adjust` changes the well-known configuration.
 pub async fn start_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> Env {
     let data = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use md5::{Digest, Md5};
 use reqwest::{Method, StatusCode};
 
-use crate::common::{etag, expect_error, start};
+use crate::common::{etag, expect_error};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -13,9 +13,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test]
-async fn out_of_order_concurrent_appends_round_trip() {
-    let env = start().await;
+on_both_stores!(out_of_order_concurrent_appends_round_trip, |env| {
     env.create_file("dir/data.csv").await;
     let data = pattern(40_000, 7);
     let chunks: Vec<(u64, Vec<u8>)> = data
@@ -60,11 +58,9 @@ async fn out_of_order_concurrent_appends_round_trip() {
         .await
         .unwrap();
     expect_error(beyond, StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange").await;
-}
+});
 
-#[tokio::test]
-async fn appended_data_is_invisible_until_flushed() {
-    let env = start().await;
+on_both_stores!(appended_data_is_invisible_until_flushed, |env| {
     env.put_file("f.csv", b"committed,").await;
     assert_eq!(
         env.append("f.csv", 10, b"staged".to_vec()).await.status(),
@@ -74,11 +70,9 @@ async fn appended_data_is_invisible_until_flushed() {
     assert_eq!(env.read("f.csv").await, b"committed,");
     assert_eq!(env.flush("f.csv", 16).await.status(), StatusCode::OK);
     assert_eq!(env.read("f.csv").await, b"committed,staged");
-}
+});
 
-#[tokio::test]
-async fn flush_positions_must_tile_the_staged_data() {
-    let env = start().await;
+on_both_stores!(flush_positions_must_tile_the_staged_data, |env| {
     env.create_file("gap.csv").await;
     env.append("gap.csv", 0, b"abcd".to_vec()).await;
     env.append("gap.csv", 8, b"ijkl".to_vec()).await;
@@ -110,11 +104,9 @@ async fn flush_positions_must_tile_the_staged_data() {
     )
     .await;
     assert_eq!(env.read("gap.csv").await, b"abcd");
-}
+});
 
-#[tokio::test]
-async fn retain_uncommitted_data_keeps_later_ranges() {
-    let env = start().await;
+on_both_stores!(retain_uncommitted_data_keeps_later_ranges, |env| {
     env.create_file("r.csv").await;
     env.append("r.csv", 0, b"ab".to_vec()).await;
     env.append("r.csv", 2, b"cd".to_vec()).await;
@@ -129,11 +121,9 @@ async fn retain_uncommitted_data_keeps_later_ranges() {
     assert_eq!(retained.status(), StatusCode::OK);
     assert_eq!(env.flush("r.csv", 4).await.status(), StatusCode::OK);
     assert_eq!(env.read("r.csv").await, b"abcd");
-}
+});
 
-#[tokio::test]
-async fn md5_of_an_append_is_checked() {
-    let env = start().await;
+on_both_stores!(md5_of_an_append_is_checked, |env| {
     env.create_file("m.csv").await;
     let wrong = STANDARD.encode(Md5::digest(b"other"));
     let response = env
@@ -156,11 +146,52 @@ async fn md5_of_an_append_is_checked() {
     assert_eq!(response.headers()["content-md5"], right.as_str());
     // The rejected append left nothing behind: exactly one range covers [0, 4).
     assert_eq!(env.flush("m.csv", 4).await.status(), StatusCode::OK);
-}
+});
 
-#[tokio::test]
-async fn flush_conditions_headers_and_content_md5() {
-    let env = start().await;
+on_both_stores!(crc64_of_an_append_is_checked_and_echoed, |env| {
+    env.create_file("k.csv").await;
+    // CRC-64/NVME of "123456789" as Microsoft's azure-storage-extensions computes it.
+    let right = "iJh5CoYUi64=";
+    let append = |crc: Option<&'static str>, position: u64| {
+        let mut request = env
+            .req(
+                Method::PATCH,
+                &format!("writeback/k.csv?action=append&position={position}"),
+            )
+            .body(b"123456789".to_vec());
+        if let Some(crc) = crc {
+            request = request.header("x-ms-content-crc64", crc);
+        }
+        request.send()
+    };
+    let wrong = append(Some("AAAAAAAAAAA="), 0).await.unwrap();
+    let body = expect_error(wrong, StatusCode::BAD_REQUEST, "Crc64Mismatch").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The CRC64 value specified in the request did not match"),
+        "{body}"
+    );
+    let malformed = append(Some("AAAA"), 0).await.unwrap();
+    expect_error(malformed, StatusCode::BAD_REQUEST, "InvalidHeaderValue").await;
+    let ok = append(Some(right), 0).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::ACCEPTED);
+    assert_eq!(ok.headers()["x-ms-content-crc64"], right);
+    assert!(
+        !ok.headers().contains_key("content-md5"),
+        "no MD5 asked for"
+    );
+    // Without a hash header the service still answers the CRC64 it computed.
+    let unsent = append(None, 9).await.unwrap();
+    assert_eq!(unsent.status(), StatusCode::ACCEPTED);
+    assert_eq!(unsent.headers()["x-ms-content-crc64"], right);
+    // The rejected appends left nothing behind: two ranges tile [0, 18).
+    assert_eq!(env.flush("k.csv", 18).await.status(), StatusCode::OK);
+    assert_eq!(env.read("k.csv").await, b"123456789123456789");
+});
+
+on_both_stores!(flush_conditions_headers_and_content_md5, |env| {
     let created = env.create_file("c.csv").await;
     let stale = etag(&created);
     env.append("c.csv", 0, b"x,y\n".to_vec()).await;
@@ -209,11 +240,9 @@ async fn flush_conditions_headers_and_content_md5() {
         "ContentLengthMustBeZero",
     )
     .await;
-}
+});
 
-#[tokio::test]
-async fn append_with_flush_and_to_missing_paths() {
-    let env = start().await;
+on_both_stores!(append_with_flush_and_to_missing_paths, |env| {
     env.create_file("af.csv").await;
     let response = env
         .req(
@@ -246,11 +275,9 @@ async fn append_with_flush_and_to_missing_paths() {
         "MissingRequiredQueryParameter",
     )
     .await;
-}
+});
 
-#[tokio::test]
-async fn fifty_megabytes_in_four_mebibyte_appends() {
-    let env = start().await;
+on_both_stores!(fifty_megabytes_in_four_mebibyte_appends, |env| {
     env.create_file("big.csv").await;
     let block = 4 * 1024 * 1024;
     let total = 50 * 1000 * 1000;
@@ -274,4 +301,4 @@ async fn fifty_megabytes_in_four_mebibyte_appends() {
     let read = env.read("big.csv").await;
     assert_eq!(read.len(), total);
     assert!(read == data, "content differs");
-}
+});

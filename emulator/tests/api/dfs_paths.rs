@@ -3,11 +3,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::common::{etag, expect_error, start};
+use crate::common::{etag, expect_error};
 
-#[tokio::test]
-async fn create_only_and_truncating_create() {
-    let env = start().await;
+on_both_stores!(create_only_and_truncating_create, |env| {
     env.put_file("a/b/file.csv", b"old content").await;
     let create_only = env
         .req(Method::PUT, "writeback/a/b/file.csv?resource=file")
@@ -28,11 +26,9 @@ async fn create_only_and_truncating_create() {
     assert_eq!(dir.headers()["x-ms-resource-type"], "directory");
     let under_file = env.create_file("a/b/file.csv/child").await;
     expect_error(under_file, StatusCode::CONFLICT, "PathConflict").await;
-}
+});
 
-#[tokio::test]
-async fn properties_are_stored() {
-    let env = start().await;
+on_both_stores!(properties_are_stored, |env| {
     let response = env
         .req(Method::PUT, "writeback/p.csv?resource=file")
         .header("x-ms-properties", "n1=djE=,n2=djI=")
@@ -51,79 +47,78 @@ async fn properties_are_stored() {
         .unwrap();
     assert_eq!(status.headers()["x-ms-owner"], "$superuser");
     assert!(status.headers().contains_key("x-ms-permissions"));
-}
+});
 
-#[tokio::test]
-async fn rename_replaces_the_destination_and_checks_conditions() {
-    let env = start().await;
-    env.put_file("out/final.csv", b"old").await;
-    env.put_file("out/.tmp-final.csv", b"new content").await;
-    let rename = |source: &str| {
-        env.req(Method::PUT, "writeback/out/final.csv?mode=legacy")
-            .header("x-ms-rename-source", source.to_string())
-    };
-    let guarded = rename("/writeback/out/.tmp-final.csv")
-        .header("if-none-match", "*")
-        .send()
-        .await
-        .unwrap();
-    expect_error(guarded, StatusCode::CONFLICT, "PathAlreadyExists").await;
-    let stale_source = rename("/writeback/out/.tmp-final.csv")
-        .header("x-ms-source-if-match", "\"0x1\"")
-        .send()
-        .await
-        .unwrap();
-    expect_error(
-        stale_source,
-        StatusCode::PRECONDITION_FAILED,
-        "SourceConditionNotMet",
-    )
-    .await;
-    let stale_dest = rename("/writeback/out/.tmp-final.csv")
-        .header("if-match", "\"0x1\"")
-        .send()
-        .await
-        .unwrap();
-    expect_error(
-        stale_dest,
-        StatusCode::PRECONDITION_FAILED,
-        "ConditionNotMet",
-    )
-    .await;
+on_both_stores!(
+    rename_replaces_the_destination_and_checks_conditions,
+    |env| {
+        env.put_file("out/final.csv", b"old").await;
+        env.put_file("out/.tmp-final.csv", b"new content").await;
+        let rename = |source: &str| {
+            env.req(Method::PUT, "writeback/out/final.csv?mode=legacy")
+                .header("x-ms-rename-source", source.to_string())
+        };
+        let guarded = rename("/writeback/out/.tmp-final.csv")
+            .header("if-none-match", "*")
+            .send()
+            .await
+            .unwrap();
+        expect_error(guarded, StatusCode::CONFLICT, "PathAlreadyExists").await;
+        let stale_source = rename("/writeback/out/.tmp-final.csv")
+            .header("x-ms-source-if-match", "\"0x1\"")
+            .send()
+            .await
+            .unwrap();
+        expect_error(
+            stale_source,
+            StatusCode::PRECONDITION_FAILED,
+            "SourceConditionNotMet",
+        )
+        .await;
+        let stale_dest = rename("/writeback/out/.tmp-final.csv")
+            .header("if-match", "\"0x1\"")
+            .send()
+            .await
+            .unwrap();
+        expect_error(
+            stale_dest,
+            StatusCode::PRECONDITION_FAILED,
+            "ConditionNotMet",
+        )
+        .await;
 
-    let done = rename("/writeback/out/%2Etmp-final.csv?sv=2020-02-10&sig=abc")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::CREATED);
-    assert_eq!(env.read("out/final.csv").await, b"new content");
-    assert_eq!(
-        env.head("out/.tmp-final.csv").await.status(),
-        StatusCode::NOT_FOUND
-    );
+        let done = rename("/writeback/out/%2Etmp-final.csv?sv=2020-02-10&sig=abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::CREATED);
+        assert_eq!(env.read("out/final.csv").await, b"new content");
+        assert_eq!(
+            env.head("out/.tmp-final.csv").await.status(),
+            StatusCode::NOT_FOUND
+        );
 
-    let missing = rename("/writeback/out/.tmp-final.csv")
-        .send()
-        .await
-        .unwrap();
-    expect_error(missing, StatusCode::NOT_FOUND, "SourcePathNotFound").await;
-    let no_parent = env
-        .req(Method::PUT, "writeback/nowhere/final.csv")
-        .header("x-ms-rename-source", "/writeback/out/final.csv")
-        .send()
-        .await
-        .unwrap();
-    expect_error(
-        no_parent,
-        StatusCode::NOT_FOUND,
-        "RenameDestinationParentPathNotFound",
-    )
-    .await;
-}
+        let missing = rename("/writeback/out/.tmp-final.csv")
+            .send()
+            .await
+            .unwrap();
+        expect_error(missing, StatusCode::NOT_FOUND, "SourcePathNotFound").await;
+        let no_parent = env
+            .req(Method::PUT, "writeback/nowhere/final.csv")
+            .header("x-ms-rename-source", "/writeback/out/final.csv")
+            .send()
+            .await
+            .unwrap();
+        expect_error(
+            no_parent,
+            StatusCode::NOT_FOUND,
+            "RenameDestinationParentPathNotFound",
+        )
+        .await;
+    }
+);
 
-#[tokio::test]
-async fn rename_moves_a_directory_with_its_children() {
-    let env = start().await;
+on_both_stores!(rename_moves_a_directory_with_its_children, |env| {
     env.put_file("stage/x/1.csv", b"1").await;
     env.put_file("stage/2.csv", b"2").await;
     let response = env
@@ -156,11 +151,9 @@ async fn rename_moves_a_directory_with_its_children() {
             "published/x/1.csv"
         ]
     );
-}
+});
 
-#[tokio::test]
-async fn list_paths_pages_with_continuation() {
-    let env = start().await;
+on_both_stores!(list_paths_pages_with_continuation, |env| {
     for i in 0..5 {
         env.put_file(&format!("d/f{i}.csv"), b"12345").await;
     }
@@ -214,15 +207,13 @@ async fn list_paths_pages_with_continuation() {
         .await
         .unwrap();
     expect_error(missing, StatusCode::NOT_FOUND, "PathNotFound").await;
-}
+});
 
 fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-#[tokio::test]
-async fn delete_files_and_directories() {
-    let env = start().await;
+on_both_stores!(delete_files_and_directories, |env| {
     env.put_file("del/sub/a.csv", b"a").await;
     let not_empty = env
         .req(Method::DELETE, "writeback/del")
@@ -255,11 +246,9 @@ async fn delete_files_and_directories() {
         .await
         .unwrap();
     expect_error(gone, StatusCode::NOT_FOUND, "PathNotFound").await;
-}
+});
 
-#[tokio::test]
-async fn file_systems_and_missing_ones() {
-    let env = start().await;
+on_both_stores!(file_systems_and_missing_ones, |env| {
     let created = env
         .req(Method::PUT, "second?resource=filesystem")
         .send()
@@ -319,11 +308,9 @@ async fn file_systems_and_missing_ones() {
         .await
         .unwrap();
     expect_error(other_account, StatusCode::NOT_FOUND, "ResourceNotFound").await;
-}
+});
 
-#[tokio::test]
-async fn every_answer_carries_the_service_headers() {
-    let env = start().await;
+on_both_stores!(every_answer_carries_the_service_headers, |env| {
     let url = format!(
         "{}/writeback?resource=filesystem",
         env.emulator.account_endpoint("devstoreaccount1")
@@ -364,4 +351,138 @@ async fn every_answer_carries_the_service_headers() {
         "InvalidQueryParameterValue",
     )
     .await;
+});
+
+/// Names of a listing page.
+async fn listed(env: &crate::common::Env, path_and_query: &str) -> Vec<String> {
+    let response = env.req(Method::GET, path_and_query).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path_and_query}");
+    let body: Value = response.json().await.unwrap();
+    body["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
 }
+
+on_both_stores!(list_paths_begin_from_is_inclusive_and_relative, |env| {
+    for name in ["top/a/1", "top/a/2", "top/b/1", "top/c"] {
+        env.put_file(name, b"x").await;
+    }
+    assert_eq!(
+        listed(
+            &env,
+            "writeback?resource=filesystem&recursive=true&directory=top&beginFrom=a%2F2"
+        )
+        .await,
+        ["top/a/2", "top/b", "top/b/1", "top/c"]
+    );
+    // A start that does not exist starts at the next path; pages keep the start.
+    assert_eq!(
+        listed(
+            &env,
+            "writeback?resource=filesystem&recursive=false&directory=top&beginFrom=bb"
+        )
+        .await,
+        ["top/c"]
+    );
+    let first = env
+        .req(
+            Method::GET,
+            "writeback?resource=filesystem&recursive=true&beginFrom=top%2Fb&maxResults=1",
+        )
+        .send()
+        .await
+        .unwrap();
+    let token = first.headers()["x-ms-continuation"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        listed(
+            &env,
+            &format!(
+                "writeback?resource=filesystem&recursive=true&beginFrom=top%2Fb&continuation={}",
+                urlencode(&token)
+            )
+        )
+        .await,
+        ["top/b/1", "top/c"]
+    );
+});
+
+on_both_stores!(rename_onto_an_empty_directory_replaces_it, |env| {
+    env.put_file("src/deep/f", b"1").await;
+    let made = env
+        .req(Method::PUT, "writeback/dst/empty?resource=directory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let rename = |source: &'static str, dest: &'static str| {
+        env.req(Method::PUT, &format!("writeback/{dest}"))
+            .header("x-ms-rename-source", source)
+            .send()
+    };
+    let replaced = rename("/writeback/src", "dst/empty").await.unwrap();
+    assert_eq!(replaced.status(), StatusCode::CREATED);
+    assert_eq!(env.read("dst/empty/deep/f").await, b"1");
+    env.put_file("other/g", b"2").await;
+    let full = rename("/writeback/other", "dst").await.unwrap();
+    expect_error(full, StatusCode::CONFLICT, "PathAlreadyExists").await;
+});
+
+on_both_stores!(rename_across_file_systems_moves_content, |env| {
+    let made = env
+        .req(Method::PUT, "other?resource=filesystem")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    env.put_file("tree/a.csv", b"a,b\n").await;
+    env.put_file("tree/sub/b.csv", b"1,2\n").await;
+    let moved = env
+        .req(Method::PUT, "other/moved")
+        .header("x-ms-rename-source", "/writeback/tree")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::CREATED);
+    let read = |path: &'static str| env.req(Method::GET, path).send();
+    assert_eq!(
+        read("other/moved/sub/b.csv")
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        b"1,2\n"
+    );
+    assert_eq!(
+        read("other/moved/a.csv")
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        b"a,b\n"
+    );
+    assert_eq!(env.head("tree").await.status(), StatusCode::NOT_FOUND);
+    let missing = env
+        .req(Method::PUT, "other/again")
+        .header("x-ms-rename-source", "/nosuchfs/tree")
+        .send()
+        .await
+        .unwrap();
+    expect_error(missing, StatusCode::NOT_FOUND, "SourcePathNotFound").await;
+    let no_parent = env
+        .req(Method::PUT, "other/none/x")
+        .header("x-ms-rename-source", "/writeback/tree")
+        .send()
+        .await
+        .unwrap();
+    expect_error(no_parent, StatusCode::NOT_FOUND, "SourcePathNotFound").await;
+});

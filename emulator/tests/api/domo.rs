@@ -126,6 +126,20 @@ async fn dataset_metadata_and_export() {
     assert_eq!(with_header.status(), StatusCode::OK);
     assert_eq!(with_header.headers()["content-type"], "text/csv");
     assert_eq!(with_header.bytes().await.unwrap().as_ref(), CSV);
+    // The boolean spellings SDKs send (pydomo sends Python's `True`).
+    for spelling in ["True", "TRUE", "1"] {
+        let response = get(format!("/v1/datasets/ds-1/data?includeHeader={spelling}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{spelling}");
+        assert_eq!(response.bytes().await.unwrap().as_ref(), CSV, "{spelling}");
+    }
+    let bad = get("/v1/datasets/ds-1/data?includeHeader=maybe".into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let without = get("/v1/datasets/ds-1/data?includeHeader=false".into())
         .header("accept", "text/csv")
         .send()

@@ -1,10 +1,14 @@
 //! End-to-end tests of the emulator over loopback HTTP.
 
+// First: its `on_both_stores!` macro is used by the modules below.
+#[macro_use]
+mod common;
+
+mod access;
 mod admin;
 mod auth;
 mod blob_containers;
 mod blob_paths;
-mod common;
 mod dfs_data;
 mod dfs_paths;
 mod domo;

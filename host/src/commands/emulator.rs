@@ -24,6 +24,10 @@ pub struct EmulatorArgs {
     /// Folder where the emulator keeps its storage and TLS certificate (survives restarts).
     #[arg(long, default_value = ".adls-emulator")]
     pub data_dir: PathBuf,
+    /// Keep the storage in memory only (as Azurite's --inMemoryPersistence): nothing is
+    /// written under --data-dir except the TLS certificate, and all data is gone at exit.
+    #[arg(long)]
+    pub in_memory: bool,
     /// Folder of Domo datasets to serve: `<id>.csv` with `<id>.json` metadata beside it
     /// (`name`, `owner {id, name}`, `coOwners [{id, name}]`).
     #[arg(long)]
@@ -61,6 +65,7 @@ pub struct EmulatorArgs {
 pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     let mut config = EmulatorConfig::well_known(args.data_dir.clone());
     config.datasets_dir = args.datasets_dir.clone();
+    config.in_memory = args.in_memory;
     config.dfs_addr = SocketAddr::new(args.host, args.dfs_port);
     config.login_addr = SocketAddr::new(args.host, args.login_port);
     config.domo_addr = SocketAddr::new(args.host, args.domo_port);
@@ -83,6 +88,7 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
             "domo": emulator.domo_url(),
             "admin": emulator.admin_url(),
             "ca_file": ca_file,
+            "in_memory": args.in_memory,
             "tenant_id": well_known::TENANT_ID,
             "client_id": well_known::CLIENT_ID,
             "client_secret": well_known::CLIENT_SECRET,
@@ -94,10 +100,14 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{info}");
     } else {
-        println!(
-            "ADLS Gen2 emulator running (data in {})",
-            args.data_dir.display()
-        );
+        if args.in_memory {
+            println!("ADLS Gen2 emulator running (data in memory only)");
+        } else {
+            println!(
+                "ADLS Gen2 emulator running (data in {})",
+                args.data_dir.display()
+            );
+        }
         println!(
             "  DFS endpoint     {}",
             emulator.account_endpoint(well_known::ACCOUNT_NAME)
