@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 
-use adls_writeback::backoff::{BackoffConfig, RetryConfig};
-use adls_writeback::bindings::http::{
+use adls_writeback::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use adls_writeback::capabilities::bindings::http::{
     Header, Host as _, HostBody, HostPipeline, Method, Request, RequestHead, Response,
 };
-use adls_writeback::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
 use adls_writeback::capabilities::http::body::HeldBody;
 use adls_writeback::capabilities::http::pipeline::Pipeline;
 use adls_writeback::capabilities::http::{HttpCapability, Origin};
-use adls_writeback::secret::Secret;
+use adls_writeback::job::secret::Secret;
+use adls_writeback::plumbing::retry::{BackoffConfig, RetryConfig};
 use adls_writeback_emulator::{
     Emulator, EmulatorConfig, Fault, FaultPlan, FaultRule, Operation, Service, well_known,
 };
@@ -333,7 +333,7 @@ async fn when_retries_run_out_the_service_answer_is_returned() {
     assert!(
         matches!(
             error,
-            adls_writeback::bindings::errors::HttpError::Connection(_)
+            adls_writeback::capabilities::bindings::errors::HttpError::Connection(_)
         ),
         "{error:?}"
     );

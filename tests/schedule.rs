@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use adls_writeback::history::{History, Record};
+use adls_writeback::runner::history::{History, Record};
 use adls_writeback_emulator::{Emulator, EmulatorConfig, EntraApp, well_known};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

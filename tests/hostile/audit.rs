@@ -145,8 +145,12 @@ fn the_builtin_guest_imports_exactly_its_footprint() {
     let compiled =
         adls_writeback::sandbox::compile(adls_writeback::sandbox::BUILTIN_GUEST, "built-in")
             .unwrap();
-    let audit =
-        adls_writeback::audit::audit(&compiled.engine, &compiled.component, compiled.info, None);
+    let audit = adls_writeback::sandbox::audit::audit(
+        &compiled.engine,
+        &compiled.component,
+        compiled.info,
+        None,
+    );
     let imports: Vec<&str> = audit.imports.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(
         imports, BUILTIN_IMPORTS,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use adls_writeback::history::{History, Record};
+use adls_writeback::runner::history::{History, Record};
 use adls_writeback_emulator::{
     Emulator, EmulatorConfig, Fault, FaultPlan, FaultRule, Operation, well_known,
 };

@@ -73,7 +73,7 @@ pub async fn main(
     }
 
     let emulator = match job.emulator.is_some() {
-        true => Some(crate::embedded::start_for(&mut job).await?),
+        true => Some(crate::commands::in_process_emulator::start_for(&mut job).await?),
         false => None,
     };
     let options = RunOptions {
@@ -81,7 +81,7 @@ pub async fn main(
         verify,
     };
     // With the job's [retry] policy; each attempt is recorded in the run history.
-    let (outcome, signal) = super::history::run_recorded(&runner, &job, options).await?;
+    let (outcome, signal) = crate::runner::recorded::run_recorded(&runner, &job, options).await?;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }

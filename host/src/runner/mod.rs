@@ -1,17 +1,28 @@
-//! One run of a job: the capabilities it is granted, the sandboxed call, and the outcome.
+//! One run of a job: the capabilities it is granted, the sandboxed call, and the outcome;
+//! and around it, the run's attempts, its history and its report.
+
+pub mod attempts;
+pub mod clock;
+pub mod events;
+pub mod history;
+pub mod recorded;
+pub mod report;
+pub mod report_checks;
+pub mod verify;
+pub mod wording;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::bindings::{self, errors, exports::adls::writeback::job::JobError};
 use crate::capabilities::Capabilities;
-use crate::capabilities::auth::{AuthCapability, EntraCredential, STORAGE_SCOPE};
-use crate::capabilities::http::{HttpCapability, Origin};
+use crate::capabilities::auth::{AuthCapability, EntraCredential, granted_scopes};
+use crate::capabilities::bindings;
+use crate::capabilities::http::{HttpCapability, granted_origins};
 use crate::capabilities::log::LogCapability;
+use crate::capabilities::source::domo::DomoClient;
 use crate::capabilities::source::{SourceCapability, SourceConfig};
-use crate::domo::DomoClient;
 use crate::job::{FieldError, Job, Source};
-use crate::report::{RunFailure, RunReport};
+use crate::runner::report::{RunFailure, RunReport};
 use crate::sandbox::{RunLimits, Sandbox};
 
 /// Runs jobs in the sandbox; holds what runs share (the compiled component, the HTTP
@@ -27,7 +38,7 @@ pub struct RunOptions {
     /// Draw a progress bar on a terminal.
     pub progress: bool,
     /// After a success, read the published file back and compare its digests with the
-    /// report's (`run --verify`, `crate::verify`).
+    /// report's (`run --verify`, `crate::runner::verify`).
     pub verify: bool,
 }
 
@@ -36,7 +47,7 @@ impl Runner {
     pub fn new(sandbox: Sandbox) -> anyhow::Result<Runner> {
         Ok(Runner {
             sandbox,
-            client: crate::capabilities::http::client_trusting(None)?,
+            client: crate::plumbing::client::client_trusting(None)?,
         })
     }
 
@@ -53,7 +64,8 @@ impl Runner {
         host_problems: Vec<FieldError>,
     ) -> anyhow::Result<Vec<FieldError>> {
         let wit_job = bindings::to_wit_job(job, "validate", now_ms());
-        let guest = crate::contract::cap_problems(self.sandbox.validate(&wit_job).await?);
+        let guest =
+            crate::runner::report_checks::cap_problems(self.sandbox.validate(&wit_job).await?);
         let mut all = host_problems;
         for problem in guest {
             // A missing secret or a bad enum value is reported once, by the host.
@@ -93,8 +105,8 @@ impl Runner {
         };
         let meta = (job.name.as_str(), run_id, self.sandbox.component_sha256());
         let checked = match outcome {
-            // A report is believed only if it keeps the contract (`crate::contract`).
-            Ok(Ok(report)) => match crate::contract::check_report(job, &report) {
+            // A report is believed only if it keeps the contract (`crate::runner::report_checks`).
+            Ok(Ok(report)) => match crate::runner::report_checks::check_report(job, &report) {
                 Ok(()) => {
                     Ok(RunReport::new(meta, job, report, elapsed).with_guest_time(guest_time))
                 }
@@ -109,9 +121,9 @@ impl Runner {
                     elapsed,
                 )),
             },
-            Ok(Err(error)) => Err(crate::contract::tame(RunFailure::from_job_error(
-                meta, error, elapsed,
-            ))),
+            Ok(Err(error)) => Err(crate::runner::report_checks::tame(
+                RunFailure::from_job_error(meta, error, elapsed),
+            )),
             Err(trap) => Err(RunFailure::new(
                 meta,
                 "sandbox",
@@ -122,7 +134,8 @@ impl Runner {
         Ok(match checked {
             Ok(mut report) if options.verify => {
                 let verified =
-                    crate::verify::verify(&client, &credential, &job.http.retry, &report).await;
+                    crate::runner::verify::verify(&client, &credential, &job.http.retry, &report)
+                        .await;
                 let elapsed = clock.elapsed();
                 match verified {
                     Ok(()) => {
@@ -142,7 +155,7 @@ impl Runner {
     /// (and `--verify`'s) come from.
     fn credential(&self, job: &Job) -> anyhow::Result<(reqwest::Client, Arc<EntraCredential>)> {
         let client = match &job.ca_file {
-            Some(ca_file) => crate::capabilities::http::client_trusting(Some(ca_file))?,
+            Some(ca_file) => crate::plumbing::client::client_trusting(Some(ca_file))?,
             None => self.client.clone(),
         };
         let a = &job.account;
@@ -211,18 +224,6 @@ impl Runner {
     }
 }
 
-/// The HTTP origins a run of `job` may reach: its account's DFS endpoint.
-pub fn granted_origins(job: &Job) -> Vec<Origin> {
-    Origin::parse(&job.account.dfs_endpoint)
-        .into_iter()
-        .collect()
-}
-
-/// The token scopes a run of `job` is granted: Azure Storage's.
-pub fn granted_scopes(_job: &Job) -> Vec<String> {
-    vec![STORAGE_SCOPE.to_string()]
-}
-
 /// A new run ID: the start time and a random suffix, e.g. `20261128T224100Z-1a2b3c4d`.
 pub fn new_run_id() -> String {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -251,67 +252,6 @@ fn section_rank(field: &str) -> usize {
     .iter()
     .position(|prefix| field.starts_with(prefix))
     .unwrap_or(usize::MAX)
-}
-
-/// A one-line description of a guest's job error.
-pub fn describe_job_error(error: &JobError) -> (&'static str, String) {
-    match error {
-        JobError::Invalid(list) => {
-            let lines: Vec<String> = list
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect();
-            (
-                "invalid",
-                format!("the job is invalid: {}", lines.join("; ")),
-            )
-        }
-        JobError::Ownership(message) => ("ownership", message.clone()),
-        JobError::Source(e) => ("source", source_message(e)),
-        JobError::Auth(e) => ("auth", auth_message(e)),
-        JobError::Http(e) => ("http", http_message(e)),
-        JobError::Storage(e) => (
-            "storage",
-            format!(
-                "{} failed: {} ({}): {}",
-                e.operation, e.code, e.status, e.message
-            ),
-        ),
-        JobError::Data(e) => (
-            "data",
-            format!(
-                "bad CSV at line {} (byte {}): {}",
-                e.line, e.byte_offset, e.message
-            ),
-        ),
-    }
-}
-
-fn source_message(e: &errors::SourceError) -> String {
-    match e {
-        errors::SourceError::NotFound(m) => format!("dataset not found: {m}"),
-        errors::SourceError::Denied(m) => format!("dataset access denied: {m}"),
-        errors::SourceError::NotGranted(m) => format!("dataset not granted: {m}"),
-        errors::SourceError::Unavailable(m) => format!("dataset source failed: {m}"),
-    }
-}
-
-/// A one-line description of a token failure.
-pub fn auth_message(e: &errors::AuthError) -> String {
-    match e {
-        errors::AuthError::ScopeNotGranted(m) => format!("token refused: {m}"),
-        errors::AuthError::Rejected(m) => format!("Entra ID refused the credentials: {m}"),
-        errors::AuthError::Unavailable(m) => format!("Entra ID unavailable: {m}"),
-    }
-}
-
-fn http_message(e: &errors::HttpError) -> String {
-    match e {
-        errors::HttpError::Denied(m) => format!("request denied by the sandbox: {m}"),
-        errors::HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
-        errors::HttpError::Timeout(m) => format!("request timed out: {m}"),
-        errors::HttpError::Connection(m) => format!("connection failed: {m}"),
-    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,6 @@
 //! Time comes from a [`Clock`] and runs from an injected [`RunFn`], so the tests drive it
 //! with a [`ManualClock`] and no WebAssembly.
 
-mod clock;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,14 +22,16 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::future::BoxFuture;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+use crate::runner::clock::Clock;
+use crate::runner::events::{Event, Events};
 
-use crate::history::{Begin, History, Status, Trigger, format_time};
-use crate::retry::{Attempts, RetryPolicy, Stop, Summary};
-use crate::schedule::Schedule;
+use crate::job::retry::RetryPolicy;
+use crate::job::schedule::Schedule;
+use crate::runner::attempts::{Attempts, Stop, Summary};
+use crate::runner::history::{Begin, History, Trigger, format_time};
 
 /// One attempt the scheduler asks for.
 #[derive(Debug, Clone)]
@@ -48,45 +48,6 @@ pub struct AttemptRequest {
 
 /// Runs one attempt of a job; `serve` passes the sandboxed runner, tests a fake.
 pub type RunFn = Arc<dyn Fn(AttemptRequest) -> BoxFuture<'static, Summary> + Send + Sync>;
-
-/// What the scheduler did, for logs and for tests to wait on.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// The folder was (re)loaded: the jobs scheduled.
-    Loaded { jobs: Vec<String> },
-    /// An attempt started.
-    Started {
-        job: String,
-        run_id: String,
-        attempt: u32,
-        trigger: Trigger,
-    },
-    /// An attempt ended.
-    Finished {
-        job: String,
-        run_id: String,
-        attempt: u32,
-        status: Status,
-    },
-    /// A failed attempt will be retried at `at`.
-    RetryAt {
-        job: String,
-        run_id: String,
-        at: DateTime<Utc>,
-    },
-    /// A due run was skipped: the job's previous run was still going.
-    Skipped {
-        job: String,
-        scheduled_for: DateTime<Utc>,
-    },
-    /// Nothing more to do before `until`.
-    Idle { until: DateTime<Utc> },
-    /// Shutdown began: no more runs start.
-    Stopping,
-}
-
-/// Where events go.
-pub type Events = mpsc::UnboundedSender<Event>;
 
 /// `serve`'s settings.
 #[derive(Debug, Clone)]

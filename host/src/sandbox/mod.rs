@@ -1,9 +1,11 @@
 //! The sandbox: compiles the guest component once (and caches the compiled form on disk),
-//! audits it (`crate::audit`: a component importing anything this host would not grant is
+//! audits it (`crate::sandbox::audit`: a component importing anything this host would not grant is
 //! refused before it runs), then runs each job in a fresh store with a memory cap, a
 //! wall-time limit, an optional fuel budget and WASI that grants nothing.
 
+pub mod audit;
 pub mod limits;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,9 +16,12 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{CallHook, Config, Engine, Store};
 
-use crate::audit::{self, Audit, ComponentInfo};
-use crate::bindings::{Writeback, WritebackPre, exports::adls::writeback::job as wit_job, types};
-use crate::capabilities::{Capabilities, RunState};
+use crate::capabilities::Capabilities;
+use crate::capabilities::bindings::{
+    Writeback, WritebackPre, exports::adls::writeback::job as wit_job, types,
+};
+use crate::sandbox::state::RunState;
+use audit::{Audit, ComponentInfo};
 pub use limits::RunError;
 
 /// The built-in guest component, built from `guest/` by the host's build script.
@@ -319,7 +324,7 @@ pub fn compile(wasm: &[u8], source: &str) -> Result<Compiled, SandboxError> {
 pub fn link(engine: &Engine, component: &Component) -> wasmtime::Result<WritebackPre<RunState>> {
     let mut linker = Linker::<RunState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    crate::capabilities::add_to_linker(&mut linker)?;
+    state::add_to_linker(&mut linker)?;
     WritebackPre::new(linker.instantiate_pre(component)?)
 }
 

@@ -1,5 +1,7 @@
 //! `adls-writeback serve JOBS_DIR`: runs every job file in a folder on its schedule until
-//! SIGTERM or Ctrl-C (see [`crate::scheduler`] for the rules).
+//! SIGTERM or Ctrl-C (see [`crate::commands::serve::dispatcher`] for the rules).
+
+pub mod dispatcher;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,11 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 
-use crate::history::History;
-use crate::retry::{Summary, summarize};
+use crate::commands::serve::dispatcher::{AttemptRequest, Config, RunFn, Scheduler};
+use crate::runner::attempts::{Summary, summarize};
+use crate::runner::clock::SystemClock;
+use crate::runner::history::History;
 use crate::runner::{RunOptions, Runner};
 use crate::sandbox::Sandbox;
-use crate::scheduler::{AttemptRequest, Config, RunFn, Scheduler, SystemClock};
 
 /// Options of `adls-writeback serve`.
 #[derive(Debug, Args)]
@@ -62,7 +65,7 @@ pub async fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     scheduler
         .serve(async {
-            if let Err(e) = super::history::stop_signal().await {
+            if let Err(e) = crate::runner::recorded::stop_signal().await {
                 tracing::error!("cannot listen for stop signals: {e}");
                 std::future::pending::<()>().await;
             }
@@ -120,7 +123,7 @@ async fn attempt(
                 .or_default()
                 .clone();
             let _one_at_a_time = lock.lock().await;
-            let emulator = match crate::embedded::start_for(&mut job).await {
+            let emulator = match crate::commands::in_process_emulator::start_for(&mut job).await {
                 Ok(emulator) => emulator,
                 Err(e) => return Summary::failed(format!("emulator: {e:#}"), true),
             };

@@ -52,7 +52,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::ScheduleSection;
+    use crate::job::schedule::ScheduleSection;
 
     fn schedule(kind: &str, at: &str, zone: &str) -> Schedule {
         let section = ScheduleSection {

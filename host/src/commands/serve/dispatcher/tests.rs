@@ -6,7 +6,8 @@ use std::time::Duration as StdDuration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
-use crate::history::{Outcome, Record};
+use crate::runner::clock::ManualClock;
+use crate::runner::history::{Outcome, Record, Status};
 
 const DEADLINE: StdDuration = StdDuration::from_secs(10);
 

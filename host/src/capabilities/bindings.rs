@@ -3,29 +3,36 @@
 
 use crate::job::{Job, Naming, Source};
 
-wasmtime::component::bindgen!({
-    world: "writeback",
-    path: "../wit",
-    // The resources' functions may trap (an unknown handle, a body past the memory limit).
-    imports: {
-        "adls:writeback/digest": async | trappable,
-        "adls:writeback/http.[constructor]body": async | trappable,
-        "adls:writeback/http.[method]body.length": async | trappable,
-        "adls:writeback/http.[constructor]pipeline": async | trappable,
-        "adls:writeback/http.[method]pipeline.submit": async | trappable,
-        "adls:writeback/http.[method]pipeline.next": async | trappable,
-        default: async,
-    },
-    exports: { default: async },
-    with: {
-        "adls:writeback/source.reader": crate::capabilities::source::DatasetReader,
-        "adls:writeback/http.body": crate::capabilities::http::body::HeldBody,
-        "adls:writeback/http.pipeline": crate::capabilities::http::pipeline::Pipeline,
-        "adls:writeback/digest.hasher": crate::capabilities::digest::Hasher,
-    },
-});
+/// The code `bindgen!` generates from the WIT; the contract's own documentation
+/// (`wit/writeback.wit`) is the reference for its items.
+#[allow(missing_docs)]
+mod generated {
+    wasmtime::component::bindgen!({
+        world: "writeback",
+        path: "../wit",
+        // The resources' functions may trap (an unknown handle, a body past the memory limit).
+        imports: {
+            "adls:writeback/digest": async | trappable,
+            "adls:writeback/http.[constructor]body": async | trappable,
+            "adls:writeback/http.[method]body.length": async | trappable,
+            "adls:writeback/http.[constructor]pipeline": async | trappable,
+            "adls:writeback/http.[method]pipeline.submit": async | trappable,
+            "adls:writeback/http.[method]pipeline.next": async | trappable,
+            default: async,
+        },
+        exports: { default: async },
+        with: {
+            "adls:writeback/source.reader": crate::capabilities::source::DatasetReader,
+            "adls:writeback/http.body": crate::capabilities::http::body::HeldBody,
+            "adls:writeback/http.pipeline": crate::capabilities::http::pipeline::Pipeline,
+            "adls:writeback/digest.hasher": crate::capabilities::digest::Hasher,
+        },
+    });
+}
 
-pub use adls::writeback::{auth, digest, errors, http, log, source, types};
+pub use generated::*;
+
+pub use generated::adls::writeback::{auth, digest, errors, http, log, source, types};
 
 /// The contract's view of `job` for the run `run_id` started at `started_at_ms`. It carries
 /// no secret: the contract has no field for one.

@@ -6,6 +6,11 @@
 //! checks what only the host can check, collecting every problem by field. The guest's
 //! `validate` checks the rest.
 
+pub mod accounts;
+pub mod retry;
+pub mod schedule;
+pub mod secret;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +18,7 @@ use anyhow::Context;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::secret::{Secret, SecretRef};
+use crate::job::secret::{Secret, SecretRef};
 
 /// Azure's public authority host, as azure-identity defaults it.
 pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
@@ -36,7 +41,7 @@ pub struct JobFile {
     pub ca_file: Option<PathBuf>,
     /// `[account]`, or `account = "name"`: a saved account (`adls-writeback accounts`).
     #[serde(default)]
-    pub account: crate::accounts::AccountField,
+    pub account: crate::job::accounts::AccountField,
     /// `[source]`.
     pub source: SourceSection,
     /// `[output]`.
@@ -51,10 +56,10 @@ pub struct JobFile {
     /// `[emulator]`: run against the built-in emulator, started in-process.
     pub emulator: Option<EmulatorSection>,
     /// `[schedule]`: when `serve` runs the job (none: manual).
-    pub schedule: Option<crate::schedule::ScheduleSection>,
+    pub schedule: Option<crate::job::schedule::ScheduleSection>,
     /// `[retry]`: retries of a failed run (default none).
     #[serde(default)]
-    pub retry: crate::retry::RetrySection,
+    pub retry: crate::job::retry::RetrySection,
     #[serde(skip)]
     base_dir: PathBuf,
     #[serde(skip)]
@@ -176,9 +181,9 @@ pub struct Job {
     pub http: Http,
     pub emulator: Option<EmulatorSection>,
     /// When `serve` runs it.
-    pub schedule: crate::schedule::Schedule,
+    pub schedule: crate::job::schedule::Schedule,
     /// Retries of a failed run.
-    pub retry: crate::retry::RetryPolicy,
+    pub retry: crate::job::retry::RetryPolicy,
     /// The job file's folder; relative paths start here.
     pub base_dir: PathBuf,
 }
@@ -257,7 +262,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 300;
 /// requests, Domo's metadata calls).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Http {
-    pub retry: crate::backoff::RetryConfig,
+    pub retry: crate::plumbing::retry::RetryConfig,
     /// Longest time one attempt of a request may take, its answer included.
     pub request_timeout: Duration,
 }
@@ -265,7 +270,7 @@ pub struct Http {
 impl Default for Http {
     fn default() -> Self {
         Http {
-            retry: crate::backoff::RetryConfig::default(),
+            retry: crate::plumbing::retry::RetryConfig::default(),
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
         }
     }
@@ -320,7 +325,7 @@ impl JobFile {
             dfs_endpoint: a
                 .dfs_endpoint
                 .map(|e| e.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| format!("https://{account_name}.dfs.core.windows.net")),
+                .unwrap_or_else(|| crate::plumbing::dfs::default_endpoint(&account_name)),
             account_name,
             container: a.container.unwrap_or_default(),
             authority_host: authority_host.trim_end_matches('/').to_string(),
@@ -355,13 +360,13 @@ impl JobFile {
             ));
         }
         let schedule = match &self.schedule {
-            Some(section) => crate::schedule::Schedule::from_section(section),
-            None => Ok(crate::schedule::Schedule::manual()),
+            Some(section) => crate::job::schedule::Schedule::from_section(section),
+            None => Ok(crate::job::schedule::Schedule::manual()),
         };
         let schedule = schedule
             .map_err(|list| problems.extend(list))
-            .unwrap_or_else(|()| crate::schedule::Schedule::manual());
-        let retry = crate::retry::RetryPolicy::from_section(&self.retry)
+            .unwrap_or_else(|()| crate::job::schedule::Schedule::manual());
+        let retry = crate::job::retry::RetryPolicy::from_section(&self.retry)
             .map_err(|list| problems.extend(list))
             .unwrap_or_default();
         let job = Job {

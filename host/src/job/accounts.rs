@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::job::secret::{Secret, SecretRef};
 use crate::job::{AccountSection, FieldError};
-use crate::secret::{Secret, SecretRef};
 
 /// A saved account's client secret.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,8 @@
 //! The dataset source: a local CSV file (with owners from a metadata file beside it) or a
 //! Domo DataSet. The guest may describe and open only the dataset its job names.
 
+pub mod domo;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +12,10 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 use wasmtime::component::{Resource, ResourceTable};
 
-use crate::bindings::errors::SourceError;
-use crate::bindings::source::{self, Column, DatasetInfo};
-use crate::bindings::types::{DatasetRef, Principal, SourceKind};
-use crate::domo::{DomoClient, DomoUser};
+use crate::capabilities::bindings::errors::SourceError;
+use crate::capabilities::bindings::source::{self, Column, DatasetInfo};
+use crate::capabilities::bindings::types::{DatasetRef, Principal, SourceKind};
+use crate::capabilities::source::domo::{DomoClient, DomoUser};
 
 /// How long a read may wait for the source's next bytes before the run fails, unless the
 /// job says otherwise (`[limits] stall_secs`).

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bindings::exports::adls::writeback::job::JobError;
-use crate::bindings::types;
+use crate::capabilities::bindings::exports::adls::writeback::job::JobError;
+use crate::capabilities::bindings::types;
 use crate::job::{FieldError, Job};
 
 /// A successful run.
@@ -126,7 +126,7 @@ impl RunFailure {
 
     /// The failure the guest returned.
     pub fn from_job_error(meta: Meta<'_>, error: JobError, elapsed: Duration) -> Self {
-        let (kind, message) = crate::runner::describe_job_error(&error);
+        let (kind, message) = crate::runner::wording::describe_job_error(&error);
         let mut failure = RunFailure::new(meta, kind, message, elapsed);
         if let JobError::Invalid(list) = error {
             failure.fields = list

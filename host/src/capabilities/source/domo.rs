@@ -1,6 +1,6 @@
 //! A client of the Domo API: client-credentials token, DataSet metadata, the CSV export,
 //! and co-owners from the instance permissions API. The token and metadata calls are
-//! retried as the job's `[http]` says (`crate::backoff`); the export stream is not (a broken
+//! retried as the job's `[http]` says (`crate::plumbing::retry`); the export stream is not (a broken
 //! export fails the run as a source error).
 
 use std::time::Duration;
@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::backoff::{self, Buffered, RetryConfig};
-use crate::bindings::errors::SourceError;
-use crate::capabilities::http::describe_error;
-use crate::secret::Secret;
-use crate::token::{TemporaryToken, TokenCache};
+use crate::capabilities::bindings::errors::SourceError;
+use crate::job::secret::Secret;
+use crate::plumbing::client::describe_error;
+use crate::plumbing::retry::{self, Buffered, RetryConfig};
+use crate::plumbing::token::{TemporaryToken, TokenCache};
 
 /// Credentials and hosts of one Domo connection.
 pub struct DomoClient {
@@ -150,7 +150,7 @@ impl DomoClient {
             "{}/oauth/token?grant_type=client_credentials&scope=data",
             self.api_host
         );
-        let response = backoff::send(&self.retry, || {
+        let response = retry::send(&self.retry, || {
             self.client
                 .get(&url)
                 .basic_auth(&self.client_id, Some(self.secret.expose()))
@@ -196,7 +196,7 @@ impl DomoClient {
     pub async fn dataset(&self, id: &str) -> Result<DataSet, SourceError> {
         let token = self.token().await?;
         let url = format!("{}/v1/datasets/{id}", self.api_host);
-        let response = backoff::send(&self.retry, || self.get(&url, &token))
+        let response = retry::send(&self.retry, || self.get(&url, &token))
             .await
             .map_err(unavailable)?;
         let body = check_buffered(response, id)?;
@@ -210,7 +210,7 @@ impl DomoClient {
             return Ok(Vec::new());
         };
         let url = format!("{instance}/api/data/v3/datasources/{id}/permissions");
-        let response = backoff::send(&self.retry, || {
+        let response = retry::send(&self.retry, || {
             self.client
                 .get(&url)
                 .header("X-DOMO-Developer-Token", developer_token.expose())

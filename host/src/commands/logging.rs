@@ -1,6 +1,6 @@
 //! Where log lines go and whether they are coloured: stderr, in `tracing`'s format,
 //! filtered by `ADLS_WRITEBACK_LOG`, coloured only when [`use_color`] says so; and the
-//! guest's progress events handed to the run history (see [`crate::history::progress`]).
+//! guest's progress events handed to the run history (see [`crate::runner::history::progress`]).
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
@@ -9,7 +9,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::history::progress::ProgressLayer;
+use crate::runner::history::progress::ProgressLayer;
 
 /// `--color`: when to colour the log (the cargo and clap convention).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

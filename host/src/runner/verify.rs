@@ -7,13 +7,11 @@ use base64::Engine as _;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use crate::backoff::{self, RetryConfig, Verdict};
 use crate::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
-use crate::capabilities::http::describe_error;
-use crate::report::RunReport;
-
-/// The REST API version of the read-back request (the guest's).
-const VERSION: &str = "2023-11-03";
+use crate::plumbing::client::describe_error;
+use crate::plumbing::dfs;
+use crate::plumbing::retry::{self, RetryConfig, Verdict};
+use crate::runner::report::RunReport;
 
 /// The part of the file a run wrote: `(first byte, length)`. The whole file for replace;
 /// for append, the last `bytes` of the `file_size` bytes.
@@ -162,7 +160,7 @@ pub async fn verify(
         .map_err(|e| {
             format!(
                 "cannot get a token to read the file back: {}",
-                crate::runner::auth_message(&e)
+                crate::runner::wording::auth_message(&e)
             )
         })?
         .token;
@@ -170,10 +168,10 @@ pub async fn verify(
         .map(|u| u.path().to_string())
         .unwrap_or_default();
     let attempt = || read_back(client, &report.url, &token, start, length);
-    let outcome = backoff::retry(retry, &target, attempt, |outcome| match outcome {
+    let outcome = retry::retry(retry, &target, attempt, |outcome| match outcome {
         Ok(_) => Verdict::Final,
-        Err(ReadError::Status(status, headers, _)) => backoff::classify_status(*status, headers),
-        Err(ReadError::Transport(e)) => backoff::classify_error(e),
+        Err(ReadError::Status(status, headers, _)) => retry::classify_status(*status, headers),
+        Err(ReadError::Transport(e)) => retry::classify_error(e),
     })
     .await;
     let read = outcome.map_err(|e| match e {
@@ -198,10 +196,7 @@ async fn read_back(
     start: u64,
     length: u64,
 ) -> Result<Digests, ReadError> {
-    let mut response = client
-        .get(url)
-        .bearer_auth(token)
-        .header("x-ms-version", VERSION)
+    let mut response = dfs::authorize(client.get(url), token)
         .header("Range", format!("bytes={start}-{}", start + length - 1))
         .send()
         .await
@@ -209,11 +204,7 @@ async fn read_back(
     let status = response.status().as_u16();
     if status != 200 && status != 206 {
         let headers = response.headers().clone();
-        let code = headers
-            .get("x-ms-error-code")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let code = dfs::error_code(&headers).unwrap_or("").to_string();
         let body = response.bytes().await.unwrap_or_default();
         let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
         return Err(ReadError::Status(status, headers, format!("{code} {text}")));

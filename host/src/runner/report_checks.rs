@@ -6,10 +6,10 @@
 
 use base64::Engine as _;
 
-use crate::bindings::types;
+use crate::capabilities::bindings::types;
+use crate::capabilities::log::printable;
 use crate::job::Job;
-use crate::report::RunFailure;
-use crate::sandbox::limits::printable;
+use crate::runner::report::RunFailure;
 
 /// Longest path or URL a report may hold, in bytes.
 const MAX_PATH: usize = 4096;

@@ -150,7 +150,7 @@ impl JobGrants {
         let origins = if job.emulator.is_some() {
             vec!["http://127.0.0.1:<port of the in-process emulator>".to_string()]
         } else {
-            crate::runner::granted_origins(job)
+            crate::capabilities::http::granted_origins(job)
                 .iter()
                 .map(ToString::to_string)
                 .collect()
@@ -162,7 +162,7 @@ impl JobGrants {
         JobGrants {
             job: job.name.clone(),
             origins,
-            scopes: crate::runner::granted_scopes(job),
+            scopes: crate::capabilities::auth::granted_scopes(job),
             dataset,
         }
     }

@@ -1,4 +1,4 @@
-//! The attempts of one run: the job's `[retry]` policy, a history row per attempt, the same
+//! The attempts of one run under the job's `[retry]` policy ([`crate::job::retry`]): a history row per attempt, the same
 //! run ID throughout (so a retry writes the same paths and never duplicates output), waits
 //! on an injected [`Clock`], and stopping or cancelling from outside. `run` and `serve`
 //! both go through [`Attempts::run`].
@@ -7,69 +7,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
-use crate::history::{Begin, History, Outcome, Status, Trigger};
-use crate::job::FieldError;
-use crate::report::{RunFailure, RunReport};
-use crate::scheduler::{Clock, Event, Events};
-
-/// `[retry]` as written.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetrySection {
-    /// How many times a failed run is retried (Domo's "retry N times"); 0 = do not retry.
-    pub attempts: Option<u32>,
-    /// Minutes between a failure and its retry (default 5).
-    pub interval_minutes: Option<u32>,
-}
-
-/// Whether and how a failed run is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt; 0 = do not retry.
-    pub retries: u32,
-    /// Wait between a failed attempt and the next.
-    pub interval: chrono::Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            retries: 0,
-            interval: chrono::Duration::minutes(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Parses `[retry]`, every problem by field.
-    pub fn from_section(s: &RetrySection) -> Result<RetryPolicy, Vec<FieldError>> {
-        let mut problems = Vec::new();
-        let retries = s.attempts.unwrap_or(0);
-        if retries > 10 {
-            problems.push(FieldError {
-                field: "retry.attempts".into(),
-                message: format!("{retries} is out of range: 0 (do not retry) to 10"),
-            });
-        }
-        let minutes = s.interval_minutes.unwrap_or(5);
-        if !(1..=24 * 60).contains(&minutes) {
-            problems.push(FieldError {
-                field: "retry.interval_minutes".into(),
-                message: format!("{minutes} is out of range: 1 to 1440"),
-            });
-        }
-        match problems.is_empty() {
-            true => Ok(RetryPolicy {
-                retries,
-                interval: chrono::Duration::minutes(minutes.into()),
-            }),
-            false => Err(problems),
-        }
-    }
-}
+use crate::job::retry::RetryPolicy;
+use crate::runner::clock::Clock;
+use crate::runner::events::{Event, Events};
+use crate::runner::history::{Begin, History, Outcome, Status, Trigger};
+use crate::runner::report::{RunFailure, RunReport};
 
 /// What an attempt came to, as the history records it.
 #[derive(Debug, Clone)]
@@ -252,7 +196,7 @@ impl Attempts<'_> {
                 job = self.job,
                 run_id = self.run_id,
                 "attempt {n} failed; retrying at {}",
-                crate::history::format_time(at)
+                crate::runner::history::format_time(at)
             );
             self.emit(Event::RetryAt {
                 job: self.job.into(),
@@ -285,33 +229,5 @@ impl Attempts<'_> {
         if let Some(events) = self.events {
             let _ = events.send(event);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_section_defaults_and_ranges() {
-        let policy = RetryPolicy::from_section(&RetrySection::default()).unwrap();
-        assert_eq!(policy, RetryPolicy::default());
-        assert_eq!(policy.retries, 0);
-        let s = RetrySection {
-            attempts: Some(3),
-            interval_minutes: Some(10),
-        };
-        let policy = RetryPolicy::from_section(&s).unwrap();
-        assert_eq!((policy.retries, policy.interval.num_minutes()), (3, 10));
-        let bad = RetrySection {
-            attempts: Some(11),
-            interval_minutes: Some(0),
-        };
-        let fields: Vec<_> = RetryPolicy::from_section(&bad)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.field)
-            .collect();
-        assert_eq!(fields, ["retry.attempts", "retry.interval_minutes"]);
     }
 }
