@@ -1,7 +1,7 @@
 //! Rust bindings of the WIT contract (`wit/writeback.wit`) and the conversion of a
 //! loaded job into the contract's `job` record.
 
-use crate::job::{Job, Naming, Source};
+use crate::job::{Job, Naming, Source, UpdateMode};
 
 /// The code `bindgen!` generates from the WIT; the contract's own documentation
 /// (`wit/writeback.wit`) is the reference for its items.
@@ -55,10 +55,9 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
                 Naming::DatasetId => types::FileNaming::DatasetId,
                 Naming::FileName(name) => types::FileNaming::FileName(name.clone()),
             },
-            update: if job.output.append {
-                types::UpdateMode::Append
-            } else {
-                types::UpdateMode::Replace
+            update: match job.output.update {
+                UpdateMode::Replace => types::UpdateMode::Replace,
+                UpdateMode::Append => types::UpdateMode::Append,
             },
             block_size: job.output.block_size,
             concurrency: job.output.concurrency,

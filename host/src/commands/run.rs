@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::runner::report::FailureKind;
 use crate::runner::{RunOptions, Runner};
 use crate::sandbox::{Sandbox, SandboxError};
 
@@ -102,7 +103,7 @@ pub async fn main(
             }
             // Stopped by a signal: 130 for SIGINT, 143 for SIGTERM, as shells report it.
             match (failure.kind, signal) {
-                ("cancelled", Some(signal)) => Ok(ExitCode::from(signal.exit_code())),
+                (FailureKind::Cancelled, Some(signal)) => Ok(ExitCode::from(signal.exit_code())),
                 _ => Ok(ExitCode::from(super::EXIT_FAILED)),
             }
         }

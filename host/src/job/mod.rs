@@ -227,13 +227,34 @@ pub enum Naming {
     FileName(String),
 }
 
+/// How a run writes its file: `update` in `[output]`, `update` in a report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateMode {
+    /// The file is written under a temporary name and renamed onto the target.
+    #[default]
+    Replace,
+    /// Rows are added at the file's current end, with no second header.
+    Append,
+}
+
+impl UpdateMode {
+    /// `replace` or `append`, as the job file and the report spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateMode::Replace => "replace",
+            UpdateMode::Append => "append",
+        }
+    }
+}
+
 /// Output options.
 #[derive(Debug, Clone)]
 pub struct Output {
     pub file_system: Option<String>,
     pub directory: Option<String>,
     pub naming: Naming,
-    pub append: bool,
+    pub update: UpdateMode,
     pub block_size: u32,
     pub concurrency: u32,
     /// Write a dataset with a header and no rows instead of failing.

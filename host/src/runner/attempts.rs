@@ -13,7 +13,7 @@ use crate::job::retry::RetryPolicy;
 use crate::runner::clock::Clock;
 use crate::runner::events::{Event, Events};
 use crate::runner::history::{Begin, History, Outcome, Status, Trigger};
-use crate::runner::report::{RunFailure, RunReport};
+use crate::runner::report::{FailureKind, RunFailure, RunReport};
 
 /// What an attempt came to, as the history records it.
 #[derive(Debug, Clone)]
@@ -62,7 +62,7 @@ pub fn summarize(result: &anyhow::Result<Result<RunReport, RunFailure>>) -> Summ
                 error: Some(format!("{}: {}", f.kind, f.message)),
                 ..Outcome::default()
             },
-            retryable: f.kind != "invalid",
+            retryable: f.kind != FailureKind::Invalid,
         },
         Err(e) => Summary::failed(format!("{e:#}"), true),
     }

@@ -22,7 +22,7 @@ use crate::capabilities::log::LogCapability;
 use crate::capabilities::source::domo::DomoClient;
 use crate::capabilities::source::{SourceCapability, SourceConfig};
 use crate::job::{FieldError, Job, Source};
-use crate::runner::report::{RunFailure, RunReport};
+use crate::runner::report::{FailureKind, RunFailure, RunMeta, RunReport};
 use crate::sandbox::{RunLimits, Sandbox};
 
 /// Runs jobs in the sandbox; holds what runs share (the compiled component, the HTTP
@@ -103,7 +103,11 @@ impl Runner {
             Ok((answer, guest_time)) => (Ok(answer), guest_time),
             Err(trap) => (Err(trap), Duration::ZERO),
         };
-        let meta = (job.name.as_str(), run_id, self.sandbox.component_sha256());
+        let meta = RunMeta {
+            job: &job.name,
+            run_id,
+            component_sha256: self.sandbox.component_sha256(),
+        };
         let checked = match outcome {
             // A report is believed only if it keeps the contract (`crate::runner::report_checks`).
             Ok(Ok(report)) => match crate::runner::report_checks::check_report(job, &report) {
@@ -112,7 +116,7 @@ impl Runner {
                 }
                 Err(problems) => Err(RunFailure::new(
                     meta,
-                    "contract",
+                    FailureKind::Contract,
                     format!(
                         "the component returned a report that breaks the contract, so its \
                          outcome is not trusted: {}; check the target, and the component",
@@ -126,7 +130,7 @@ impl Runner {
             )),
             Err(trap) => Err(RunFailure::new(
                 meta,
-                "sandbox",
+                FailureKind::Sandbox,
                 format!("{trap:#}"),
                 elapsed,
             )),
@@ -143,7 +147,9 @@ impl Runner {
                         report.elapsed_ms = elapsed.as_millis() as u64;
                         Ok(report)
                     }
-                    Err(message) => Err(RunFailure::new(meta, "verify", message, elapsed)),
+                    Err(message) => {
+                        Err(RunFailure::new(meta, FailureKind::Verify, message, elapsed))
+                    }
                 }
             }
             // `--verify` reads back what a believed report says was published.

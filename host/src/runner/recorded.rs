@@ -7,7 +7,7 @@ use crate::job::Job;
 use crate::runner::attempts::{Attempts, Ended, Stop, summarize};
 use crate::runner::clock::SystemClock;
 use crate::runner::history::{History, Trigger};
-use crate::runner::report::{RunFailure, RunReport};
+use crate::runner::report::{FailureKind, RunFailure, RunMeta, RunReport};
 use crate::runner::{RunOptions, Runner, new_run_id};
 
 /// Runs `job` as `run` does: its `[retry]` policy under one run ID, each attempt a history
@@ -56,17 +56,17 @@ pub async fn run_recorded(
     match ended {
         Ended::Finished(outcome) => Ok((outcome?, signal)),
         Ended::NotStarted | Ended::Cancelled => {
-            let meta = (
-                job.name.as_str(),
-                run_id.as_str(),
-                runner.component_sha256(),
-            );
+            let meta = RunMeta {
+                job: &job.name,
+                run_id: &run_id,
+                component_sha256: runner.component_sha256(),
+            };
             let by = signal.map_or("a signal", StopSignal::name);
             let message = format!(
                 "the run was stopped by {by} before it finished; nothing was published (the \
                  data went to a temporary name, which the job's next run removes)"
             );
-            let failure = RunFailure::new(meta, "cancelled", message, started.elapsed());
+            let failure = RunFailure::new(meta, FailureKind::Cancelled, message, started.elapsed());
             Ok((Err(failure), signal))
         }
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::capabilities::bindings::exports::adls::writeback::job::JobError;
 use crate::capabilities::bindings::types;
-use crate::job::{FieldError, Job};
+use crate::job::{FieldError, Job, UpdateMode};
 
 /// A successful run.
 #[derive(Debug, Clone, Serialize)]
@@ -22,7 +22,7 @@ pub struct RunReport {
     pub file_system: String,
     pub path: String,
     pub url: String,
-    pub update: &'static str,
+    pub update: UpdateMode,
     pub rows: u64,
     pub bytes: u64,
     pub file_size: u64,
@@ -51,11 +51,8 @@ pub struct RunFailure {
     pub status: &'static str,
     pub job: String,
     pub run_id: String,
-    /// `invalid`, `ownership`, `source`, `auth`, `http`, `storage`, `data`, `sandbox` (the
-    /// component was stopped: time, memory, fuel, a trap), `contract` (its report broke
-    /// the contract), `verify` (`run --verify` read back other bytes than the report's) or
-    /// `cancelled`.
-    pub kind: &'static str,
+    /// What failed.
+    pub kind: FailureKind,
     pub message: String,
     /// For `invalid`: every problem by field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -64,7 +61,69 @@ pub struct RunFailure {
     pub component_sha256: String,
 }
 
-type Meta<'a> = (&'a str, &'a str, &'a str);
+/// What failed in a run: the `kind` of a failure, in its JSON and its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// The job is invalid (every problem by field in `fields`).
+    Invalid,
+    /// The writeback's owner neither owns nor co-owns the dataset.
+    Ownership,
+    /// The dataset could not be described or read.
+    Source,
+    /// No token: Entra ID refused or could not be reached.
+    Auth,
+    /// A request failed without an answer from the service.
+    Http,
+    /// The storage service refused a request.
+    Storage,
+    /// The dataset is not CSV the job accepts (the line and byte offset say where).
+    Data,
+    /// The component was stopped: time, memory, fuel, a trap.
+    Sandbox,
+    /// The component's report broke the contract, so it is not believed.
+    Contract,
+    /// `run --verify` read back other bytes than the report's.
+    Verify,
+    /// A signal stopped the run before it finished.
+    Cancelled,
+}
+
+impl FailureKind {
+    /// The kind's name, as the JSON gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Invalid => "invalid",
+            FailureKind::Ownership => "ownership",
+            FailureKind::Source => "source",
+            FailureKind::Auth => "auth",
+            FailureKind::Http => "http",
+            FailureKind::Storage => "storage",
+            FailureKind::Data => "data",
+            FailureKind::Sandbox => "sandbox",
+            FailureKind::Contract => "contract",
+            FailureKind::Verify => "verify",
+            FailureKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which run a report or a failure is of.
+#[derive(Debug, Clone, Copy)]
+pub struct RunMeta<'a> {
+    /// The job's name.
+    pub job: &'a str,
+    /// The run's ID.
+    pub run_id: &'a str,
+    /// SHA-256 of the component that ran it.
+    pub component_sha256: &'a str,
+}
 
 impl RunReport {
     /// The report with the wall time the component's own code ran.
@@ -74,7 +133,7 @@ impl RunReport {
     }
 
     /// Builds the report of `job`'s run from the guest's.
-    pub fn new(meta: Meta<'_>, job: &Job, report: types::Report, elapsed: Duration) -> Self {
+    pub fn new(meta: RunMeta<'_>, job: &Job, report: types::Report, elapsed: Duration) -> Self {
         let (ownership, ownership_detail) = match report.ownership {
             types::Ownership::Owner(p) => ("owner", p.id),
             types::Ownership::CoOwner(p) => ("co-owner", p.id),
@@ -82,16 +141,16 @@ impl RunReport {
         };
         RunReport {
             status: "succeeded",
-            job: meta.0.to_string(),
-            run_id: meta.1.to_string(),
+            job: meta.job.to_string(),
+            run_id: meta.run_id.to_string(),
             dataset_id: job.dataset_id().to_string(),
             dataset_name: report.dataset_name,
             file_system: report.file_system,
             path: report.path,
             url: report.url,
             update: match report.update {
-                types::UpdateMode::Replace => "replace",
-                types::UpdateMode::Append => "append",
+                types::UpdateMode::Replace => UpdateMode::Replace,
+                types::UpdateMode::Append => UpdateMode::Append,
             },
             rows: report.rows,
             bytes: report.bytes,
@@ -103,7 +162,7 @@ impl RunReport {
             ownership_detail,
             elapsed_ms: elapsed.as_millis() as u64,
             guest_ms: 0,
-            component_sha256: meta.2.to_string(),
+            component_sha256: meta.component_sha256.to_string(),
             verified: false,
         }
     }
@@ -111,21 +170,21 @@ impl RunReport {
 
 impl RunFailure {
     /// A failure of `kind` with `message`.
-    pub fn new(meta: Meta<'_>, kind: &'static str, message: String, elapsed: Duration) -> Self {
+    pub fn new(meta: RunMeta<'_>, kind: FailureKind, message: String, elapsed: Duration) -> Self {
         RunFailure {
             status: "failed",
-            job: meta.0.to_string(),
-            run_id: meta.1.to_string(),
+            job: meta.job.to_string(),
+            run_id: meta.run_id.to_string(),
             kind,
             message,
             fields: Vec::new(),
             elapsed_ms: elapsed.as_millis() as u64,
-            component_sha256: meta.2.to_string(),
+            component_sha256: meta.component_sha256.to_string(),
         }
     }
 
     /// The failure the guest returned.
-    pub fn from_job_error(meta: Meta<'_>, error: JobError, elapsed: Duration) -> Self {
+    pub fn from_job_error(meta: RunMeta<'_>, error: JobError, elapsed: Duration) -> Self {
         let (kind, message) = crate::runner::wording::describe_job_error(&error);
         let mut failure = RunFailure::new(meta, kind, message, elapsed);
         if let JobError::Invalid(list) = error {
@@ -151,7 +210,7 @@ impl fmt::Display for RunReport {
             self.dataset_id, self.dataset_name, self.file_system, self.path
         )?;
         writeln!(f, "  url        {}", self.url)?;
-        writeln!(f, "  update     {}", self.update)?;
+        writeln!(f, "  update     {}", self.update.as_str())?;
         writeln!(f, "  rows       {}", self.rows)?;
         writeln!(
             f,
@@ -189,7 +248,7 @@ impl fmt::Display for RunFailure {
         }
         match self.kind {
             // The run published; what reads back is not what it wrote.
-            "verify" => write!(f, "\nThe file was published; check it before using it."),
+            FailureKind::Verify => write!(f, "\nThe file was published; check it before using it."),
             _ => write!(f, "\nThe target was left as it was."),
         }
     }

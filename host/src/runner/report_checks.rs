@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 use crate::capabilities::bindings::types;
 use crate::capabilities::log::printable;
-use crate::job::Job;
+use crate::job::{Job, UpdateMode};
 use crate::runner::report::RunFailure;
 
 /// Longest path or URL a report may hold, in bytes.
@@ -67,10 +67,9 @@ pub fn check_report(job: &Job, report: &types::Report) -> Result<(), Vec<String>
         ));
     }
 
-    let mode = if job.output.append {
-        types::UpdateMode::Append
-    } else {
-        types::UpdateMode::Replace
+    let mode = match job.output.update {
+        UpdateMode::Replace => types::UpdateMode::Replace,
+        UpdateMode::Append => types::UpdateMode::Append,
     };
     if report.update != mode {
         problems.push(format!(

@@ -8,6 +8,7 @@ use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
 use crate::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use crate::job::UpdateMode;
 use crate::plumbing::client::describe_error;
 use crate::plumbing::dfs;
 use crate::plumbing::retry::{self, RetryConfig, Verdict};
@@ -149,7 +150,11 @@ pub async fn verify(
     report: &RunReport,
 ) -> Result<(), String> {
     let expected = Expected::of(report);
-    let (start, length) = span(report.update == "append", report.file_size, report.bytes);
+    let (start, length) = span(
+        report.update == UpdateMode::Append,
+        report.file_size,
+        report.bytes,
+    );
     if length == 0 {
         // Nothing was written: nothing to read back.
         return compare(&expected, &Digests::of(b""));

@@ -4,9 +4,10 @@
 
 use crate::capabilities::bindings::errors;
 use crate::capabilities::bindings::exports::adls::writeback::job::JobError;
+use crate::runner::report::FailureKind;
 
 /// A one-line description of a guest's job error.
-pub fn describe_job_error(error: &JobError) -> (&'static str, String) {
+pub fn describe_job_error(error: &JobError) -> (FailureKind, String) {
     match error {
         JobError::Invalid(list) => {
             let lines: Vec<String> = list
@@ -14,23 +15,23 @@ pub fn describe_job_error(error: &JobError) -> (&'static str, String) {
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect();
             (
-                "invalid",
+                FailureKind::Invalid,
                 format!("the job is invalid: {}", lines.join("; ")),
             )
         }
-        JobError::Ownership(message) => ("ownership", message.clone()),
-        JobError::Source(e) => ("source", source_message(e)),
-        JobError::Auth(e) => ("auth", auth_message(e)),
-        JobError::Http(e) => ("http", http_message(e)),
+        JobError::Ownership(message) => (FailureKind::Ownership, message.clone()),
+        JobError::Source(e) => (FailureKind::Source, source_message(e)),
+        JobError::Auth(e) => (FailureKind::Auth, auth_message(e)),
+        JobError::Http(e) => (FailureKind::Http, http_message(e)),
         JobError::Storage(e) => (
-            "storage",
+            FailureKind::Storage,
             format!(
                 "{} failed: {} ({}): {}",
                 e.operation, e.code, e.status, e.message
             ),
         ),
         JobError::Data(e) => (
-            "data",
+            FailureKind::Data,
             format!(
                 "bad CSV at line {} (byte {}): {}",
                 e.line, e.byte_offset, e.message
