@@ -9,6 +9,8 @@
 //! [`commands`] → [`runner`] → [`sandbox`] → [`capabilities`] → [`job`] → [`plumbing`].
 //! The `layers` test fails on an import against that order or a cycle between them.
 
+#![warn(missing_docs)]
+
 pub mod capabilities;
 pub mod commands;
 pub mod job;

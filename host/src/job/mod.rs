@@ -70,12 +70,19 @@ pub struct JobFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
+    /// The Entra ID application (client) ID.
     pub client_id: Option<String>,
+    /// The tenant: a GUID or a domain.
     pub tenant_id: Option<String>,
+    /// Where the client secret is (`{ env = … }` or `{ file = … }`); never inline.
     pub client_secret: Option<SecretRef>,
+    /// The storage account's name.
     pub account_name: Option<String>,
+    /// The container (file system) the job writes into.
     pub container: Option<String>,
+    /// The DFS endpoint, when not the account's default one in Azure's public cloud.
     pub dfs_endpoint: Option<String>,
+    /// The Entra ID authority, when not `https://login.microsoftonline.com`.
     pub authority_host: Option<String>,
 }
 
@@ -83,9 +90,13 @@ pub struct AccountSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSection {
+    /// `domo` or `file`.
     pub kind: String,
+    /// The DataSet ID (Domo), or the ID a local file is reported under.
     pub dataset_id: Option<String>,
+    /// The CSV file of a `file` source, relative to the job file.
     pub path: Option<PathBuf>,
+    /// `[source.domo]`: the Domo API client.
     pub domo: Option<DomoSection>,
 }
 
@@ -93,10 +104,15 @@ pub struct SourceSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DomoSection {
+    /// The Domo API client ID.
     pub client_id: Option<String>,
+    /// Where the Domo client secret is.
     pub client_secret: Option<SecretRef>,
+    /// The Domo API host, when not `https://api.domo.com`.
     pub api_host: Option<String>,
+    /// The Domo instance URL, to read co-owners through its permissions API.
     pub instance: Option<String>,
+    /// Where the Domo developer token for `instance` is.
     pub developer_token: Option<SecretRef>,
 }
 
@@ -104,14 +120,23 @@ pub struct DomoSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
+    /// The file system to write into, when not the account's container.
     pub file_system: Option<String>,
+    /// The directory inside the file system.
     pub directory: Option<String>,
+    /// `dataset-id` or `file-name`: how the file is named.
     pub select_filename: Option<String>,
+    /// The file's name, with `select_filename = "file-name"`.
     pub file_name: Option<String>,
+    /// `replace` or `append`.
     pub update: Option<String>,
+    /// Bytes per append request.
     pub block_size: Option<u32>,
+    /// Append requests in flight at once.
     pub concurrency: Option<u32>,
+    /// Write a dataset with a header and no rows instead of failing.
     pub allow_empty: Option<bool>,
+    /// Fail on a record whose field count differs from the header's.
     pub strict: Option<bool>,
 }
 
@@ -119,7 +144,9 @@ pub struct OutputSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
+    /// Wall-time limit of a run, in seconds.
     pub timeout_secs: Option<u64>,
+    /// Memory cap of a run (the guest's memory and the bodies the host holds), in MiB.
     pub memory_mib: Option<u64>,
     /// Fuel budget of a run (roughly, WebAssembly instructions); unlimited when absent.
     pub fuel: Option<u64>,
@@ -131,10 +158,15 @@ pub struct LimitsSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
+    /// Retries of one request after its first attempt.
     pub max_retries: Option<u32>,
+    /// Ceiling of the first wait between attempts, in milliseconds.
     pub backoff_initial_ms: Option<u64>,
+    /// Longest wait between attempts, in milliseconds.
     pub backoff_max_ms: Option<u64>,
+    /// Total time budget of a request, its retries included, in seconds.
     pub retry_timeout_secs: Option<u64>,
+    /// Longest time one attempt of a request may take, in seconds.
     pub request_timeout_secs: Option<u64>,
 }
 
@@ -169,16 +201,23 @@ impl FieldError {
 /// A job with defaults applied and secrets read, ready to run.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// The job's name (the file's stem unless `name` is given).
     pub name: String,
+    /// The writeback's owner, when the job file asserts one.
     pub owner: Option<String>,
     /// Extra root certificates to trust, besides the public ones.
     pub ca_file: Option<PathBuf>,
+    /// The storage account and its credentials.
     pub account: Account,
+    /// The input dataset.
     pub source: Source,
+    /// Where and how the file is written.
     pub output: Output,
+    /// The sandbox's caps.
     pub limits: Limits,
     /// Request retries and timeouts.
     pub http: Http,
+    /// `[emulator]`: run against the emulator started in-process.
     pub emulator: Option<EmulatorSection>,
     /// When `serve` runs it.
     pub schedule: crate::job::schedule::Schedule,
@@ -191,12 +230,19 @@ pub struct Job {
 /// The storage account and the credentials to reach it.
 #[derive(Debug, Clone)]
 pub struct Account {
+    /// The Entra ID application (client) ID.
     pub client_id: String,
+    /// The tenant: a GUID or a domain.
     pub tenant_id: String,
+    /// The client secret, read from its reference (`None` when it could not be).
     pub client_secret: Option<Secret>,
+    /// The storage account's name.
     pub account_name: String,
+    /// The container (file system).
     pub container: String,
+    /// The DFS endpoint the run may reach.
     pub dfs_endpoint: String,
+    /// The Entra ID authority host.
     pub authority_host: String,
 }
 
@@ -204,7 +250,12 @@ pub struct Account {
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A CSV file on this machine.
-    LocalFile { path: PathBuf, dataset_id: String },
+    LocalFile {
+        /// The file.
+        path: PathBuf,
+        /// The ID the file is reported under.
+        dataset_id: String,
+    },
     /// A Domo DataSet.
     Domo(DomoSource),
 }
@@ -212,9 +263,13 @@ pub enum Source {
 /// Domo credentials and the DataSet.
 #[derive(Debug, Clone)]
 pub struct DomoSource {
+    /// The DataSet ID.
     pub dataset_id: String,
+    /// The Domo API client ID.
     pub client_id: String,
+    /// The Domo client secret, read from its reference (`None` when it could not be).
     pub client_secret: Option<Secret>,
+    /// The Domo API host.
     pub api_host: String,
     /// The instance (`https://company.domo.com`) and developer token for co-owners.
     pub instance: Option<(String, Option<Secret>)>,
@@ -223,7 +278,9 @@ pub struct DomoSource {
 /// How the output is named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Naming {
+    /// `{dataset_id}.csv`.
     DatasetId,
+    /// The name the job gives (`.csv` added when missing).
     FileName(String),
 }
 
@@ -251,11 +308,17 @@ impl UpdateMode {
 /// Output options.
 #[derive(Debug, Clone)]
 pub struct Output {
+    /// The file system, when not the account's container.
     pub file_system: Option<String>,
+    /// The directory inside the file system.
     pub directory: Option<String>,
+    /// How the file is named.
     pub naming: Naming,
+    /// Replace the file or append to it.
     pub update: UpdateMode,
+    /// Bytes per append request.
     pub block_size: u32,
+    /// Append requests in flight at once.
     pub concurrency: u32,
     /// Write a dataset with a header and no rows instead of failing.
     pub allow_empty: bool,
@@ -266,7 +329,9 @@ pub struct Output {
 /// Sandbox caps.
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// Wall-time limit of a run.
     pub timeout: Duration,
+    /// Memory cap of a run, in bytes.
     pub memory_bytes: usize,
     /// Fuel budget of a run; `None` is unlimited.
     pub fuel: Option<u64>,
@@ -283,6 +348,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 300;
 /// requests, Domo's metadata calls).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Http {
+    /// How each request is retried.
     pub retry: crate::plumbing::retry::RetryConfig,
     /// Longest time one attempt of a request may take, its answer included.
     pub request_timeout: Duration,

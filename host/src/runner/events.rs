@@ -10,34 +10,53 @@ use crate::runner::history::{Status, Trigger};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The folder was (re)loaded: the jobs scheduled.
-    Loaded { jobs: Vec<String> },
+    Loaded {
+        /// The names of the jobs scheduled.
+        jobs: Vec<String>,
+    },
     /// An attempt started.
     Started {
+        /// The job's name.
         job: String,
+        /// The run's ID.
         run_id: String,
+        /// 1 for the first attempt.
         attempt: u32,
+        /// Why it started.
         trigger: Trigger,
     },
     /// An attempt ended.
     Finished {
+        /// The job's name.
         job: String,
+        /// The run's ID.
         run_id: String,
+        /// 1 for the first attempt.
         attempt: u32,
+        /// How it ended.
         status: Status,
     },
     /// A failed attempt will be retried at `at`.
     RetryAt {
+        /// The job's name.
         job: String,
+        /// The run's ID.
         run_id: String,
+        /// When the retry starts.
         at: DateTime<Utc>,
     },
     /// A due run was skipped: the job's previous run was still going.
     Skipped {
+        /// The job's name.
         job: String,
+        /// The run time that was skipped.
         scheduled_for: DateTime<Utc>,
     },
     /// Nothing more to do before `until`.
-    Idle { until: DateTime<Utc> },
+    Idle {
+        /// When something is next due.
+        until: DateTime<Utc>,
+    },
     /// Shutdown began: no more runs start.
     Stopping,
 }

@@ -148,22 +148,36 @@ pub struct Outcome {
 
 /// One row of the history (the columns of [`MIGRATIONS`]' table `runs`).
 #[derive(Debug, Clone, Serialize)]
-#[allow(missing_docs)]
 pub struct Record {
+    /// The row's ID.
     pub id: i64,
+    /// The job's name.
     pub job: String,
+    /// The run's ID, the same for its retries.
     pub run_id: String,
+    /// 1 for the first attempt.
     pub attempt: u32,
+    /// `manual`, `schedule`, `catch-up` or `retry`.
     pub trigger: String,
+    /// The run time it stood for, if scheduled (RFC 3339).
     pub scheduled_for: Option<String>,
+    /// When it started (RFC 3339).
     pub started_at: String,
+    /// When it ended (RFC 3339); none while running.
     pub ended_at: Option<String>,
+    /// `running`, `succeeded`, `failed`, `skipped`, `cancelled` or `abandoned`.
     pub status: String,
+    /// Data rows written (or appended so far).
     pub rows: Option<u64>,
+    /// Bytes written (or appended so far).
     pub bytes: Option<u64>,
+    /// The paths it published.
     pub files: Vec<String>,
+    /// Base64 MD5 of the bytes written.
     pub md5: Option<String>,
+    /// SHA-256 of the component that ran it.
     pub component_sha256: Option<String>,
+    /// Why it failed, was skipped or was cancelled.
     pub error: Option<String>,
     /// The host name of the process that ran it.
     pub host: Option<String>,

@@ -15,29 +15,44 @@ use crate::job::{FieldError, Job, UpdateMode};
 pub struct RunReport {
     /// Always `"succeeded"`.
     pub status: &'static str,
+    /// The job's name.
     pub job: String,
+    /// The run's ID.
     pub run_id: String,
+    /// The dataset exported.
     pub dataset_id: String,
+    /// The dataset's name.
     pub dataset_name: String,
+    /// The file system written into.
     pub file_system: String,
+    /// The file's path in the file system.
     pub path: String,
+    /// The file's URL.
     pub url: String,
+    /// Whether the file was replaced or appended to.
     pub update: UpdateMode,
+    /// Data rows written (the header left out).
     pub rows: u64,
+    /// Bytes this run wrote.
     pub bytes: u64,
+    /// The file's size after the run.
     pub file_size: u64,
+    /// Base64 MD5 of the bytes this run wrote.
     pub md5: String,
     /// Base64 SHA-256 of the bytes this run wrote.
     pub sha256: String,
+    /// Append requests sent.
     pub blocks: u32,
     /// `owner`, `co-owner` or `not-applicable`.
     pub ownership: &'static str,
     /// The owner's ID, or why the rule did not apply.
     pub ownership_detail: String,
+    /// Wall time of the run, in milliseconds.
     pub elapsed_ms: u64,
     /// Wall time the component's own code ran, host calls (network, hashing, the source)
     /// left out: what the sandboxed transfer logic costs.
     pub guest_ms: u64,
+    /// SHA-256 of the component that ran the job.
     pub component_sha256: String,
     /// `run --verify` read the file back and found the report's digests (shown only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -49,15 +64,20 @@ pub struct RunReport {
 pub struct RunFailure {
     /// Always `"failed"`.
     pub status: &'static str,
+    /// The job's name.
     pub job: String,
+    /// The run's ID.
     pub run_id: String,
     /// What failed.
     pub kind: FailureKind,
+    /// What happened and what to do about it.
     pub message: String,
     /// For `invalid`: every problem by field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// Wall time of the run, in milliseconds.
     pub elapsed_ms: u64,
+    /// SHA-256 of the component that ran the job.
     pub component_sha256: String,
 }
 

@@ -26,10 +26,17 @@ const MAX_READ: usize = 16 << 20;
 /// Where the job's dataset comes from.
 pub enum SourceConfig {
     /// A CSV file; `dataset_id` is how the guest names it.
-    LocalFile { path: PathBuf, dataset_id: String },
+    LocalFile {
+        /// The file.
+        path: PathBuf,
+        /// The ID the guest names it by.
+        dataset_id: String,
+    },
     /// A Domo DataSet.
     Domo {
+        /// The Domo API client, with the job's credentials.
         client: Arc<DomoClient>,
+        /// The DataSet ID.
         dataset_id: String,
     },
 }
