@@ -6,8 +6,8 @@ use std::path::Path;
 use adls_writeback_emulator::well_known;
 use serde_json::Value;
 
-use super::support::JobSpec;
 use super::{DATASET, SECRETS, cli_env, fixture, harness, hostile_job, run_guest};
+use crate::support::JobSpec;
 
 /// The built-in guest's imports: the contract, and the WASI that Rust's standard library
 /// cannot do without. A dependency that drags in more (files, sockets) fails here.

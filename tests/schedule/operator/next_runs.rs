@@ -1,7 +1,7 @@
 //! `validate --next N --from INSTANT` over the nights clocks change (Berlin and New York,
 //! both directions), month ends and 29 February.
 
-use crate::{cli_env, text};
+use crate::schedule::{cli_env, text};
 
 /// The run times `validate --next N --from FROM --json` lists for `schedule`.
 async fn next_runs(dir: &std::path::Path, schedule: &str, from: &str, n: usize) -> Vec<String> {

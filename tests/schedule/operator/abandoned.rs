@@ -2,8 +2,8 @@
 //! `run`, or `serve`) finds its process gone and marks it `abandoned`, keeping the last
 //! progress the run recorded.
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use adls_writeback::runner::history::{History, Record};
@@ -11,7 +11,10 @@ use adls_writeback_emulator::{
     Emulator, EmulatorConfig, Fault, FaultPlan, FaultRule, Operation, well_known,
 };
 
-use crate::{cli_env, text};
+use serde::Serialize;
+
+use crate::schedule::{cli_env, text};
+use crate::support::{AccountTable, SecretFile, SourceTable};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_run_is_marked_abandoned_with_its_last_progress() {
@@ -34,23 +37,30 @@ async fn a_killed_run_is_marked_abandoned_with_its_last_progress() {
     std::fs::write(dir.path().join("rows.csv"), &csv).unwrap();
     std::fs::write(dir.path().join("secret"), well_known::CLIENT_SECRET).unwrap();
     let job = dir.path().join("killed.toml");
-    std::fs::write(
-        &job,
-        format!(
-            "name = \"killed\"\n[account]\nclient_id = \"{}\"\ntenant_id = \"{}\"\n\
-             client_secret = {{ file = \"secret\" }}\naccount_name = \"{}\"\ncontainer = \"{}\"\n\
-             dfs_endpoint = \"{}\"\nauthority_host = \"{}\"\n\
-             [source]\nkind = \"file\"\npath = \"rows.csv\"\n\
-             [output]\ndirectory = \"killed\"\nblock_size = 65536\nconcurrency = 2\n",
-            well_known::CLIENT_ID,
-            well_known::TENANT_ID,
-            well_known::ACCOUNT_NAME,
-            well_known::CONTAINER,
-            emulator.account_endpoint(well_known::ACCOUNT_NAME),
-            emulator.authority_url(),
-        ),
-    )
-    .unwrap();
+    let mut output = toml::Table::new();
+    output.insert("directory".into(), "killed".into());
+    output.insert("block_size".into(), 65536.into());
+    output.insert("concurrency".into(), 2.into());
+    let document = KilledJob {
+        name: "killed",
+        account: AccountTable {
+            client_id: well_known::CLIENT_ID.into(),
+            tenant_id: well_known::TENANT_ID.into(),
+            client_secret: SecretFile::named("secret"),
+            account_name: well_known::ACCOUNT_NAME.into(),
+            container: well_known::CONTAINER.into(),
+            dfs_endpoint: Some(emulator.account_endpoint(well_known::ACCOUNT_NAME)),
+            authority_host: Some(emulator.authority_url()),
+        },
+        source: SourceTable {
+            kind: "file",
+            dataset_id: None,
+            path: Some("rows.csv".into()),
+            domo: None,
+        },
+        output,
+    };
+    std::fs::write(&job, toml::to_string(&document).unwrap()).unwrap();
     let history = dir.path().join("history.sqlite");
     let mut child = spawn_run(&job, &history);
     let pid = child.id().unwrap();
@@ -123,16 +133,20 @@ async fn a_killed_run_is_marked_abandoned_with_its_last_progress() {
     emulator.shutdown().await;
 }
 
+/// The job file of the killed run: a local file to the test's emulator.
+#[derive(Serialize)]
+struct KilledJob {
+    name: &'static str,
+    account: AccountTable,
+    source: SourceTable,
+    output: toml::Table,
+}
+
 fn spawn_run(job: &Path, history: &Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
-        .args(["run", job.to_str().unwrap()])
+    crate::support::Cli::new(&[OsStr::new("run"), job.as_os_str()])
         .env("ADLS_WRITEBACK_HISTORY", history)
-        .env("ADLS_WRITEBACK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
+        .quiet()
         .spawn()
-        .unwrap()
 }
 
 /// The newest row once it is `running` with at least `rows` rows appended (the last
