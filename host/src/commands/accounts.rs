@@ -13,7 +13,6 @@ use serde_json::Value;
 mod probe;
 
 use crate::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
-use crate::capabilities::bindings::errors::AuthError;
 use crate::job::accounts::{SavedAccount, Store, StoredSecret};
 use crate::job::{DEFAULT_AUTHORITY_HOST, check_endpoint};
 
@@ -253,11 +252,9 @@ async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
             token.token
         }
         Err(e) => {
-            let message = match e {
-                AuthError::Rejected(m) => format!("Entra ID refused the credentials: {m}"),
-                AuthError::Unavailable(m) => format!("Entra ID unavailable: {m}"),
-                AuthError::ScopeNotGranted(m) => m,
-            };
+            // Worded as a run's token failure is (an Entra ID credential never answers
+            // `scope-not-granted`: only a job's policy does).
+            let message = crate::runner::wording::auth_message(&e);
             println!("  token        FAILED: {message}");
             return Ok(ExitCode::from(super::EXIT_FAILED));
         }

@@ -1,4 +1,4 @@
-//! Time for the scheduler: the system's clock, or a manual one that tests move.
+//! Time for the dispatcher: the system's clock, or a manual one that tests move.
 
 use std::time::Duration as StdDuration;
 

@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::runner::history::{Status, Trigger};
 
-/// What the scheduler did, for logs and for tests to wait on.
+/// What the dispatcher did, for logs and for tests to wait on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The folder was (re)loaded: the jobs scheduled.

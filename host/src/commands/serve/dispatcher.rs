@@ -33,7 +33,7 @@ use crate::job::schedule::Schedule;
 use crate::runner::attempts::{Attempts, Stop, Summary};
 use crate::runner::history::{Begin, History, Trigger, format_time};
 
-/// One attempt the scheduler asks for.
+/// One attempt the dispatcher asks for.
 #[derive(Debug, Clone)]
 pub struct AttemptRequest {
     /// The job's name.
@@ -62,8 +62,8 @@ pub struct Config {
     pub poll: Duration,
 }
 
-/// The scheduler: a folder of jobs, a clock, a runner and the history.
-pub struct Scheduler {
+/// The dispatcher: a folder of jobs, a clock, a runner and the history.
+pub struct Dispatcher {
     config: Config,
     clock: Arc<dyn Clock>,
     history: Arc<History>,
@@ -83,10 +83,10 @@ struct Entry {
 
 type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
-impl Scheduler {
-    /// A scheduler of `config.jobs_dir`'s jobs.
+impl Dispatcher {
+    /// A dispatcher of `config.jobs_dir`'s jobs.
     pub fn new(config: Config, clock: Arc<dyn Clock>, history: Arc<History>, run: RunFn) -> Self {
-        Scheduler {
+        Dispatcher {
             config,
             clock,
             history,

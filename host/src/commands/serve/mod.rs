@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 
-use crate::commands::serve::dispatcher::{AttemptRequest, Config, RunFn, Scheduler};
+use crate::commands::serve::dispatcher::{AttemptRequest, Config, Dispatcher, RunFn};
 use crate::runner::attempts::{Summary, summarize};
 use crate::runner::clock::SystemClock;
 use crate::runner::history::History;
@@ -57,13 +57,13 @@ pub async fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         grace: chrono::Duration::seconds(args.grace_secs.into()),
         poll: chrono::Duration::seconds(args.poll_secs.max(1).into()),
     };
-    let scheduler = Scheduler::new(
+    let dispatcher = Dispatcher::new(
         config,
         Arc::new(SystemClock),
         Arc::new(history),
         sandboxed(runner),
     );
-    scheduler
+    dispatcher
         .serve(async {
             if let Err(e) = crate::runner::recorded::stop_signal().await {
                 tracing::error!("cannot listen for stop signals: {e}");
@@ -75,8 +75,8 @@ pub async fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The runner `serve` gives the scheduler: each attempt loads and validates the job file,
-/// starts its embedded emulator if it has an `[emulator]` table (one at a time per data
+/// The runner `serve` gives the dispatcher: each attempt loads and validates the job file,
+/// starts its in-process emulator if it has an `[emulator]` table (one at a time per data
 /// folder), and runs it in the sandbox.
 pub fn sandboxed(runner: Arc<Runner>) -> RunFn {
     let emulator_locks: Arc<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = Arc::default();

@@ -1,5 +1,5 @@
 //! The serve loop on a manual clock, with a fake runner whose attempts the test ends. No
-//! test sleeps: each waits (with a deadline) for the scheduler's events.
+//! test sleeps: each waits (with a deadline) for the dispatcher's events.
 
 use std::time::Duration as StdDuration;
 
@@ -87,7 +87,7 @@ impl Rig {
         .unwrap();
     }
 
-    /// Starts serving; returns once the scheduler has loaded the folder and handled what
+    /// Starts serving; returns once the dispatcher has loaded the folder and handled what
     /// was due.
     async fn start(&mut self, max_concurrent: usize) {
         let (events_tx, events) = mpsc::unbounded_channel();
@@ -108,10 +108,10 @@ impl Rig {
             grace: Duration::seconds(60),
             poll: Duration::seconds(5),
         };
-        let scheduler = Scheduler::new(config, self.clock.clone(), self.history.clone(), run)
+        let dispatcher = Dispatcher::new(config, self.clock.clone(), self.history.clone(), run)
             .with_events(events_tx);
         let (shutdown, stop) = oneshot::channel::<()>();
-        self.serving = Some(tokio::spawn(scheduler.serve(async move {
+        self.serving = Some(tokio::spawn(dispatcher.serve(async move {
             let _ = stop.await;
         })));
         self.shutdown = Some(shutdown);
@@ -124,7 +124,7 @@ impl Rig {
     async fn until(&mut self, wanted: impl Fn(&Event) -> bool) -> Event {
         let wait = async {
             loop {
-                let event = self.events.recv().await.expect("the scheduler is running");
+                let event = self.events.recv().await.expect("the dispatcher is running");
                 if wanted(&event) {
                     return event;
                 }
@@ -135,7 +135,7 @@ impl Rig {
             .expect("the event came in time")
     }
 
-    /// Moves the clock to `t` and waits until the scheduler has handled everything due.
+    /// Moves the clock to `t` and waits until the dispatcher has handled everything due.
     async fn advance_to(&mut self, t: &str) {
         let t = at(t);
         self.clock.set(t);
@@ -147,7 +147,7 @@ impl Rig {
         tokio::time::timeout(DEADLINE, self.attempts.recv())
             .await
             .expect("an attempt came in time")
-            .expect("the scheduler is running")
+            .expect("the dispatcher is running")
     }
 
     /// No attempt was asked for, once every other task has had its turn.
