@@ -3,13 +3,11 @@
 //! `line N`, keep every secret out of the output, and write nothing. All cases run; the
 //! failures are listed together at the end.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Cli, Harness, JobSpec, generated_csv};
 use adls_writeback_emulator::{Fault, FaultPlan, FaultRule, Operation, Service, well_known};
 use serde_json::Value;
-use support::{Harness, JobSpec, cli, generated_csv};
 
 const OWNER: u64 = 27; // the emulator's well-known Domo user
 const STRANGER: u64 = 99;
@@ -154,13 +152,11 @@ fn cases(h: &Harness) -> Vec<Case> {
             key_line("container", well_known::CONTAINER),
             key_line("container", "wb"),
         ),
-        invalid("client-secret-file-missing", "account.client_secret").edit(
-            "client_secret = { file = \"client-secret\" }",
-            "client_secret = { file = \"no-such-secret-file\" }",
-        ),
+        invalid("client-secret-file-missing", "account.client_secret")
+            .edit("file = \"client-secret\"", "file = \"no-such-secret-file\""),
         invalid("client-secret-env-unset", "account.client_secret").edit(
-            "client_secret = { file = \"client-secret\" }",
-            "client_secret = { env = \"ADLS_WRITEBACK_TEST_UNSET_SECRET\" }",
+            "file = \"client-secret\"",
+            "env = \"ADLS_WRITEBACK_TEST_UNSET_SECRET\"",
         ),
         invalid("plain-http-to-a-remote-host", "account.dfs_endpoint").edit(
             key_line("dfs_endpoint", &dfs),
@@ -286,17 +282,12 @@ const SECRETS: [&str; 5] = [
 
 /// Runs `adls-writeback ARGS` within the deadline: exit code, stdout, stderr.
 async fn run_cli(args: &[&str]) -> Result<(i32, String, String), String> {
-    match tokio::time::timeout(DEADLINE, cli(args)).await {
-        Ok(output) => Ok((
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )),
-        Err(_) => Err(format!(
-            "`{}` took longer than {DEADLINE:?}",
-            args.join(" ")
-        )),
-    }
+    let output = Cli::new(args).deadline(DEADLINE).try_output().await?;
+    Ok((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
 }
 
 /// Checks one case; every problem found is pushed to `problems`.

@@ -1,18 +1,10 @@
 //! End-to-end: the `adls-writeback` binary against the emulator on loopback.
 
-mod support;
-
-use base64::Engine as _;
-use md5::Digest as _;
-use support::{Harness, JobSpec, cli, generated_csv, run_json};
+use crate::support::{Harness, JobSpec, cli, generated_csv, md5_base64, run_json};
 
 const DATASET: &str = "845305d8-da3d-4107-a9d6-13ef3f86d4a4";
 const OWNER: u64 = 27; // the emulator's well-known Domo user
 const STRANGER: u64 = 99;
-
-fn md5_base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_runs_against_the_embedded_emulator() {

@@ -6,13 +6,11 @@
 //! first use, so `cargo test` needs no manual step. Without Node these tests fail, saying so;
 //! they do not skip.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::support::{Harness, JobSpec, generated_csv, run_json};
 use adls_writeback_emulator::well_known;
-use support::{Harness, JobSpec, generated_csv, run_json};
 
 /// The environment variable the Node host reads the client secret from.
 const SECRET_VAR: &str = "EMBED_NODE_TEST_CLIENT_SECRET";

@@ -2,18 +2,16 @@
 //! clear error, the host stays healthy and runs the next job normally, and `audit` tells
 //! which components this host would run.
 
-#[path = "hostile/audit.rs"]
 mod audit;
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::{Cli, Harness, JobSpec};
 use adls_writeback_emulator::well_known;
 use serde_json::Value;
-use support::{Harness, JobSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const DATASET: &str = "845305d8-da3d-4107-a9d6-13ef3f86d4a4";
@@ -37,18 +35,11 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// `adls-writeback ARGS` with extra environment variables: exit code, stdout, stderr.
 pub async fn cli_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
-        .args(args)
-        .env("ADLS_WRITEBACK_LOG", "warn")
-        .envs(env.iter().copied())
-        .output()
-        .await
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut cli = Cli::new(args).env_remove("ADLS_WRITEBACK_HISTORY");
+    for (name, value) in env {
+        cli = cli.env(name, value);
+    }
+    cli.text().await
 }
 
 /// `run JOB --guest COMPONENT --json`: exit code, the JSON printed, stderr.
@@ -154,14 +145,14 @@ async fn a_fuel_budget_stops_a_busy_guest_and_a_large_one_lets_a_real_run_finish
 
     // The built-in guest with too little fuel is stopped too; with enough, it finishes.
     let tight = hostile_job(&h, "tight", "[limits]\nfuel = 1000\n");
-    let (code, failure, _) = support::run_json(&tight).await;
+    let (code, failure, _) = crate::support::run_json(&tight).await;
     assert_eq!(
         (code, failure["kind"].as_str()),
         (1, Some("sandbox")),
         "{failure}"
     );
     let roomy = hostile_job(&h, "roomy", "[limits]\nfuel = 100000000000\n");
-    let (code, report, stderr) = support::run_json(&roomy).await;
+    let (code, report, stderr) = crate::support::run_json(&roomy).await;
     assert_eq!(code, 0, "{report}\n{stderr}");
 }
 

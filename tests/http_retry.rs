@@ -7,18 +7,21 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 
-use adls_writeback::backoff::{BackoffConfig, RetryConfig};
-use adls_writeback::bindings::http::{
+use adls_writeback::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use adls_writeback::capabilities::bindings::http::{
     Header, Host as _, HostBody, HostPipeline, Method, Request, RequestHead, Response,
 };
-use adls_writeback::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
 use adls_writeback::capabilities::http::body::HeldBody;
 use adls_writeback::capabilities::http::pipeline::Pipeline;
 use adls_writeback::capabilities::http::{HttpCapability, Origin};
-use adls_writeback::secret::Secret;
+use adls_writeback::job::secret::Secret;
+use adls_writeback::plumbing::dfs::API_VERSION;
+use adls_writeback::plumbing::retry::{BackoffConfig, RetryConfig};
 use adls_writeback_emulator::{
-    Emulator, EmulatorConfig, Fault, FaultPlan, FaultRule, Operation, Service, well_known,
+    Emulator, Fault, FaultPlan, FaultRule, Operation, Service, well_known,
 };
+
+use crate::support::Harness;
 
 /// Quick retries, so the tests take milliseconds.
 fn quick(max_retries: u32) -> RetryConfig {
@@ -38,39 +41,35 @@ fn count_the_rest() -> FaultRule {
     FaultRule::new(Fault::Slow { ms: 0 }).service(Service::Dfs)
 }
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    emulator: Emulator,
+/// The harness's emulator, a storage token, and the DFS requests the tests send through
+/// the capability.
+struct Requests {
+    harness: Harness,
     token: String,
 }
 
-impl Setup {
-    async fn start() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        let emulator = Emulator::start(EmulatorConfig::well_known(dir.path().join("data")))
-            .await
-            .unwrap();
-        let token = credential(&emulator, RetryConfig::none())
+impl Requests {
+    async fn start() -> Requests {
+        let harness = Harness::start().await;
+        let token = credential(&harness.emulator, RetryConfig::none())
             .token(STORAGE_SCOPE)
             .await
             .unwrap()
             .token;
-        Setup {
-            _dir: dir,
-            emulator,
-            token,
-        }
+        Requests { harness, token }
     }
 
     fn capability(&self, retry: RetryConfig) -> HttpCapability {
-        let origin = Origin::parse(&self.emulator.dfs_url()).unwrap();
+        let origin = Origin::parse(&self.harness.emulator.dfs_url()).unwrap();
         HttpCapability::new(reqwest::Client::new(), vec![origin], 4, retry)
     }
 
     fn url(&self, path: &str, query: &str) -> String {
         format!(
             "{}/{}/{path}{query}",
-            self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
+            self.harness
+                .emulator
+                .account_endpoint(well_known::ACCOUNT_NAME),
             well_known::CONTAINER
         )
     }
@@ -81,7 +80,7 @@ impl Setup {
             url,
             headers: vec![
                 header("authorization", &format!("Bearer {}", self.token)),
-                header("x-ms-version", "2023-11-03"),
+                header("x-ms-version", API_VERSION),
             ],
             body: body.to_vec(),
         }
@@ -136,8 +135,9 @@ fn text(response: &Response) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_answers_are_retried_until_the_request_succeeds() {
-    let s = Setup::start().await;
-    s.emulator
+    let s = Requests::start().await;
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![
             FaultRule::new(Fault::ServerBusy { retry_after: None })
                 .service(Service::Dfs)
@@ -152,17 +152,18 @@ async fn busy_answers_are_retried_until_the_request_succeeds() {
         .await
         .unwrap();
     assert_eq!(response.status, 201, "{}", text(&response));
-    let counts = s.emulator.fault_counts();
+    let counts = s.harness.emulator.fault_counts();
     assert_eq!((counts.server_busy, counts.slow), (2, 1), "{counts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_request_is_resent_with_its_body() {
-    let s = Setup::start().await;
+    let s = Requests::start().await;
     let mut cap = s.capability(RetryConfig::none());
     let create = s.request(Method::Put, s.url("drop.csv", "?resource=file"), b"");
     assert_eq!(cap.send(create).await.unwrap().status, 201);
-    s.emulator
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![
             FaultRule::new(Fault::DropRequest)
                 .service(Service::Dfs)
@@ -194,7 +195,7 @@ async fn a_dropped_request_is_resent_with_its_body() {
         .await
         .unwrap();
     assert!(read.body == data, "the resent append landed whole");
-    let counts = s.emulator.fault_counts();
+    let counts = s.harness.emulator.fault_counts();
     assert_eq!(counts.drop_request, 1, "{counts:?}");
     assert_eq!(
         counts.slow, 3,
@@ -204,7 +205,7 @@ async fn a_dropped_request_is_resent_with_its_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_cut_short_is_read_again_whole() {
-    let s = Setup::start().await;
+    let s = Requests::start().await;
     let data = b"x,y\n".repeat(50_000);
     s.file("cut.csv", &data).await;
     for fault in [
@@ -213,7 +214,8 @@ async fn a_read_cut_short_is_read_again_whole() {
         },
         Fault::DropResponse { body_bytes: None },
     ] {
-        s.emulator
+        s.harness
+            .emulator
             .set_faults(FaultPlan::new(vec![
                 FaultRule::new(fault.clone())
                     .service(Service::Dfs)
@@ -229,14 +231,14 @@ async fn a_read_cut_short_is_read_again_whole() {
             .unwrap();
         assert_eq!(read.status, 200, "{fault:?}");
         assert!(read.body == data, "{fault:?}: the body read whole");
-        let counts = s.emulator.fault_counts();
+        let counts = s.harness.emulator.fault_counts();
         assert_eq!((counts.drop_response, counts.slow), (1, 1), "{counts:?}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured_up_to_the_backoff_cap() {
-    let s = Setup::start().await;
+    let s = Requests::start().await;
     s.file("wait.csv", b"a\n").await;
     let busy = || {
         FaultPlan::new(vec![
@@ -251,7 +253,7 @@ async fn retry_after_is_honoured_up_to_the_backoff_cap() {
     // The server's 1 s, not the 10-50 ms of the backoff.
     let mut patient = quick(8);
     patient.backoff.max = Duration::from_secs(5);
-    s.emulator.set_faults(busy()).unwrap();
+    s.harness.emulator.set_faults(busy()).unwrap();
     let started = Instant::now();
     let read = s
         .capability(patient)
@@ -265,7 +267,7 @@ async fn retry_after_is_honoured_up_to_the_backoff_cap() {
         "{waited:?}"
     );
     // Capped by `backoff.max` (50 ms).
-    s.emulator.set_faults(busy()).unwrap();
+    s.harness.emulator.set_faults(busy()).unwrap();
     let started = Instant::now();
     let read = s
         .capability(quick(8))
@@ -277,7 +279,7 @@ async fn retry_after_is_honoured_up_to_the_backoff_cap() {
     // A wait past the budget is not started: the service's answer comes back at once.
     let mut hurried = patient_budget(Duration::from_millis(500));
     hurried.backoff.max = Duration::from_secs(5);
-    s.emulator.set_faults(busy()).unwrap();
+    s.harness.emulator.set_faults(busy()).unwrap();
     let started = Instant::now();
     let read = s
         .capability(hurried)
@@ -297,8 +299,9 @@ fn patient_budget(budget: Duration) -> RetryConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_retries_run_out_the_service_answer_is_returned() {
-    let s = Setup::start().await;
-    s.emulator
+    let s = Requests::start().await;
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![
             FaultRule::new(Fault::ServerBusy { retry_after: None }).service(Service::Dfs),
         ]))
@@ -317,10 +320,15 @@ async fn when_retries_run_out_the_service_answer_is_returned() {
         "{:?}",
         response.headers
     );
-    assert_eq!(s.emulator.fault_counts().server_busy, 3, "1 + 2 retries");
+    assert_eq!(
+        s.harness.emulator.fault_counts().server_busy,
+        3,
+        "1 + 2 retries"
+    );
 
     // Transport failures: the last error comes back, as a connection error.
-    s.emulator
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![
             FaultRule::new(Fault::DropRequest).service(Service::Dfs),
         ]))
@@ -333,30 +341,32 @@ async fn when_retries_run_out_the_service_answer_is_returned() {
     assert!(
         matches!(
             error,
-            adls_writeback::bindings::errors::HttpError::Connection(_)
+            adls_writeback::capabilities::bindings::errors::HttpError::Connection(_)
         ),
         "{error:?}"
     );
-    assert_eq!(s.emulator.fault_counts().drop_request, 3);
+    assert_eq!(s.harness.emulator.fault_counts().drop_request, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_token_is_not_retried_here() {
-    let s = Setup::start().await;
-    s.emulator
+    let s = Requests::start().await;
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![count_the_rest()]))
         .unwrap();
     let mut request = s.request(Method::Put, s.url("denied.csv", "?resource=file"), b"");
     request.headers[0].value = "Bearer not-a-token".into();
     let response = s.capability(quick(8)).send(request).await.unwrap();
     assert_eq!(response.status, 401, "{}", text(&response));
-    assert_eq!(s.emulator.fault_counts().slow, 1, "sent once");
+    assert_eq!(s.harness.emulator.fault_counts().slow, 1, "sent once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipeline_requests_are_retried_each_on_its_own() {
-    let s = Setup::start().await;
-    s.emulator
+    let s = Requests::start().await;
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![
             FaultRule::new(Fault::ServerBusy { retry_after: None })
                 .service(Service::Dfs)
@@ -403,14 +413,15 @@ async fn pipeline_requests_are_retried_each_on_its_own() {
     }
     answered.sort();
     assert_eq!(answered, tickets);
-    let counts = s.emulator.fault_counts();
+    let counts = s.harness.emulator.fault_counts();
     assert_eq!((counts.server_busy, counts.drop_request), (3, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_request_is_retried_too() {
-    let s = Setup::start().await;
-    s.emulator
+    let s = Requests::start().await;
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![
             FaultRule::new(Fault::ServerBusy { retry_after: None })
                 .service(Service::Login)
@@ -422,21 +433,22 @@ async fn the_token_request_is_retried_too() {
                 .nth([2]),
         ]))
         .unwrap();
-    let token = credential(&s.emulator, quick(8))
+    let token = credential(&s.harness.emulator, quick(8))
         .token(STORAGE_SCOPE)
         .await
         .unwrap();
     assert!(!token.token.is_empty());
-    let counts = s.emulator.fault_counts();
+    let counts = s.harness.emulator.fault_counts();
     assert_eq!((counts.server_busy, counts.drop_request), (1, 1));
     // Without retries the first busy answer fails the request.
-    s.emulator
+    s.harness
+        .emulator
         .set_faults(FaultPlan::new(vec![
             FaultRule::new(Fault::ServerBusy { retry_after: None })
                 .service(Service::Login)
                 .nth([1]),
         ]))
         .unwrap();
-    let credential = Arc::new(credential(&s.emulator, RetryConfig::none()));
+    let credential = Arc::new(credential(&s.harness.emulator, RetryConfig::none()));
     assert!(credential.token(STORAGE_SCOPE).await.is_err());
 }

@@ -5,14 +5,12 @@
 //! `RELIABILITY_RUNS` (default 50) sets the soak's run count and `KILL_TRIALS` (default 20)
 //! the kill test's trials, for local iteration; CI runs the defaults.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use adls_writeback_emulator::{Fault, FaultCounts, FaultPlan, FaultRule, Operation, Service};
-use support::{
+use crate::support::{
     Harness, JobSpec, generated_csv, md5_base64, run_json_within, sha256_base64, spawn_run,
 };
+use adls_writeback_emulator::{Fault, FaultCounts, FaultPlan, FaultRule, Operation, Service};
 
 const DATASET: &str = "845305d8-da3d-4107-a9d6-13ef3f86d4a4";
 const OWNER: u64 = 27; // the emulator's well-known Domo user

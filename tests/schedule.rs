@@ -1,18 +1,21 @@
 //! End-to-end: `serve` over the scheduled examples, `run` and `history`, and saved accounts,
 //! with the real binary against the emulator. The scheduler's timing rules (no overlap,
-//! retries, catch-up, shutdown) are tested on a manual clock in `host/src/scheduler/tests.rs`.
+//! retries, catch-up, shutdown) are tested on a manual clock in
+//! `host/src/commands/serve/dispatcher/tests.rs`.
 //! The operator's conveniences (next runs, colours, abandoned runs, completions, man pages,
 //! the Kubernetes example) are in `operator/`.
 
 mod operator;
 
+use crate::support::Cli;
+
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use adls_writeback::history::{History, Record};
+use adls_writeback::runner::history::{History, Record};
 use adls_writeback_emulator::{Emulator, EmulatorConfig, EntraApp, well_known};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 const DATASET: &str = "845305d8-da3d-4107-a9d6-13ef3f86d4a4";
 
@@ -23,25 +26,16 @@ const NO_ROLE_SECRET: &str = "no-role-secret-for-tests";
 const READER_CLIENT_ID: &str = "5e5e5e5e-0000-4000-8000-00000000b0b0";
 const READER_SECRET: &str = "reader-secret-for-tests";
 
-/// The CLI with `env` set and `stdin` fed in.
+/// The CLI with `env` set (the run history as the test says) and `stdin` fed in.
 async fn cli_env(args: &[&str], env: &[(&str, &Path)], stdin: Option<&str>) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"));
-    command
-        .args(args)
-        .env("ADLS_WRITEBACK_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cli = Cli::new(args).env_remove("ADLS_WRITEBACK_HISTORY");
     for (name, value) in env {
-        command.env(name, value);
+        cli = cli.env(name, value);
     }
-    let mut child = command.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
     if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).await.unwrap();
+        cli = cli.stdin(text);
     }
-    drop(input);
-    child.wait_with_output().await.unwrap()
+    cli.output().await
 }
 
 fn text(output: &Output) -> String {
@@ -403,11 +397,16 @@ async fn saved_accounts_are_added_tested_and_named_by_jobs() {
     let data = a.dir.path().join("rows.csv");
     std::fs::write(&data, "id,name\n1,a\n2,b\n").unwrap();
     let job = a.dir.path().join("named.toml");
-    let body = format!(
-        "account = \"emu\"\n[source]\nkind = \"file\"\npath = \"{}\"\n[output]\ndirectory = \"named\"\n",
-        data.display()
-    );
-    std::fs::write(&job, body).unwrap();
+    let mut body = toml::Table::new();
+    body.insert("account".into(), "emu".into());
+    let mut source = toml::Table::new();
+    source.insert("kind".into(), "file".into());
+    source.insert("path".into(), data.display().to_string().into());
+    body.insert("source".into(), source.into());
+    let mut output = toml::Table::new();
+    output.insert("directory".into(), "named".into());
+    body.insert("output".into(), output.into());
+    std::fs::write(&job, toml::to_string(&body).unwrap()).unwrap();
     let run = a.cli(&["run", job.to_str().unwrap(), "--json"], None).await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let rows = History::open(&a.history())

@@ -3,7 +3,7 @@
 # (kubernetes-validate, strict: unknown fields fail), the Dockerfile with hadolint, and
 # that the Dockerfile builds the binary the README builds. The validators are installed,
 # pinned (requirements.txt), into a venv under target/ on first use. Run by
-# `cargo test -p adls-writeback --test schedule kubernetes_example` and usable by hand:
+# `cargo test -p adls-writeback --test main kubernetes_example` and usable by hand:
 #     bash examples/kubernetes/check.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -4,25 +4,19 @@
 //! The transfer logic is the guest component (`guest/`); this crate is the host: it
 //! loads job files, holds the secrets, compiles and sandboxes the component, and provides
 //! its capabilities (HTTP, tokens, the dataset, logging).
+//!
+//! The modules are layers, each importing only those below it (`docs/architecture.md`):
+//! [`commands`] → [`runner`] → [`sandbox`] → [`capabilities`] → [`job`] → [`plumbing`].
+//! The `layers` test fails on an import against that order or a cycle between them.
 
-pub mod accounts;
-pub mod audit;
-pub mod backoff;
-pub mod bindings;
+#![warn(missing_docs)]
+
 pub mod capabilities;
 pub mod commands;
-pub mod contract;
-pub mod domo;
-pub mod embedded;
-pub mod history;
 pub mod job;
-pub mod logging;
-pub mod report;
-pub mod retry;
+pub mod plumbing;
 pub mod runner;
 pub mod sandbox;
-pub mod schedule;
-pub mod scheduler;
-pub mod secret;
-pub mod token;
-pub mod verify;
+
+#[cfg(test)]
+mod layers;

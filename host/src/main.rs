@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use adls_writeback::commands;
+use adls_writeback::commands::logging::ColorChoice;
 use adls_writeback::commands::validate::{NextRuns, parse_count, parse_instant};
-use adls_writeback::logging::ColorChoice;
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// Export datasets as CSV into Azure Data Lake Storage Gen2, through a sandboxed
@@ -121,9 +121,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    adls_writeback::logging::init(cli.color);
+    adls_writeback::commands::logging::init(cli.color);
     if let Some(path) = cli.history {
-        adls_writeback::history::set_path(path);
+        adls_writeback::runner::history::set_path(path);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -6,8 +6,8 @@ use std::path::Path;
 use adls_writeback_emulator::well_known;
 use serde_json::Value;
 
-use super::support::JobSpec;
 use super::{DATASET, SECRETS, cli_env, fixture, harness, hostile_job, run_guest};
+use crate::support::JobSpec;
 
 /// The built-in guest's imports: the contract, and the WASI that Rust's standard library
 /// cannot do without. A dependency that drags in more (files, sockets) fails here.
@@ -145,8 +145,12 @@ fn the_builtin_guest_imports_exactly_its_footprint() {
     let compiled =
         adls_writeback::sandbox::compile(adls_writeback::sandbox::BUILTIN_GUEST, "built-in")
             .unwrap();
-    let audit =
-        adls_writeback::audit::audit(&compiled.engine, &compiled.component, compiled.info, None);
+    let audit = adls_writeback::sandbox::audit::audit(
+        &compiled.engine,
+        &compiled.component,
+        compiled.info,
+        None,
+    );
     let imports: Vec<&str> = audit.imports.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(
         imports, BUILTIN_IMPORTS,

@@ -1,12 +1,13 @@
 //! The end-to-end harness: the emulator in-process on loopback, job files written for it,
 //! the real `adls-writeback` binary run against them, and a DFS client to read back.
 
-#![allow(dead_code)]
-
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 use adls_writeback_emulator::{Emulator, EmulatorConfig, well_known};
+use serde::Serialize;
 use serde_json::Value;
 
 /// A running emulator with its folders.
@@ -99,7 +100,8 @@ impl Harness {
         std::fs::write(datasets.join(format!("{id}.json")), meta.to_string()).unwrap();
     }
 
-    /// Writes a job file for `spec` and returns its path.
+    /// Writes a job file for `spec` and returns its path: the document is serialised from
+    /// [`JobDocument`], with `spec`'s extra TOML merged in.
     pub fn write_job(&self, spec: &JobSpec) -> PathBuf {
         let dir = self.dir.path().join("jobs").join(&spec.name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -107,43 +109,47 @@ impl Harness {
         std::fs::write(dir.join("domo-secret"), &spec.domo_client_secret).unwrap();
         std::fs::write(dir.join("domo-token"), well_known::DOMO_DEVELOPER_TOKEN).unwrap();
         let source = match &spec.local_file {
-            Some(path) => format!("kind = \"file\"\npath = \"{}\"\n", path.display()),
-            None => {
-                let instance = if spec.with_instance {
-                    format!(
-                        "instance = \"{}\"\ndeveloper_token = {{ file = \"domo-token\" }}\n",
-                        self.emulator.domo_url()
-                    )
-                } else {
-                    String::new()
-                };
-                format!(
-                    "kind = \"domo\"\ndataset_id = \"{}\"\n[source.domo]\nclient_id = \"{}\"\n\
-                     client_secret = {{ file = \"domo-secret\" }}\napi_host = \"{}\"\n{instance}",
-                    spec.dataset_id,
-                    well_known::DOMO_CLIENT_ID,
-                    self.emulator.domo_url()
-                )
-            }
+            Some(path) => SourceTable {
+                kind: "file",
+                dataset_id: None,
+                path: Some(path.display().to_string()),
+                domo: None,
+            },
+            None => SourceTable {
+                kind: "domo",
+                dataset_id: Some(spec.dataset_id.clone()),
+                path: None,
+                domo: Some(DomoTable {
+                    client_id: well_known::DOMO_CLIENT_ID.into(),
+                    client_secret: SecretFile::named("domo-secret"),
+                    api_host: Some(self.emulator.domo_url()),
+                    instance: spec.with_instance.then(|| self.emulator.domo_url()),
+                    developer_token: spec.with_instance.then(|| SecretFile::named("domo-token")),
+                }),
+            },
         };
-        let text = format!(
-            "name = \"{name}\"\n{top}\n[account]\nclient_id = \"{client}\"\ntenant_id = \"{tenant}\"\n\
-             client_secret = {{ file = \"client-secret\" }}\naccount_name = \"{account}\"\n\
-             container = \"{container}\"\ndfs_endpoint = \"{dfs}\"\nauthority_host = \"{authority}\"\n\
-             [source]\n{source}\n[output]\n{output}\n{tables}",
-            name = spec.name,
-            top = spec.top,
-            client = well_known::CLIENT_ID,
-            tenant = spec.tenant_id,
-            account = well_known::ACCOUNT_NAME,
-            container = well_known::CONTAINER,
-            dfs = self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
-            authority = self.emulator.authority_url(),
-            output = spec.output,
-            tables = spec.tables,
-        );
+        let document = JobDocument {
+            name: spec.name.clone(),
+            account: AccountTable {
+                client_id: well_known::CLIENT_ID.into(),
+                tenant_id: spec.tenant_id.clone(),
+                client_secret: SecretFile::named("client-secret"),
+                account_name: well_known::ACCOUNT_NAME.into(),
+                container: well_known::CONTAINER.into(),
+                dfs_endpoint: Some(self.emulator.account_endpoint(well_known::ACCOUNT_NAME)),
+                authority_host: Some(self.emulator.authority_url()),
+            },
+            source,
+        };
+        let mut table = toml::Table::try_from(&document).unwrap();
+        merge(&mut table, parse_fragment(&spec.top));
+        let output = table
+            .entry("output")
+            .or_insert_with(|| toml::Table::new().into());
+        merge(output.as_table_mut().unwrap(), parse_fragment(&spec.output));
+        merge(&mut table, parse_fragment(&spec.tables));
         let path = dir.join("job.toml");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
         path
     }
 
@@ -228,28 +234,6 @@ impl Harness {
     }
 }
 
-/// Runs the CLI with `args`.
-pub async fn cli(args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
-        .args(args)
-        .env("ADLS_WRITEBACK_LOG", "warn")
-        // Tests that check the history give their own; the others keep none.
-        .env("ADLS_WRITEBACK_HISTORY", "off")
-        .output()
-        .await
-        .unwrap()
-}
-
-/// Runs `adls-writeback run JOB --json` and returns the exit code and the JSON printed.
-pub async fn run_json(job: &Path) -> (i32, Value, String) {
-    let output = cli(&["run", job.to_str().unwrap(), "--json"]).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {stderr}"));
-    (output.status.code().unwrap_or(-1), json, stderr)
-}
-
 /// A deterministic CSV of at least `min_bytes`, with a UTF-8 BOM, CRLF line ends, and
 /// quoted fields holding commas, doubled quotes, LF and CRLF newlines, and non-ASCII text.
 pub fn generated_csv(min_bytes: usize, seed: u64) -> Vec<u8> {
@@ -286,33 +270,246 @@ pub fn generated_csv(min_bytes: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// The job file the harness writes, before a spec's extra TOML is merged in.
+#[derive(Serialize)]
+pub struct JobDocument {
+    /// The job's name.
+    pub name: String,
+    /// `[account]`.
+    pub account: AccountTable,
+    /// `[source]`.
+    pub source: SourceTable,
+}
+
+/// `[account]`, for the emulator's well-known app and account.
+#[derive(Serialize)]
+pub struct AccountTable {
+    /// The app's client ID.
+    pub client_id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Its secret, in a file beside the job.
+    pub client_secret: SecretFile,
+    /// The storage account.
+    pub account_name: String,
+    /// The container.
+    pub container: String,
+    /// The emulator's DFS endpoint for the account (none for a job's own `[emulator]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dfs_endpoint: Option<String>,
+    /// The emulator's Entra ID endpoint (none for a job's own `[emulator]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority_host: Option<String>,
+}
+
+/// `[source]`: a local file, or a Domo DataSet with `[source.domo]`.
+#[derive(Serialize)]
+pub struct SourceTable {
+    /// `file` or `domo`.
+    pub kind: &'static str,
+    /// The DataSet ID (Domo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset_id: Option<String>,
+    /// The CSV file (a local file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `[source.domo]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domo: Option<DomoTable>,
+}
+
+/// `[source.domo]`, for the emulator's well-known Domo client.
+#[derive(Serialize)]
+pub struct DomoTable {
+    /// The Domo client ID.
+    pub client_id: String,
+    /// Its secret, in a file beside the job.
+    pub client_secret: SecretFile,
+    /// The emulator's Domo API (none for a job's own `[emulator]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_host: Option<String>,
+    /// The instance, to read co-owners through its permissions API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The developer token for `instance`, in a file beside the job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub developer_token: Option<SecretFile>,
+}
+
+/// A secret reference to a file: `{ file = "NAME" }`.
+#[derive(Serialize)]
+pub struct SecretFile {
+    /// The file, relative to the job file.
+    pub file: String,
+}
+
+impl SecretFile {
+    /// `{ file = "NAME" }`.
+    pub fn named(name: &str) -> SecretFile {
+        SecretFile { file: name.into() }
+    }
+}
+
+/// A spec's extra TOML (`top`, `output`, `tables`), parsed; a test that writes bad TOML
+/// there fails here, naming it.
+fn parse_fragment(text: &str) -> toml::Table {
+    text.parse()
+        .unwrap_or_else(|e| panic!("extra TOML of a job spec: {e}\n{text}"))
+}
+
+/// Merges `extra` into `table`: tables key by key, any other value replaced.
+fn merge(table: &mut toml::Table, extra: toml::Table) {
+    for (key, value) in extra {
+        match (table.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(more)) => merge(inner, more),
+            (_, value) => {
+                table.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The one way the tests launch the CLI: arguments, environment, stdin and a deadline,
+/// then the output, the exit code with stdout and stderr, or the JSON printed. By default
+/// the log is at `warn` and no history is kept (tests that check it give their own).
+pub struct Cli {
+    command: tokio::process::Command,
+    args: String,
+    stdin: Option<Vec<u8>>,
+    deadline: Option<Duration>,
+}
+
+impl Cli {
+    /// `adls-writeback ARGS`.
+    pub fn new<S: AsRef<OsStr>>(args: &[S]) -> Cli {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"));
+        command
+            .args(args)
+            .env("ADLS_WRITEBACK_LOG", "warn")
+            .env("ADLS_WRITEBACK_HISTORY", "off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        Cli {
+            command,
+            args: shown.join(" "),
+            stdin: None,
+            deadline: None,
+        }
+    }
+
+    /// `adls-writeback run JOB --json`.
+    pub fn run_json(job: &Path) -> Cli {
+        Cli::new(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")])
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, name: &str, value: impl AsRef<OsStr>) -> Cli {
+        self.command.env(name, value);
+        self
+    }
+
+    /// Leaves an environment variable unset (the defaults' too).
+    pub fn env_remove(mut self, name: &str) -> Cli {
+        self.command.env_remove(name);
+        self
+    }
+
+    /// Feeds `text` on stdin.
+    pub fn stdin(mut self, text: &str) -> Cli {
+        self.stdin = Some(text.as_bytes().to_vec());
+        self
+    }
+
+    /// Kills the process and fails the test when it runs longer than `deadline`.
+    pub fn deadline(mut self, deadline: Duration) -> Cli {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Discards stdout and stderr (for a process killed on purpose).
+    pub fn quiet(mut self) -> Cli {
+        self.command.stdout(Stdio::null()).stderr(Stdio::null());
+        self
+    }
+
+    /// Starts the process without waiting; it is killed when the handle is dropped.
+    pub fn spawn(mut self) -> tokio::process::Child {
+        if self.stdin.is_some() {
+            self.command.stdin(Stdio::piped());
+        }
+        let mut child = self.command.spawn().unwrap();
+        if let Some(bytes) = self.stdin.take() {
+            let mut input = child.stdin.take().unwrap();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt as _;
+                let _ = input.write_all(&bytes).await;
+            });
+        }
+        child
+    }
+
+    /// Runs it to the end, or `Err` naming the command when the deadline passed first.
+    pub async fn try_output(self) -> Result<Output, String> {
+        let (args, deadline) = (self.args.clone(), self.deadline);
+        let waiting = self.spawn().wait_with_output();
+        match deadline {
+            Some(deadline) => match tokio::time::timeout(deadline, waiting).await {
+                Ok(output) => Ok(output.unwrap()),
+                Err(_) => Err(format!("`{args}` took longer than {deadline:?}")),
+            },
+            None => Ok(waiting.await.unwrap()),
+        }
+    }
+
+    /// Runs it to the end (failing the test after the deadline).
+    pub async fn output(self) -> Output {
+        self.try_output().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The exit code, stdout and stderr.
+    pub async fn text(self) -> (i32, String, String) {
+        let output = self.output().await;
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// The exit code, the JSON printed on stdout, and stderr.
+    pub async fn json(self) -> (i32, Value, String) {
+        let (code, stdout, stderr) = self.text().await;
+        let json = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {stderr}"));
+        (code, json, stderr)
+    }
+}
+
+/// Runs the CLI with `args`.
+pub async fn cli(args: &[&str]) -> Output {
+    Cli::new(args).output().await
+}
+
+/// Runs `adls-writeback run JOB --json` and returns the exit code and the JSON printed.
+pub async fn run_json(job: &Path) -> (i32, Value, String) {
+    Cli::run_json(job).json().await
+}
+
 /// Starts `adls-writeback run JOB --json` without waiting; the process is killed when the
 /// handle is dropped.
 pub fn spawn_run(job: &Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
-        .args(["run", job.to_str().unwrap(), "--json"])
-        .env("ADLS_WRITEBACK_LOG", "warn")
-        .env("ADLS_WRITEBACK_HISTORY", "off")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+    Cli::run_json(job).spawn()
 }
 
 /// Like [`run_json`], but the run is killed (and the test fails) after `deadline`.
-pub async fn run_json_within(job: &Path, deadline: std::time::Duration) -> (i32, Value, String) {
-    let child = spawn_run(job);
-    let output = tokio::time::timeout(deadline, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("`run {}` took longer than {deadline:?}", job.display()))
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {stderr}"));
-    (output.status.code().unwrap_or(-1), json, stderr)
+pub async fn run_json_within(job: &Path, deadline: Duration) -> (i32, Value, String) {
+    Cli::run_json(job).deadline(deadline).json().await
 }
 
 /// The SHA-256 of `bytes` in base64, as reports give it.

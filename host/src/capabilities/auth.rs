@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::backoff::RetryConfig;
-use crate::bindings::auth::{self, AccessToken};
-use crate::bindings::errors::AuthError;
-use crate::secret::Secret;
-use crate::token::{TemporaryToken, TokenCache};
+use crate::capabilities::bindings::auth::{self, AccessToken};
+use crate::capabilities::bindings::errors::AuthError;
+use crate::job::secret::Secret;
+use crate::plumbing::retry::RetryConfig;
+use crate::plumbing::token::{TemporaryToken, TokenCache};
 
 /// The scope of Azure Storage (ADLS Gen2 included).
 pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
@@ -84,7 +84,7 @@ impl EntraCredential {
             ("client_secret", self.secret.expose()),
             ("scope", scope),
         ];
-        let response = crate::backoff::send(&self.retry, || {
+        let response = crate::plumbing::retry::send(&self.retry, || {
             self.client.post(&self.token_url).form(&form)
         })
         .await
@@ -92,7 +92,7 @@ impl EntraCredential {
             AuthError::Unavailable(format!(
                 "cannot reach the token endpoint {}: {}",
                 self.token_url,
-                super::http::describe_error(&e)
+                crate::plumbing::client::describe_error(&e)
             ))
         })?;
         let (status, body) = (response.status, response.body);
@@ -244,6 +244,11 @@ impl auth::Host for AuthCapability {
         let credential = self.granted(&scope)?;
         credential.token(&scope).await.map(access_token)
     }
+}
+
+/// The token scopes a run of `job` is granted: Azure Storage's.
+pub fn granted_scopes(_job: &crate::job::Job) -> Vec<String> {
+    vec![STORAGE_SCOPE.to_string()]
 }
 
 #[cfg(test)]

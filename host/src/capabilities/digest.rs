@@ -12,7 +12,7 @@ use wasmtime::component::{HasData, Resource, ResourceTable};
 
 use super::http::HttpCapability;
 use super::http::body::HeldBody;
-use crate::bindings::digest::{self, Algorithm};
+use crate::capabilities::bindings::digest::{self, Algorithm};
 
 /// Bodies queued per running digest before `update` waits.
 const QUEUE: usize = 2;

@@ -2,27 +2,25 @@
 //! the origins the job names, never following redirects. Large bodies are handed over once
 //! ([`body`]) and sent by a [`pipeline`] that keeps a bounded number of requests in flight
 //! on the runtime's other threads while the guest goes on. Each request is retried on its
-//! own as the job's `[http]` says (`crate::backoff`): transient statuses and transport
+//! own as the job's `[http]` says (`crate::plumbing::retry`): transient statuses and transport
 //! failures, never a 401.
 
 pub mod body;
 pub mod pipeline;
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-use anyhow::Context;
 
 use bytes::Bytes;
 use reqwest::Url;
 use wasmtime::component::{Resource, ResourceTable};
 
-use crate::backoff::{self, RetryConfig};
+use crate::plumbing::client::describe_error;
+use crate::plumbing::retry::{self, RetryConfig};
 
-use crate::bindings::errors::HttpError;
-use crate::bindings::http::{self, Header, Method, Request, RequestHead, Response};
+use crate::capabilities::bindings::errors::HttpError;
+use crate::capabilities::bindings::http::{self, Header, Method, Request, RequestHead, Response};
 use body::{HeldBody, MemoryBudget};
 use pipeline::Pipeline;
 
@@ -56,30 +54,11 @@ impl fmt::Display for Origin {
     }
 }
 
-/// Builds the client every run shares: no redirects (a redirect could leave the granted
-/// origins), bounded connect and request times, the public roots plus those in `ca_file`.
-/// Certificate verification is never turned off.
-pub fn client_trusting(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(15))
-        .timeout(Duration::from_secs(300))
-        .user_agent(concat!("adls-writeback/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = ca_file {
-        let pem =
-            std::fs::read(path).with_context(|| format!("reading ca_file `{}`", path.display()))?;
-        let roots = reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("ca_file `{}` holds no PEM certificate", path.display()))?;
-        anyhow::ensure!(
-            !roots.is_empty(),
-            "ca_file `{}` holds no PEM certificate",
-            path.display()
-        );
-        for root in roots {
-            builder = builder.add_root_certificate(root);
-        }
-    }
-    Ok(builder.build()?)
+/// The HTTP origins a run of `job` may reach: its account's DFS endpoint.
+pub fn granted_origins(job: &crate::job::Job) -> Vec<Origin> {
+    Origin::parse(&job.account.dfs_endpoint)
+        .into_iter()
+        .collect()
 }
 
 /// The HTTP capability of one run.
@@ -231,7 +210,7 @@ impl Outbound {
             }
             builder.body(body.clone())
         };
-        let answer = backoff::send(&self.retry, make).await.map_err(classify)?;
+        let answer = retry::send(&self.retry, make).await.map_err(classify)?;
         let headers = answer
             .headers
             .iter()
@@ -257,22 +236,6 @@ fn classify(e: reqwest::Error) -> HttpError {
     } else {
         HttpError::Connection(message)
     }
-}
-
-/// An error with its chain of causes, `outer: cause: root cause`: reqwest's own message
-/// alone ("error sending request") hides what went wrong (a refused certificate, a reset).
-pub fn describe_error(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl http::Host for HttpCapability {
@@ -380,22 +343,6 @@ mod tests {
             cap.check("not a url"),
             Err(HttpError::InvalidRequest(_))
         ));
-    }
-
-    #[test]
-    fn errors_are_described_with_their_causes() {
-        let inner = std::io::Error::other("invalid peer certificate: UnknownIssuer");
-        let outer = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, inner);
-        assert_eq!(
-            describe_error(&outer),
-            "invalid peer certificate: UnknownIssuer"
-        );
-        let wrapped = anyhow::Error::new(outer).context("error sending request");
-        let text = describe_error(wrapped.as_ref());
-        assert!(
-            text.starts_with("error sending request: invalid peer certificate"),
-            "{text}"
-        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::bindings::log::{self, Level};
+use crate::capabilities::bindings::log::{self, Level};
 
 /// Longest message kept; a longer one is cut, so a guest cannot flood the log with one call.
 pub const MAX_MESSAGE: usize = 4096;
@@ -88,7 +88,7 @@ impl log::Host for LogCapability {
         }
         // Guest text is data: no terminal escapes, no forged log lines.
         if message.chars().any(char::is_control) {
-            message = crate::sandbox::limits::printable(&message, usize::MAX);
+            message = printable(&message, usize::MAX);
         }
         let job = self.job.as_str();
         match level {
@@ -107,6 +107,25 @@ impl log::Host for LogCapability {
         }
         tracing::debug!(target: "guest", job = self.job.as_str(), rows, bytes, "progress");
     }
+}
+
+/// `text` with control characters escaped, cut at `max` characters: guest text is data.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push_str(" [cut]");
+    }
+    out
 }
 
 #[cfg(test)]

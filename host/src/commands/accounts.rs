@@ -1,5 +1,5 @@
 //! `adls-writeback accounts add|list|show|remove|test`: saved accounts (see
-//! [`crate::accounts`]). Secrets are never printed. `test` proves write access with a probe
+//! [`crate::job::accounts`]). Secrets are never printed. `test` proves write access with a probe
 //! file ([`probe`]).
 
 use std::io::BufRead;
@@ -12,9 +12,8 @@ use serde_json::Value;
 
 mod probe;
 
-use crate::accounts::{SavedAccount, Store, StoredSecret};
-use crate::bindings::errors::AuthError;
 use crate::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use crate::job::accounts::{SavedAccount, Store, StoredSecret};
 use crate::job::{DEFAULT_AUTHORITY_HOST, check_endpoint};
 
 /// `adls-writeback accounts …`.
@@ -152,7 +151,7 @@ fn find<'a>(store: &'a Store, name: &str) -> anyhow::Result<&'a SavedAccount> {
 }
 
 fn describe(name: &str, a: &SavedAccount) -> Value {
-    let default_dfs = format!("https://{}.dfs.core.windows.net", a.account_name);
+    let default_dfs = crate::plumbing::dfs::default_endpoint(&a.account_name);
     serde_json::json!({
         "name": name,
         "client_id": a.client_id,
@@ -234,12 +233,12 @@ async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
     let dfs = a
         .dfs_endpoint
         .clone()
-        .unwrap_or_else(|| format!("https://{}.dfs.core.windows.net", a.account_name));
+        .unwrap_or_else(|| crate::plumbing::dfs::default_endpoint(&a.account_name));
     println!(
         "Testing account `{name}`: app {} in tenant {}, storage {}/{}",
         a.client_id, a.tenant_id, a.account_name, a.container
     );
-    let client = crate::capabilities::http::client_trusting(None)?;
+    let client = crate::plumbing::client::client_trusting(None)?;
     let credential = EntraCredential::new(
         client.clone(),
         authority,
@@ -253,11 +252,9 @@ async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
             token.token
         }
         Err(e) => {
-            let message = match e {
-                AuthError::Rejected(m) => format!("Entra ID refused the credentials: {m}"),
-                AuthError::Unavailable(m) => format!("Entra ID unavailable: {m}"),
-                AuthError::ScopeNotGranted(m) => m,
-            };
+            // Worded as a run's token failure is (an Entra ID credential never answers
+            // `scope-not-granted`: only a job's policy does).
+            let message = crate::runner::wording::auth_message(&e);
             println!("  token        FAILED: {message}");
             return Ok(ExitCode::from(super::EXIT_FAILED));
         }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::audit::{Audit, Decision, JobGrants};
+use crate::sandbox::audit::{Audit, Decision, JobGrants};
 use crate::sandbox::{self, BUILTIN_GUEST};
 
 /// Exit code of a component this host refuses.
@@ -34,7 +34,8 @@ pub async fn main(
         None => None,
     };
     let compiled = sandbox::compile(&wasm, &source)?;
-    let audit = crate::audit::audit(&compiled.engine, &compiled.component, compiled.info, grants);
+    let audit =
+        crate::sandbox::audit::audit(&compiled.engine, &compiled.component, compiled.info, grants);
     if json {
         println!("{}", serde_json::to_string_pretty(&audit)?);
     } else {
@@ -88,7 +89,11 @@ pub fn text(audit: &Audit) -> String {
     out
 }
 
-fn items(out: &mut String, functions: &[crate::audit::Function], types: &[crate::audit::TypeDef]) {
+fn items(
+    out: &mut String,
+    functions: &[crate::sandbox::audit::Function],
+    types: &[crate::sandbox::audit::TypeDef],
+) {
     for t in types {
         let _ = writeln!(out, "       type {} = {}", t.name, t.definition);
     }

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod completions;
 pub mod emulator;
 pub mod history;
+pub mod in_process_emulator;
+pub mod logging;
 pub mod run;
 pub mod serve;
 pub mod validate;

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::runner::report::FailureKind;
 use crate::runner::{RunOptions, Runner};
 use crate::sandbox::{Sandbox, SandboxError};
 
@@ -73,7 +74,7 @@ pub async fn main(
     }
 
     let emulator = match job.emulator.is_some() {
-        true => Some(crate::embedded::start_for(&mut job).await?),
+        true => Some(crate::commands::in_process_emulator::start_for(&mut job).await?),
         false => None,
     };
     let options = RunOptions {
@@ -81,7 +82,7 @@ pub async fn main(
         verify,
     };
     // With the job's [retry] policy; each attempt is recorded in the run history.
-    let (outcome, signal) = super::history::run_recorded(&runner, &job, options).await?;
+    let (outcome, signal) = crate::runner::recorded::run_recorded(&runner, &job, options).await?;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
@@ -102,7 +103,7 @@ pub async fn main(
             }
             // Stopped by a signal: 130 for SIGINT, 143 for SIGTERM, as shells report it.
             match (failure.kind, signal) {
-                ("cancelled", Some(signal)) => Ok(ExitCode::from(signal.exit_code())),
+                (FailureKind::Cancelled, Some(signal)) => Ok(ExitCode::from(signal.exit_code())),
                 _ => Ok(ExitCode::from(super::EXIT_FAILED)),
             }
         }

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
+use crate::job::schedule::{MAX_UPCOMING, Schedule};
 use crate::runner::Runner;
 use crate::sandbox::Sandbox;
-use crate::schedule::{MAX_UPCOMING, Schedule};
 
 /// What `--next` asks for: how many run times, from when.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +62,7 @@ pub async fn main(job_path: &Path, json: bool, next: Option<NextRuns>) -> anyhow
                 .collect();
             value["schedule"] = job.schedule.describe().into();
             value["time_zone"] = job.schedule.zone().name().into();
-            value["from"] = crate::history::format_time(n.from).into();
+            value["from"] = crate::runner::history::format_time(n.from).into();
             value["next_runs"] = list.into();
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -89,7 +89,7 @@ pub async fn main(job_path: &Path, json: bool, next: Option<NextRuns>) -> anyhow
 }
 
 fn print_runs(schedule: &Schedule, n: &NextRuns, runs: &[DateTime<Utc>]) {
-    let from = crate::history::format_time(n.from);
+    let from = crate::runner::history::format_time(n.from);
     if schedule.is_manual() {
         println!("schedule: manual: it runs only when asked (`adls-writeback run`)");
         return;

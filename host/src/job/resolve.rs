@@ -104,22 +104,22 @@ pub(super) fn resolve_output(o: OutputSection, problems: &mut Vec<FieldError>) -
             Naming::DatasetId
         }
     };
-    let append = match o.update.as_deref().unwrap_or("replace") {
-        "replace" => false,
-        "append" => true,
+    let update = match o.update.as_deref().unwrap_or("replace") {
+        "replace" => UpdateMode::Replace,
+        "append" => UpdateMode::Append,
         other => {
             problems.push(FieldError::new(
                 "output.update",
                 format!("`{other}` is not an update mode: use \"replace\" or \"append\""),
             ));
-            false
+            UpdateMode::Replace
         }
     };
     Output {
         file_system: o.file_system,
         directory: o.directory,
         naming,
-        append,
+        update,
         block_size: o.block_size.unwrap_or(DEFAULT_BLOCK_SIZE),
         concurrency: o.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         allow_empty: o.allow_empty.unwrap_or(false),

@@ -38,7 +38,7 @@ fn defaults_fill_the_gaps() {
     assert_eq!(job.dataset_id(), "data");
     assert_eq!(job.output.naming, Naming::DatasetId);
     assert_eq!(job.output.block_size, DEFAULT_BLOCK_SIZE);
-    assert!(!job.output.append);
+    assert_eq!(job.output.update, UpdateMode::Replace);
 }
 
 #[test]

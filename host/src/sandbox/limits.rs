@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::capabilities::http::MemoryLimitReached;
 use crate::capabilities::http::body::{MemoryBudget, Refusal};
+use crate::capabilities::log::printable;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -152,25 +153,6 @@ impl AsyncWrite for StderrTail {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
-}
-
-/// `text` with control characters escaped, cut at `max` characters: guest text is data.
-pub fn printable(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if text.chars().nth(max).is_some() {
-        out.push_str(" [cut]");
-    }
-    out
 }
 
 /// Why the sandbox stopped a run (or a validation) before the guest answered.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 
-use crate::bindings::errors::HttpError;
-use crate::bindings::http::Response;
+use crate::capabilities::bindings::errors::HttpError;
+use crate::capabilities::bindings::http::Response;
 
 /// What a request of a pipeline ends with.
 pub type Outcome = Result<Response, HttpError>;

@@ -5,8 +5,7 @@
 
 use serde_json::Value;
 
-/// The REST API version the probe speaks.
-const VERSION: &str = "2023-11-03";
+use crate::plumbing::dfs;
 
 /// The file system of one account, as its app's token sees it.
 pub(super) struct Storage<'a> {
@@ -81,9 +80,7 @@ impl Storage<'_> {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, step: Step) -> Result<(), String> {
-        let response = request
-            .bearer_auth(self.token)
-            .header("x-ms-version", VERSION)
+        let response = dfs::authorize(request, self.token)
             .send()
             .await
             .map_err(|e| format!("cannot reach the DFS endpoint {}: {e}", self.dfs))?;
@@ -91,11 +88,7 @@ impl Storage<'_> {
         if status.is_success() {
             return Ok(());
         }
-        let header_code = response
-            .headers()
-            .get("x-ms-error-code")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header_code = dfs::error_code(response.headers()).map(str::to_string);
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let code = body["error"]["code"]
             .as_str()

@@ -1,0 +1,83 @@
+//! Rust bindings of the WIT contract (`wit/writeback.wit`) and the conversion of a
+//! loaded job into the contract's `job` record.
+
+use crate::job::{Job, Naming, Source, UpdateMode};
+
+/// The code `bindgen!` generates from the WIT; the contract's own documentation
+/// (`wit/writeback.wit`) is the reference for its items.
+#[allow(missing_docs)]
+mod generated {
+    wasmtime::component::bindgen!({
+        world: "writeback",
+        path: "../wit",
+        // The resources' functions may trap (an unknown handle, a body past the memory limit).
+        imports: {
+            "adls:writeback/digest": async | trappable,
+            "adls:writeback/http.[constructor]body": async | trappable,
+            "adls:writeback/http.[method]body.length": async | trappable,
+            "adls:writeback/http.[constructor]pipeline": async | trappable,
+            "adls:writeback/http.[method]pipeline.submit": async | trappable,
+            "adls:writeback/http.[method]pipeline.next": async | trappable,
+            default: async,
+        },
+        exports: { default: async },
+        with: {
+            "adls:writeback/source.reader": crate::capabilities::source::DatasetReader,
+            "adls:writeback/http.body": crate::capabilities::http::body::HeldBody,
+            "adls:writeback/http.pipeline": crate::capabilities::http::pipeline::Pipeline,
+            "adls:writeback/digest.hasher": crate::capabilities::digest::Hasher,
+        },
+    });
+}
+
+pub use generated::*;
+
+pub use generated::adls::writeback::{auth, digest, errors, http, log, source, types};
+
+/// The contract's view of `job` for the run `run_id` started at `started_at_ms`. It carries
+/// no secret: the contract has no field for one.
+pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
+    let a = &job.account;
+    types::Job {
+        name: job.name.clone(),
+        account: types::Account {
+            client_id: a.client_id.clone(),
+            tenant_id: a.tenant_id.clone(),
+            account_name: a.account_name.clone(),
+            container: a.container.clone(),
+            dfs_endpoint: a.dfs_endpoint.clone(),
+        },
+        dataset: dataset_ref(job),
+        output: types::Output {
+            file_system: job.output.file_system.clone(),
+            directory: job.output.directory.clone(),
+            naming: match &job.output.naming {
+                Naming::DatasetId => types::FileNaming::DatasetId,
+                Naming::FileName(name) => types::FileNaming::FileName(name.clone()),
+            },
+            update: match job.output.update {
+                UpdateMode::Replace => types::UpdateMode::Replace,
+                UpdateMode::Append => types::UpdateMode::Append,
+            },
+            block_size: job.output.block_size,
+            concurrency: job.output.concurrency,
+            allow_empty: job.output.allow_empty,
+            strict: job.output.strict,
+        },
+        owner: job.owner.clone(),
+        run_id: run_id.to_string(),
+        started_at_ms,
+    }
+}
+
+/// The dataset the job names, as the contract addresses it.
+pub fn dataset_ref(job: &Job) -> types::DatasetRef {
+    let kind = match job.source {
+        Source::LocalFile { .. } => types::SourceKind::LocalFile,
+        Source::Domo(_) => types::SourceKind::Domo,
+    };
+    types::DatasetRef {
+        kind,
+        id: job.dataset_id().to_string(),
+    }
+}

@@ -1,0 +1,62 @@
+//! The few DFS requests the host sends itself (`run --verify` reads a file back,
+//! `accounts test` probes a file system); the guest owns the protocol of an export. Written
+//! once here: the REST API version, how a request is authorised, where the service puts its
+//! error code, and the default endpoint of an account.
+
+use reqwest::RequestBuilder;
+use reqwest::header::HeaderMap;
+
+/// The REST API version the host's own requests speak (the guest's too).
+pub const API_VERSION: &str = "2023-11-03";
+
+/// The DFS endpoint of `account_name` in Azure's public cloud, when the job names none.
+pub fn default_endpoint(account_name: &str) -> String {
+    format!("https://{account_name}.dfs.core.windows.net")
+}
+
+/// `request` with a storage bearer `token` and the API version.
+pub fn authorize(request: RequestBuilder, token: &str) -> RequestBuilder {
+    request
+        .bearer_auth(token)
+        .header("x-ms-version", API_VERSION)
+}
+
+/// The service's error code (`x-ms-error-code`), if the answer carries one.
+pub fn error_code(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-ms-error-code").and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn default_endpoint_is_the_public_cloud() {
+        assert_eq!(
+            default_endpoint("acct"),
+            "https://acct.dfs.core.windows.net"
+        );
+    }
+
+    #[test]
+    fn requests_carry_the_token_and_the_version() {
+        let client = reqwest::Client::new();
+        let request = authorize(client.get("https://acct.dfs.core.windows.net/fs"), "tok")
+            .build()
+            .unwrap();
+        assert_eq!(request.headers()["authorization"], "Bearer tok");
+        assert_eq!(request.headers()["x-ms-version"], API_VERSION);
+    }
+
+    #[test]
+    fn the_error_code_is_read_from_its_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(error_code(&headers), None);
+        headers.insert(
+            "x-ms-error-code",
+            HeaderValue::from_static("FilesystemNotFound"),
+        );
+        assert_eq!(error_code(&headers), Some("FilesystemNotFound"));
+    }
+}

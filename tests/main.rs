@@ -1,0 +1,16 @@
+//! The host's end-to-end suites, in one test binary (one link of wasmtime and the emulator):
+//! the real `adls-writeback` binary against the emulator on loopback, hostile guests, request
+//! retry, reliability under faults, bad input, scheduling and the operator's conveniences,
+//! the emulator's conformance with Microsoft's SDK, and the Node.js embedding. The harness
+//! and the one CLI launcher are in `support`.
+
+mod support;
+
+mod bad_input;
+mod conformance;
+mod e2e;
+mod embed_node;
+mod hostile;
+mod http_retry;
+mod reliability;
+mod schedule;
