@@ -63,6 +63,9 @@ pub fn hostile_job(h: &Harness, behaviour: &str, top: &str) -> PathBuf {
         name: behaviour.into(),
         dataset_id: DATASET.into(),
         top: top.into(),
+        // Small blocks, so a 32 MiB cap is one the job may set (validation sizes the cap
+        // from block_size × concurrency).
+        output: "directory = \"out\"\nblock_size = 65536\nconcurrency = 1\n".into(),
         ..Default::default()
     })
 }
