@@ -51,6 +51,8 @@ pub(crate) struct DfsState {
     pub default_tenant: String,
     /// `http` or `https`: how clients reach this listener (for URLs in Blob listings).
     pub scheme: &'static str,
+    /// Blob service properties of each account.
+    pub service_properties: crate::blob::ServiceProperties,
 }
 
 /// Routes of the DFS listener: one handler that dispatches like the service.
