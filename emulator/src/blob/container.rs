@@ -11,7 +11,10 @@ use super::{
     set_metadata_headers, write_metadata, xml_response,
 };
 use crate::conditions::Conditions;
-use crate::dfs::{DfsState, Query, empty, set, set_version};
+use crate::dfs::{DfsState, Query, empty, header_str, set, set_version};
+
+/// The default encryption scope: the account's own key.
+const ACCOUNT_ENCRYPTION_KEY: &str = "$account-encryption-key";
 use crate::errors::ServiceError;
 use crate::store::FsInfo;
 use crate::timefmt;
@@ -73,7 +76,12 @@ fn list_containers(
             .leaf("Etag", &format!("\"{}\"", info.etag))
             .leaf("LeaseStatus", "unlocked")
             .leaf("LeaseState", "available")
-            .leaf("DefaultEncryptionScope", "$account-encryption-key")
+            .leaf(
+                "DefaultEncryptionScope",
+                info.encryption_scope
+                    .as_deref()
+                    .unwrap_or(ACCOUNT_ENCRYPTION_KEY),
+            )
             .leaf("DenyEncryptionScopeOverride", "false")
             .leaf("HasImmutabilityPolicy", "false")
             .leaf("HasLegalHold", "false")
@@ -99,7 +107,12 @@ fn describe(response: &mut Response, info: &FsInfo) {
         ("x-ms-lease-state", "available"),
         ("x-ms-has-immutability-policy", "false"),
         ("x-ms-has-legal-hold", "false"),
-        ("x-ms-default-encryption-scope", "$account-encryption-key"),
+        (
+            "x-ms-default-encryption-scope",
+            info.encryption_scope
+                .as_deref()
+                .unwrap_or(ACCOUNT_ENCRYPTION_KEY),
+        ),
         ("x-ms-deny-encryption-scope-override", "false"),
         ("x-ms-immutable-storage-with-versioning-enabled", "false"),
     ] {
@@ -125,7 +138,10 @@ pub(crate) fn container(
     match (method, query.get("comp")) {
         (&Method::PUT, None) => {
             let metadata = metadata_from_headers(headers)?;
-            let info = store.create_filesystem(account, fs, metadata)?;
+            let scope = header_str(headers, "x-ms-default-encryption-scope")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+            let info = store.create_filesystem(account, fs, metadata, scope)?;
             let mut response = empty(StatusCode::CREATED);
             set_version(&mut response, &info.etag, info.last_modified);
             Ok(response)

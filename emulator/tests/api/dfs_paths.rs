@@ -524,3 +524,31 @@ on_both_stores!(rename_to_a_destination_without_the_account_segment, |env| {
         .unwrap();
     expect_error(create, StatusCode::NOT_FOUND, "ResourceNotFound").await;
 });
+
+on_both_stores!(encryption_scope_and_context_are_stored, |env| {
+    let made = env
+        .req(Method::PUT, "scoped?resource=filesystem")
+        .header("x-ms-default-encryption-scope", "scope1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let file = env
+        .req(Method::PUT, "scoped/f?resource=file")
+        .header("x-ms-encryption-context", "ctx-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::CREATED);
+    let head = env.req(Method::HEAD, "scoped/f").send().await.unwrap();
+    assert_eq!(head.headers()["x-ms-encryption-context"], "ctx-1");
+    assert_eq!(head.headers()["x-ms-encryption-scope"], "scope1");
+    let list = env
+        .req(Method::GET, "scoped?resource=filesystem&recursive=true")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = list.json().await.unwrap();
+    assert_eq!(body["paths"][0]["EncryptionContext"], "ctx-1");
+    assert_eq!(body["paths"][0]["EncryptionScope"], "scope1");
+});
