@@ -43,6 +43,28 @@ pub(crate) fn account(
     }
 }
 
+/// The system container every account has.
+const SYSTEM_CONTAINER: &str = "$logs";
+
+/// `$logs` as listed: stamped with the account's oldest file system (the account's start).
+fn system_container(state: &DfsState, account: &str) -> Result<FsInfo, ServiceError> {
+    let oldest = state
+        .store
+        .list_filesystems(account, None)?
+        .into_iter()
+        .min_by_key(|f| f.last_modified);
+    Ok(FsInfo {
+        name: SYSTEM_CONTAINER.to_string(),
+        etag: oldest
+            .as_ref()
+            .map(|f| f.etag.clone())
+            .unwrap_or_else(|| "0x8D0000000000000".into()),
+        last_modified: oldest.map_or(std::time::SystemTime::UNIX_EPOCH, |f| f.last_modified),
+        properties: None,
+        encryption_scope: None,
+    })
+}
+
 /// `GET /{account}?comp=list[&prefix][&marker][&maxresults][&include=metadata]`.
 fn list_containers(
     state: &DfsState,
@@ -53,9 +75,13 @@ fn list_containers(
     let max = max_results(query)?;
     let prefix = query.get("prefix").unwrap_or_default();
     let marker = query.get("marker").filter(|m| !m.is_empty());
-    let remaining: Vec<FsInfo> = state
-        .store
-        .list_filesystems(account, Some(prefix))?
+    let mut all = state.store.list_filesystems(account, Some(prefix))?;
+    if includes(query, "system") && SYSTEM_CONTAINER.starts_with(prefix) {
+        // The service's own `$logs` (of storage analytics) is listed only when asked for;
+        // it sorts before every other name.
+        all.insert(0, system_container(state, account)?);
+    }
+    let remaining: Vec<FsInfo> = all
         .into_iter()
         .filter(|f| marker.is_none_or(|m| f.name.as_str() >= m))
         .collect();

@@ -264,3 +264,18 @@ on_both_stores!(service_properties_merge_and_check_retention, |env| {
     assert!(body.contains(cors), "the CORS rules stay: {body}");
     assert!(body.contains(&days(7)), "{body}");
 });
+
+on_both_stores!(system_containers_are_listed_when_asked_for, |env| {
+    let list = |query: &'static str| blob(&env, Method::GET, query).send();
+    let plain = list("?comp=list").await.unwrap().text().await.unwrap();
+    assert!(!plain.contains("<Name>$logs</Name>"), "{plain}");
+    let system = list("?comp=list&include=system")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let logs = system.find("<Name>$logs</Name>").expect("listed");
+    let writeback = system.find("<Name>writeback</Name>").expect("listed");
+    assert!(logs < writeback, "{system}");
+});
