@@ -218,3 +218,87 @@ fn domo_python_sdk_conformance() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `adls-writeback emulator --in-memory --json` on ephemeral ports, stopped when dropped.
+struct EmulatorProcess {
+    child: std::process::Child,
+    info: serde_json::Value,
+    _data: PathBuf,
+}
+
+impl EmulatorProcess {
+    fn start(name: &str) -> Self {
+        use std::io::BufRead as _;
+        let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-emulator"));
+        let _ = std::fs::remove_dir_all(&data);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_adls-writeback"))
+            .args(["emulator", "--in-memory", "--json", "--data-dir"])
+            .arg(&data)
+            .args(["--dfs-port", "0", "--login-port", "0", "--domo-port", "0"])
+            .args(["--admin-port", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let info = serde_json::from_str(&line).expect("the emulator prints its endpoints");
+        Self {
+            child,
+            info,
+            _data: data,
+        }
+    }
+
+    fn get(&self, key: &str) -> &str {
+        self.info[key].as_str().unwrap()
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn microsoft_js_data_lake_sdk_conformance() {
+    let suite = repo_root().join("tests/js_sdk");
+    // The SDK as package-lock.json pins it (tests/ci-steps.sh installs it the same way).
+    let lock = std::fs::read(suite.join("package-lock.json")).unwrap();
+    let stamp = suite.join("node_modules/.installed-lock");
+    if std::fs::read(&stamp).ok() != Some(lock.clone()) {
+        let installed = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&suite)
+            .status();
+        assert!(
+            installed.is_ok_and(|s| s.success()),
+            "npm ci failed in {} (the JS suite needs node and npm)",
+            suite.display()
+        );
+        std::fs::write(&stamp, lock).unwrap();
+    }
+    let emulator = EmulatorProcess::start("js-sdk");
+    let output = Command::new("node")
+        .args(["--test", "datalake.test.mjs"])
+        .current_dir(&suite)
+        .env("NODE_EXTRA_CA_CERTS", emulator.get("ca_file"))
+        .env("EMULATOR_ACCOUNT_URL", emulator.get("account_url"))
+        .env("EMULATOR_AUTHORITY", emulator.get("authority"))
+        .env("EMULATOR_TENANT_ID", emulator.get("tenant_id"))
+        .env("EMULATOR_CLIENT_ID", emulator.get("client_id"))
+        .env("EMULATOR_CLIENT_SECRET", emulator.get("client_secret"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the JS SDK suite failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -142,6 +142,7 @@ impl Emulator {
             authority_url: authority_url.clone(),
             default_tenant: config.default_tenant().to_string(),
             scheme,
+            service_properties: Default::default(),
         }));
         let login = identity::router(Arc::new(identity::IdentityState {
             directory,

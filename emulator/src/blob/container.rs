@@ -11,7 +11,10 @@ use super::{
     set_metadata_headers, write_metadata, xml_response,
 };
 use crate::conditions::Conditions;
-use crate::dfs::{DfsState, Query, empty, set, set_version};
+use crate::dfs::{DfsState, Query, empty, header_str, set, set_version};
+
+/// The default encryption scope: the account's own key.
+const ACCOUNT_ENCRYPTION_KEY: &str = "$account-encryption-key";
 use crate::errors::ServiceError;
 use crate::store::FsInfo;
 use crate::timefmt;
@@ -40,6 +43,28 @@ pub(crate) fn account(
     }
 }
 
+/// The system container every account has.
+const SYSTEM_CONTAINER: &str = "$logs";
+
+/// `$logs` as listed: stamped with the account's oldest file system (the account's start).
+fn system_container(state: &DfsState, account: &str) -> Result<FsInfo, ServiceError> {
+    let oldest = state
+        .store
+        .list_filesystems(account, None)?
+        .into_iter()
+        .min_by_key(|f| f.last_modified);
+    Ok(FsInfo {
+        name: SYSTEM_CONTAINER.to_string(),
+        etag: oldest
+            .as_ref()
+            .map(|f| f.etag.clone())
+            .unwrap_or_else(|| "0x8D0000000000000".into()),
+        last_modified: oldest.map_or(std::time::SystemTime::UNIX_EPOCH, |f| f.last_modified),
+        properties: None,
+        encryption_scope: None,
+    })
+}
+
 /// `GET /{account}?comp=list[&prefix][&marker][&maxresults][&include=metadata]`.
 fn list_containers(
     state: &DfsState,
@@ -50,9 +75,13 @@ fn list_containers(
     let max = max_results(query)?;
     let prefix = query.get("prefix").unwrap_or_default();
     let marker = query.get("marker").filter(|m| !m.is_empty());
-    let remaining: Vec<FsInfo> = state
-        .store
-        .list_filesystems(account, Some(prefix))?
+    let mut all = state.store.list_filesystems(account, Some(prefix))?;
+    if includes(query, "system") && SYSTEM_CONTAINER.starts_with(prefix) {
+        // The service's own `$logs` (of storage analytics) is listed only when asked for;
+        // it sorts before every other name.
+        all.insert(0, system_container(state, account)?);
+    }
+    let remaining: Vec<FsInfo> = all
         .into_iter()
         .filter(|f| marker.is_none_or(|m| f.name.as_str() >= m))
         .collect();
@@ -73,7 +102,12 @@ fn list_containers(
             .leaf("Etag", &format!("\"{}\"", info.etag))
             .leaf("LeaseStatus", "unlocked")
             .leaf("LeaseState", "available")
-            .leaf("DefaultEncryptionScope", "$account-encryption-key")
+            .leaf(
+                "DefaultEncryptionScope",
+                info.encryption_scope
+                    .as_deref()
+                    .unwrap_or(ACCOUNT_ENCRYPTION_KEY),
+            )
             .leaf("DenyEncryptionScopeOverride", "false")
             .leaf("HasImmutabilityPolicy", "false")
             .leaf("HasLegalHold", "false")
@@ -99,7 +133,12 @@ fn describe(response: &mut Response, info: &FsInfo) {
         ("x-ms-lease-state", "available"),
         ("x-ms-has-immutability-policy", "false"),
         ("x-ms-has-legal-hold", "false"),
-        ("x-ms-default-encryption-scope", "$account-encryption-key"),
+        (
+            "x-ms-default-encryption-scope",
+            info.encryption_scope
+                .as_deref()
+                .unwrap_or(ACCOUNT_ENCRYPTION_KEY),
+        ),
         ("x-ms-deny-encryption-scope-override", "false"),
         ("x-ms-immutable-storage-with-versioning-enabled", "false"),
     ] {
@@ -125,7 +164,10 @@ pub(crate) fn container(
     match (method, query.get("comp")) {
         (&Method::PUT, None) => {
             let metadata = metadata_from_headers(headers)?;
-            let info = store.create_filesystem(account, fs, metadata)?;
+            let scope = header_str(headers, "x-ms-default-encryption-scope")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+            let info = store.create_filesystem(account, fs, metadata, scope)?;
             let mut response = empty(StatusCode::CREATED);
             set_version(&mut response, &info.etag, info.last_modified);
             Ok(response)

@@ -15,6 +15,7 @@
 mod container;
 mod list;
 mod object;
+mod service;
 mod xml;
 
 use axum::body::Body;
@@ -27,6 +28,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::dfs::{At, DfsState, Query, Target, auth, header_str};
 use crate::errors::ServiceError;
 use crate::store::model::Kind;
+pub(crate) use service::ServiceProperties;
 
 /// Query parameters only the Blob API uses.
 const BLOB_PARAMETERS: [&str; 4] = ["comp", "restype", "blockid", "snapshot"];
@@ -61,6 +63,9 @@ pub(crate) fn is_blob_request(method: &Method, query: &Query, headers: &HeaderMa
     blob_header || header_str(headers, "accept").is_some_and(|a| a.contains("application/xml"))
 }
 
+/// The largest Set Service Properties document taken.
+const MAX_PROPERTIES_BODY: usize = 1024 * 1024;
+
 /// Serves a Blob API request.
 pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Response, ServiceError> {
     auth::authorize(state, request.method(), request.headers())?;
@@ -68,6 +73,23 @@ pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Respo
     let query = Query::parse(request.uri().query());
     if !state.store.has_account(&target.account) {
         return Err(ServiceError::resource_not_found());
+    }
+    if target.filesystem.is_none()
+        && query.get("restype") == Some("service")
+        && query.get("comp") == Some("properties")
+    {
+        return match *request.method() {
+            Method::GET => Ok(state.service_properties.get(&target.account)),
+            Method::PUT => {
+                let body = axum::body::to_bytes(request.into_body(), MAX_PROPERTIES_BODY)
+                    .await
+                    .map_err(|_| ServiceError::request_body_too_large())?;
+                let text =
+                    std::str::from_utf8(&body).map_err(|_| ServiceError::invalid_header_value())?;
+                state.service_properties.set(&target.account, text)
+            }
+            _ => Err(ServiceError::unsupported_http_verb()),
+        };
     }
     let method = request.method();
     let headers = request.headers();

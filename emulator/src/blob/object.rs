@@ -133,6 +133,7 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     }
     let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
     set_metadata_headers(response, &pairs);
+    crate::dfs::path::set_encryption_headers(response, meta);
     crate::dfs::path::set_content_headers(response, meta);
 }
 

@@ -98,7 +98,10 @@ pub(crate) fn filesystem(
     let conditions = Conditions::from_headers(headers);
     let response = match *method {
         Method::PUT => {
-            let info = store.create_filesystem(account, fs, super::properties(headers)?)?;
+            let scope = super::header_str(headers, "x-ms-default-encryption-scope")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+            let info = store.create_filesystem(account, fs, super::properties(headers)?, scope)?;
             let mut r = empty(StatusCode::CREATED);
             set_version(&mut r, &info.etag, info.last_modified);
             set(&mut r, "x-ms-namespace-enabled", "true");
@@ -173,6 +176,12 @@ fn list_paths(
             });
             if meta.kind == Kind::Directory {
                 entry["isDirectory"] = json!("true");
+            }
+            if let Some(context) = &meta.encryption_context {
+                entry["EncryptionContext"] = json!(context);
+            }
+            if let Some(scope) = &meta.encryption_scope {
+                entry["EncryptionScope"] = json!(scope);
             }
             entry
         })

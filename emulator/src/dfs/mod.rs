@@ -14,6 +14,7 @@ pub(crate) mod auth;
 pub(crate) mod data;
 mod filesystem;
 pub(crate) mod path;
+mod rename;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub(crate) struct DfsState {
     pub default_tenant: String,
     /// `http` or `https`: how clients reach this listener (for URLs in Blob listings).
     pub scheme: &'static str,
+    /// Blob service properties of each account.
+    pub service_properties: crate::blob::ServiceProperties,
 }
 
 /// Routes of the DFS listener: one handler that dispatches like the service.
@@ -105,10 +108,16 @@ async fn handle(State(state): State<Arc<DfsState>>, request: Request) -> Respons
     response
 }
 
-async fn dispatch(state: &DfsState, request: Request) -> Result<Response, ServiceError> {
+async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, ServiceError> {
     auth::authorize(state, request.method(), request.headers())?;
-    let target = Target::parse(request.uri().path())?;
+    let mut target = Target::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
+    if !state.store.has_account(&target.account)
+        && let Some((account, source)) = rename::account_from_source(state, &request, &target)
+    {
+        target = target.under_account(account);
+        request.headers_mut().insert("x-ms-rename-source", source);
+    }
     if !state.store.has_account(&target.account) {
         return Err(ServiceError::resource_not_found());
     }
@@ -184,6 +193,21 @@ pub(crate) fn normalize_path(decoded: &str) -> Result<Option<String>, ServiceErr
 }
 
 impl Target {
+    /// The same request path read as one below `account`: what was parsed as the account is
+    /// the file system, and the rest is the path.
+    pub(crate) fn under_account(self, account: String) -> Self {
+        let path = match (self.filesystem, self.path) {
+            (None, _) => None,
+            (Some(first), None) => Some(first),
+            (Some(first), Some(rest)) => Some(format!("{first}/{rest}")),
+        };
+        Self {
+            account,
+            filesystem: Some(self.account),
+            path,
+        }
+    }
+
     /// Parses `/{account}[/{filesystem}[/{path…}]]`, percent-decoded and normalized.
     pub(crate) fn parse(raw: &str) -> Result<Self, ServiceError> {
         let mut parts = raw.trim_start_matches('/').splitn(3, '/');

@@ -47,6 +47,9 @@ pub(crate) fn put(
             content: super::content_headers(headers)?,
             conditions: Conditions::from_headers(headers),
             access: super::access::new_access(headers)?,
+            encryption_context: header_str(headers, "x-ms-encryption-context")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
         };
         state
             .store
@@ -127,7 +130,19 @@ pub(crate) fn describe(response: &mut Response, meta: &PathMeta) {
     if let Some(props) = &meta.properties {
         set(response, "x-ms-properties", props);
     }
+    set_encryption_headers(response, meta);
     set_content_headers(response, meta);
+}
+
+/// `x-ms-encryption-context` and `x-ms-encryption-scope` of a path: DFS and Blob reads share
+/// them.
+pub(crate) fn set_encryption_headers(response: &mut Response, meta: &PathMeta) {
+    if let Some(context) = &meta.encryption_context {
+        set(response, "x-ms-encryption-context", context);
+    }
+    if let Some(scope) = &meta.encryption_scope {
+        set(response, "x-ms-encryption-scope", scope);
+    }
 }
 
 /// Sets the stored content headers (`Content-Type`, defaulted for files, and the encoding,

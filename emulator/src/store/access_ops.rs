@@ -303,6 +303,7 @@ mod tests {
                 content: Default::default(),
                 conditions: Conditions::default(),
                 access: NewAccess::default(),
+                encryption_context: None,
             };
             s.create_path("acct1", "fs1", path, request).unwrap();
         }

@@ -171,6 +171,7 @@ mod tests {
                 content: ContentHeaders::default(),
                 conditions: Conditions::default(),
                 access: crate::store::NewAccess::default(),
+                encryption_context: None,
             };
             s.create_path("acct1", "fs1", path, request).unwrap();
         }

@@ -328,6 +328,7 @@ mod tests {
             content: ContentHeaders::default(),
             conditions: Conditions::default(),
             access: super::super::NewAccess::default(),
+            encryption_context: None,
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct FsInfo {
     pub last_modified: SystemTime,
     /// `x-ms-properties`.
     pub properties: Option<String>,
+    /// Default encryption scope (`None`: the account's key).
+    pub encryption_scope: Option<String>,
 }
 
 impl FsInfo {
@@ -54,6 +56,7 @@ impl FsInfo {
             etag: meta.etag.clone(),
             last_modified: meta.last_modified(),
             properties: meta.properties.clone(),
+            encryption_scope: meta.encryption_scope.clone(),
         }
     }
 }
@@ -180,6 +183,7 @@ impl Store {
         account: &str,
         fs_name: &str,
         properties: Option<String>,
+        encryption_scope: Option<String>,
     ) -> Result<FsInfo, ServiceError> {
         if !valid_filesystem_name(fs_name) {
             return Err(ServiceError::invalid_resource_name());
@@ -189,7 +193,8 @@ impl Store {
         if filesystems.contains_key(fs_name) {
             return Err(ServiceError::filesystem_already_exists());
         }
-        let meta = FsMeta::new(properties);
+        let mut meta = FsMeta::new(properties);
+        meta.encryption_scope = encryption_scope;
         self.save(account, fs_name, &meta)?;
         let info = FsInfo::of(fs_name, &meta);
         filesystems.insert(fs_name.to_string(), meta);
@@ -296,18 +301,24 @@ mod tests {
     fn filesystems_persist_and_conflict() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        s.create_filesystem("acct1", "fs2", Some("a=Yg==".into()))
+        s.create_filesystem("acct1", "fs2", Some("a=Yg==".into()), None)
             .unwrap();
         assert_eq!(
-            s.create_filesystem("acct1", "fs2", None).unwrap_err().code,
+            s.create_filesystem("acct1", "fs2", None, None)
+                .unwrap_err()
+                .code,
             "FilesystemAlreadyExists"
         );
         assert_eq!(
-            s.create_filesystem("acct1", "Bad_", None).unwrap_err().code,
+            s.create_filesystem("acct1", "Bad_", None, None)
+                .unwrap_err()
+                .code,
             "InvalidResourceName"
         );
         assert_eq!(
-            s.create_filesystem("nope", "fs3", None).unwrap_err().code,
+            s.create_filesystem("nope", "fs3", None, None)
+                .unwrap_err()
+                .code,
             "ResourceNotFound"
         );
         let etag = s.filesystem("acct1", "fs2").unwrap().etag;

@@ -91,6 +91,12 @@ pub(crate) struct PathMeta {
     /// Stored content headers.
     #[serde(default)]
     pub content: ContentHeaders,
+    /// `x-ms-encryption-context` given at create (files), returned on reads and listings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context: Option<String>,
+    /// The encryption scope the path was created under (its file system's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_scope: Option<String>,
     /// Owner, group, permissions and ACL (`None`: the defaults of its kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Access>,
@@ -118,6 +124,8 @@ impl PathMeta {
             blob,
             properties: None,
             content: ContentHeaders::default(),
+            encryption_context: None,
+            encryption_scope: None,
             access: None,
             pending: Vec::new(),
             flushing: false,
@@ -167,6 +175,9 @@ pub(crate) struct FsMeta {
     /// Every path, keyed by its name (`dir/sub/file.csv`).
     #[serde(default)]
     pub paths: BTreeMap<String, PathMeta>,
+    /// `x-ms-default-encryption-scope` given at create: new paths are created under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_scope: Option<String>,
     /// Access control of the root directory `/` (`None`: a directory's defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_access: Option<Access>,
@@ -180,6 +191,7 @@ impl FsMeta {
             modified: timefmt::to_nanos(SystemTime::now()),
             properties,
             paths: BTreeMap::new(),
+            encryption_scope: None,
             root_access: None,
         }
     }

@@ -26,6 +26,8 @@ pub(crate) struct CreateRequest {
     pub conditions: Conditions,
     /// Owner, group, permissions, umask and ACL asked for.
     pub access: NewAccess,
+    /// `x-ms-encryption-context` (files).
+    pub encryption_context: Option<String>,
 }
 
 /// A rename (`PUT` with `x-ms-rename-source`).
@@ -246,6 +248,8 @@ impl Store {
                     meta.access = Some(access_ops::new_access(kind, given, &inherited));
                 }
                 meta.properties = request.properties;
+                meta.encryption_context = request.encryption_context;
+                meta.encryption_scope = fs.encryption_scope.clone();
                 meta.content = ContentHeaders {
                     content_md5: None,
                     ..request.content
@@ -510,6 +514,7 @@ mod tests {
             content: ContentHeaders::default(),
             conditions: Conditions::default(),
             access: NewAccess::default(),
+            encryption_context: None,
         };
         s.create_path("acct1", "fs1", path, request)
     }

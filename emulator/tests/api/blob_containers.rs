@@ -221,3 +221,61 @@ async fn auth_errors_are_xml_with_a_challenge() {
         "{body}"
     );
 }
+
+on_both_stores!(service_properties_merge_and_check_retention, |env| {
+    // `env.req` prefixes the account: the account itself is the empty path.
+    let props = "?restype=service&comp=properties";
+    let initial = blob(&env, Method::GET, props).send().await.unwrap();
+    assert_eq!(initial.status(), StatusCode::OK);
+    let body = initial.text().await.unwrap();
+    assert!(
+        body.contains("<DeleteRetentionPolicy><Enabled>false</Enabled></DeleteRetentionPolicy>"),
+        "{body}"
+    );
+    let set = |xml: String| {
+        blob(&env, Method::PUT, props)
+            .body(format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><StorageServiceProperties>{xml}</StorageServiceProperties>"))
+            .send()
+    };
+    let cors = "<Cors><CorsRule><AllowedOrigins>*</AllowedOrigins><AllowedMethods>GET</AllowedMethods><MaxAgeInSeconds>5</MaxAgeInSeconds><ExposedHeaders></ExposedHeaders><AllowedHeaders></AllowedHeaders></CorsRule></Cors>";
+    assert_eq!(
+        set(cors.to_string()).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let days = |n: u32| {
+        format!(
+            "<DeleteRetentionPolicy><Enabled>true</Enabled><Days>{n}</Days></DeleteRetentionPolicy>"
+        )
+    };
+    assert_eq!(set(days(7)).await.unwrap().status(), StatusCode::ACCEPTED);
+    expect_xml_error(
+        set(days(366)).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "InvalidXmlDocument",
+    )
+    .await;
+    let body = blob(&env, Method::GET, props)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains(cors), "the CORS rules stay: {body}");
+    assert!(body.contains(&days(7)), "{body}");
+});
+
+on_both_stores!(system_containers_are_listed_when_asked_for, |env| {
+    let list = |query: &'static str| blob(&env, Method::GET, query).send();
+    let plain = list("?comp=list").await.unwrap().text().await.unwrap();
+    assert!(!plain.contains("<Name>$logs</Name>"), "{plain}");
+    let system = list("?comp=list&include=system")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let logs = system.find("<Name>$logs</Name>").expect("listed");
+    let writeback = system.find("<Name>writeback</Name>").expect("listed");
+    assert!(logs < writeback, "{system}");
+});

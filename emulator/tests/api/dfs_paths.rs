@@ -486,3 +486,69 @@ on_both_stores!(rename_across_file_systems_moves_content, |env| {
         .unwrap();
     expect_error(no_parent, StatusCode::NOT_FOUND, "SourcePathNotFound").await;
 });
+
+on_both_stores!(rename_to_a_destination_without_the_account_segment, |env| {
+    // Microsoft's JS SDK on path-style URLs: the destination lacks `/{account}`, the source
+    // names it.
+    env.put_file("js/a.csv", b"a").await;
+    let url = format!("{}/writeback/js/b.csv", env.emulator.dfs_url());
+    let moved = env
+        .client
+        .put(&url)
+        .bearer_auth(&env.token)
+        .header("x-ms-version", "2023-11-03")
+        .header("x-ms-rename-source", "/devstoreaccount1/writeback/js/a.csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::CREATED);
+    assert_eq!(env.read("js/b.csv").await, b"a");
+    // Without a source naming a known account, a missing account is still an error.
+    let plain = env
+        .client
+        .put(&url)
+        .bearer_auth(&env.token)
+        .header("x-ms-version", "2023-11-03")
+        .header("x-ms-rename-source", "/writeback/js/b.csv")
+        .send()
+        .await
+        .unwrap();
+    expect_error(plain, StatusCode::NOT_FOUND, "ResourceNotFound").await;
+    let create = env
+        .client
+        .put(format!("{url}?resource=file"))
+        .bearer_auth(&env.token)
+        .header("x-ms-version", "2023-11-03")
+        .send()
+        .await
+        .unwrap();
+    expect_error(create, StatusCode::NOT_FOUND, "ResourceNotFound").await;
+});
+
+on_both_stores!(encryption_scope_and_context_are_stored, |env| {
+    let made = env
+        .req(Method::PUT, "scoped?resource=filesystem")
+        .header("x-ms-default-encryption-scope", "scope1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let file = env
+        .req(Method::PUT, "scoped/f?resource=file")
+        .header("x-ms-encryption-context", "ctx-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::CREATED);
+    let head = env.req(Method::HEAD, "scoped/f").send().await.unwrap();
+    assert_eq!(head.headers()["x-ms-encryption-context"], "ctx-1");
+    assert_eq!(head.headers()["x-ms-encryption-scope"], "scope1");
+    let list = env
+        .req(Method::GET, "scoped?resource=filesystem&recursive=true")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = list.json().await.unwrap();
+    assert_eq!(body["paths"][0]["EncryptionContext"], "ctx-1");
+    assert_eq!(body["paths"][0]["EncryptionScope"], "scope1");
+});
