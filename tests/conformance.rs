@@ -63,11 +63,17 @@ fn python_with_requirements(requirements: &str, name: &str) -> PathBuf {
 #[test]
 fn microsoft_data_lake_sdk_conformance() {
     let python = python_with_requirements("tests/conformance/requirements.txt", "conformance-venv");
+    pytest_passes(&python, "tests/conformance", "the conformance suite");
+}
+
+/// Runs the pytest suite in `folder` against the CLI's emulator and fails, with its output,
+/// unless it passes.
+fn pytest_passes(python: &Path, folder: &str, what: &str) {
     let output = Command::new(python)
         .args([
             "-m",
             "pytest",
-            "tests/conformance",
+            folder,
             "-q",
             "-p",
             "no:cacheprovider",
@@ -82,7 +88,7 @@ fn microsoft_data_lake_sdk_conformance() {
     println!("{stdout}");
     assert!(
         output.status.success(),
-        "the conformance suite failed:\n{stdout}\n{}",
+        "{what} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
@@ -196,27 +202,7 @@ fn microsoft_data_lake_sdk_own_test_suite() {
 #[test]
 fn domo_python_sdk_conformance() {
     let python = python_with_requirements("tests/pydomo/requirements.txt", "pydomo-venv");
-    let output = Command::new(python)
-        .args([
-            "-m",
-            "pytest",
-            "tests/pydomo",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-rfE",
-        ])
-        .current_dir(repo_root())
-        .env("ADLS_WRITEBACK_BIN", env!("CARGO_BIN_EXE_adls-writeback"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "pydomo against the emulator failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    pytest_passes(&python, "tests/pydomo", "pydomo against the emulator");
 }
 
 /// `adls-writeback emulator --in-memory --json` on ephemeral ports, stopped when dropped.
