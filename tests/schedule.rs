@@ -101,8 +101,10 @@ async fn serve_runs_the_scheduled_examples_and_stops_on_sigterm() {
 
     // A fresh history and a `start` in the past: each job makes one catch-up run at once.
     let finished = |rows: &[Record]| {
-        jobs.iter()
-            .all(|j| rows.iter().any(|r| r.job == *j && r.status != "running"))
+        jobs.iter().all(|j| {
+            rows.iter()
+                .any(|r| r.job == *j && r.status.as_str() != "running")
+        })
     };
     let rows = wait_for_history(&history, Duration::from_secs(180), finished).await;
 

@@ -14,6 +14,17 @@ pub fn default_endpoint(account_name: &str) -> String {
     format!("https://{account_name}.dfs.core.windows.net")
 }
 
+/// The URL of `file_system` (a container) at `endpoint`.
+pub fn file_system_url(endpoint: &str, file_system: &str) -> String {
+    format!("{}/{file_system}", endpoint.trim_end_matches('/'))
+}
+
+/// The URL of `path` in `file_system` at `endpoint`; `path` must need no escaping (the
+/// host's own requests name only paths it made up; the guest escapes an export's).
+pub fn path_url(endpoint: &str, file_system: &str, path: &str) -> String {
+    format!("{}/{path}", file_system_url(endpoint, file_system))
+}
+
 /// `request` with a storage bearer `token` and the API version.
 pub fn authorize(request: RequestBuilder, token: &str) -> RequestBuilder {
     request
@@ -36,6 +47,18 @@ mod tests {
         assert_eq!(
             default_endpoint("acct"),
             "https://acct.dfs.core.windows.net"
+        );
+    }
+
+    #[test]
+    fn urls_join_endpoint_file_system_and_path() {
+        assert_eq!(
+            path_url("https://acct.dfs.core.windows.net/", "fs", "_probe.tmp"),
+            "https://acct.dfs.core.windows.net/fs/_probe.tmp"
+        );
+        assert_eq!(
+            file_system_url("http://127.0.0.1:10004/devstoreaccount1", "fs"),
+            "http://127.0.0.1:10004/devstoreaccount1/fs"
         );
     }
 

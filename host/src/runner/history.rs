@@ -68,6 +68,18 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    const ALL: [Trigger; 4] = [
+        Trigger::Manual,
+        Trigger::Schedule,
+        Trigger::CatchUp,
+        Trigger::Retry,
+    ];
+
+    /// The trigger named `name` (as [`Trigger::as_str`] gives it).
+    pub fn parse(name: &str) -> Option<Trigger> {
+        Trigger::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
     /// The name stored and printed.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -99,6 +111,20 @@ pub enum Status {
 }
 
 impl Status {
+    const ALL: [Status; 6] = [
+        Status::Running,
+        Status::Succeeded,
+        Status::Failed,
+        Status::Skipped,
+        Status::Cancelled,
+        Status::Abandoned,
+    ];
+
+    /// The status named `name` (as [`Status::as_str`] gives it).
+    pub fn parse(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The name stored and printed.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -157,16 +183,16 @@ pub struct Record {
     pub run_id: String,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// `manual`, `schedule`, `catch-up` or `retry`.
-    pub trigger: String,
+    /// What started it.
+    pub trigger: Trigger,
     /// The run time it stood for, if scheduled (RFC 3339).
     pub scheduled_for: Option<String>,
     /// When it started (RFC 3339).
     pub started_at: String,
     /// When it ended (RFC 3339); none while running.
     pub ended_at: Option<String>,
-    /// `running`, `succeeded`, `failed`, `skipped`, `cancelled` or `abandoned`.
-    pub status: String,
+    /// How it ended, or that it has not.
+    pub status: Status,
     /// Data rows written (or appended so far).
     pub rows: Option<u64>,
     /// Bytes written (or appended so far).
@@ -449,11 +475,11 @@ impl History {
                 job: r.get(1)?,
                 run_id: r.get(2)?,
                 attempt: r.get(3)?,
-                trigger: r.get(4)?,
+                trigger: stored(r, 4, Trigger::parse)?,
                 scheduled_for: r.get(5)?,
                 started_at: r.get(6)?,
                 ended_at: r.get(7)?,
-                status: r.get(8)?,
+                status: stored(r, 8, Status::parse)?,
                 rows: r.get(9)?,
                 bytes: r.get(10)?,
                 files: files
@@ -486,6 +512,23 @@ impl History {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc)))
     }
+}
+
+/// Column `index` of `row`, a name `parse` knows; an unknown one is a conversion error
+/// (a database written by a newer version, say), not a silent default.
+fn stored<T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let name: String = row.get(index)?;
+    parse(&name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unknown value `{name}` in the run history").into(),
+        )
+    })
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -9,12 +9,36 @@ use serde::Serialize;
 use crate::capabilities::bindings::exports::adls::writeback::job::JobError;
 use crate::capabilities::bindings::types;
 use crate::job::{FieldError, Job, UpdateMode};
+use crate::runner::history::Status;
+
+/// How a run met the ownership rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnershipKind {
+    /// The writeback's owner owns the dataset.
+    Owner,
+    /// The writeback's owner co-owns the dataset.
+    CoOwner,
+    /// The rule does not apply (a local file).
+    NotApplicable,
+}
+
+impl OwnershipKind {
+    /// The kind's name, as the JSON gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnershipKind::Owner => "owner",
+            OwnershipKind::CoOwner => "co-owner",
+            OwnershipKind::NotApplicable => "not-applicable",
+        }
+    }
+}
 
 /// A successful run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
-    /// Always `"succeeded"`.
-    pub status: &'static str,
+    /// Always [`Status::Succeeded`].
+    pub status: Status,
     /// The job's name.
     pub job: String,
     /// The run's ID.
@@ -43,8 +67,8 @@ pub struct RunReport {
     pub sha256: String,
     /// Append requests sent.
     pub blocks: u32,
-    /// `owner`, `co-owner` or `not-applicable`.
-    pub ownership: &'static str,
+    /// How the ownership rule was met.
+    pub ownership: OwnershipKind,
     /// The owner's ID, or why the rule did not apply.
     pub ownership_detail: String,
     /// Wall time of the run, in milliseconds.
@@ -62,8 +86,8 @@ pub struct RunReport {
 /// A failed run. The target path is as it was before the run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunFailure {
-    /// Always `"failed"`.
-    pub status: &'static str,
+    /// Always [`Status::Failed`].
+    pub status: Status,
     /// The job's name.
     pub job: String,
     /// The run's ID.
@@ -155,12 +179,12 @@ impl RunReport {
     /// Builds the report of `job`'s run from the guest's.
     pub fn new(meta: RunMeta<'_>, job: &Job, report: types::Report, elapsed: Duration) -> Self {
         let (ownership, ownership_detail) = match report.ownership {
-            types::Ownership::Owner(p) => ("owner", p.id),
-            types::Ownership::CoOwner(p) => ("co-owner", p.id),
-            types::Ownership::NotApplicable(why) => ("not-applicable", why),
+            types::Ownership::Owner(p) => (OwnershipKind::Owner, p.id),
+            types::Ownership::CoOwner(p) => (OwnershipKind::CoOwner, p.id),
+            types::Ownership::NotApplicable(why) => (OwnershipKind::NotApplicable, why),
         };
         RunReport {
-            status: "succeeded",
+            status: Status::Succeeded,
             job: meta.job.to_string(),
             run_id: meta.run_id.to_string(),
             dataset_id: job.dataset_id().to_string(),
@@ -192,7 +216,7 @@ impl RunFailure {
     /// A failure of `kind` with `message`.
     pub fn new(meta: RunMeta<'_>, kind: FailureKind, message: String, elapsed: Duration) -> Self {
         RunFailure {
-            status: "failed",
+            status: Status::Failed,
             job: meta.job.to_string(),
             run_id: meta.run_id.to_string(),
             kind,
@@ -245,7 +269,8 @@ impl fmt::Display for RunReport {
         writeln!(
             f,
             "  ownership  {} ({})",
-            self.ownership, self.ownership_detail
+            self.ownership.as_str(),
+            self.ownership_detail
         )?;
         writeln!(
             f,

@@ -78,7 +78,7 @@ async fn a_killed_run_is_marked_abandoned_with_its_last_progress() {
         .unwrap()
         .list(Some("killed"), 1)
         .unwrap();
-    assert_eq!(before[0].status, "running");
+    assert_eq!(before[0].status.as_str(), "running");
 
     let env = [("ADLS_WRITEBACK_HISTORY", history.as_path())];
     let listed = cli_env(&["history", "killed", "--json"], &env, None).await;
@@ -160,7 +160,7 @@ async fn wait_for_progress(history: &Path, rows: u64) -> Record {
                 .list(Some("killed"), 1)
                 .unwrap();
             if let Some(r) = newest.into_iter().next()
-                && r.status == "running"
+                && r.status.as_str() == "running"
                 && r.rows.is_some_and(|n| n >= rows)
             {
                 return r;

@@ -31,8 +31,8 @@ impl Storage<'_> {
     /// Lists one path of the file system: it must exist and the app needs a data role.
     pub async fn can_list(&self) -> Result<(), String> {
         let url = format!(
-            "{}/{}?resource=filesystem&recursive=false&maxResults=1",
-            self.dfs, self.container
+            "{}?resource=filesystem&recursive=false&maxResults=1",
+            dfs::file_system_url(self.dfs, self.container)
         );
         self.send(self.client.get(&url), Step::List).await
     }
@@ -44,7 +44,7 @@ impl Storage<'_> {
             "_adls-writeback-probe-{}.tmp",
             uuid::Uuid::new_v4().simple()
         );
-        let url = format!("{}/{}/{name}", self.dfs, self.container);
+        let url = dfs::path_url(self.dfs, self.container, &name);
         let body: &[u8] = b"adls-writeback accounts test: write access probe\n";
         let create = self
             .client

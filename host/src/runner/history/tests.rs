@@ -206,11 +206,11 @@ fn rows_of_gone_processes_become_abandoned_with_their_last_progress() {
     let rows = history.list(None, 10).unwrap();
     let status = |id: i64| {
         let r = rows.iter().find(|r| r.id == id).unwrap();
-        (r.status.clone(), r.rows, r.bytes, r.error.clone())
+        (r.status, r.rows, r.bytes, r.error.clone())
     };
-    assert_eq!(status(mine).0, "running", "this process is alive");
-    assert_eq!(status(elsewhere).0, "running");
-    assert_eq!(status(done).0, "succeeded");
+    assert_eq!(status(mine).0, Status::Running, "this process is alive");
+    assert_eq!(status(elsewhere).0, Status::Running);
+    assert_eq!(status(done).0, Status::Succeeded);
     let (s, rows_done, bytes_done, error) = status(killed);
     assert_eq!(
         (s.as_str(), rows_done, bytes_done),
@@ -228,7 +228,7 @@ fn rows_of_gone_processes_become_abandoned_with_their_last_progress() {
         "ran until its last progress"
     );
     let (s, _, _, error) = status(reused);
-    assert_eq!(s, "abandoned");
+    assert_eq!(s, Status::Abandoned);
     assert!(error.unwrap().contains("no progress was recorded"));
 }
 
@@ -283,4 +283,17 @@ fn an_old_database_is_upgraded_in_place() {
     assert!(history.mark_abandoned().unwrap().is_empty());
     let rows = history.list(None, 10).unwrap();
     assert_eq!((rows[0].job.as_str(), rows[0].pid), ("old", None));
+}
+
+#[test]
+fn stored_names_round_trip_and_match_the_json() {
+    for t in Trigger::ALL {
+        assert_eq!(Trigger::parse(t.as_str()), Some(t));
+        assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+    }
+    for s in Status::ALL {
+        assert_eq!(Status::parse(s.as_str()), Some(s));
+        assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+    }
+    assert_eq!(Status::parse("paused"), None);
 }

@@ -357,12 +357,9 @@ async fn retries_stop_when_spent() {
     let statuses: Vec<_> = rig
         .rows("r")
         .iter()
-        .map(|r| (r.attempt, r.status.clone()))
+        .map(|r| (r.attempt, r.status))
         .collect();
-    assert_eq!(
-        statuses,
-        [(1, "failed".to_string()), (2, "failed".to_string())]
-    );
+    assert_eq!(statuses, [(1, Status::Failed), (2, Status::Failed)]);
     rig.stop().await;
     rig.stopped().await;
 }
