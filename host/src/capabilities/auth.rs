@@ -1,13 +1,20 @@
-//! Tokens for the guest. The Entra ID client secret stays here: the guest asks for a
-//! scope and gets a short-lived bearer token, cached and refreshed ahead of expiry.
+//! The storage credential of a run. It never reaches the guest: the HTTP capability asks
+//! the run's [`Authorizer`] to authorize each request to the storage origin after its policy
+//! check, and the guest only learns a generation number (`auth.ready`) and may ask for a
+//! renewal after a refusal (`auth.refresh`). Entra ID tokens ([`EntraCredential`]) are
+//! cached and refreshed ahead of expiry.
+
+pub mod authorizer;
+
+pub use authorizer::{Authorizer, StorageCredential};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::capabilities::bindings::auth::{self, AccessToken};
+use crate::capabilities::bindings::auth;
 use crate::capabilities::bindings::errors::AuthError;
 use crate::job::secret::Secret;
 use crate::plumbing::retry::RetryConfig;
@@ -178,77 +185,39 @@ impl ErrorAnswer {
     }
 }
 
-/// The auth capability of one run.
+/// The auth capability of one run: the guest's view of the run's [`Authorizer`].
 pub struct AuthCapability {
-    credential: Option<Arc<EntraCredential>>,
-    granted_scopes: Vec<String>,
+    authorizer: Option<Arc<Authorizer>>,
 }
 
 impl AuthCapability {
-    /// Grants tokens for `granted_scopes` from `credential`.
-    pub fn new(credential: Arc<EntraCredential>, granted_scopes: Vec<String>) -> Self {
+    /// Reports on and renews `authorizer`'s credential.
+    pub fn new(authorizer: Arc<Authorizer>) -> Self {
         AuthCapability {
-            credential: Some(credential),
-            granted_scopes,
+            authorizer: Some(authorizer),
         }
     }
 
     /// Grants nothing.
     pub fn none() -> Self {
-        AuthCapability {
-            credential: None,
-            granted_scopes: Vec::new(),
-        }
+        AuthCapability { authorizer: None }
     }
-}
 
-impl AuthCapability {
-    /// The credential, when the job grants `scope`.
-    fn granted(&self, scope: &str) -> Result<&Arc<EntraCredential>, AuthError> {
-        match &self.credential {
-            Some(c) if self.granted_scopes.iter().any(|s| s == scope) => Ok(c),
-            _ => Err(AuthError::ScopeNotGranted(format!(
-                "this job grants no token for scope `{scope}` (granted: {})",
-                if self.granted_scopes.is_empty() {
-                    "none".into()
-                } else {
-                    self.granted_scopes.join(", ")
-                }
-            ))),
-        }
-    }
-}
-
-/// The WIT form of a cached token: its expiry as wall-clock milliseconds.
-fn access_token(token: TemporaryToken<String>) -> AccessToken {
-    let left = token
-        .expiry
-        .saturating_duration_since(std::time::Instant::now());
-    let expires_at_ms = (SystemTime::now() + left)
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    AccessToken {
-        token: token.token,
-        expires_at_ms,
+    fn granted(&self) -> Result<&Arc<Authorizer>, AuthError> {
+        self.authorizer
+            .as_ref()
+            .ok_or_else(|| AuthError::NotGranted("this job grants no storage credential".into()))
     }
 }
 
 impl auth::Host for AuthCapability {
-    async fn refresh(&mut self, scope: String) -> Result<AccessToken, AuthError> {
-        let credential = self.granted(&scope)?;
-        credential.refresh(&scope).await.map(access_token)
+    async fn ready(&mut self) -> Result<u64, AuthError> {
+        self.granted()?.ready().await
     }
 
-    async fn token(&mut self, scope: String) -> Result<AccessToken, AuthError> {
-        let credential = self.granted(&scope)?;
-        credential.token(&scope).await.map(access_token)
+    async fn refresh(&mut self, refused: u64) -> Result<u64, AuthError> {
+        self.granted()?.refresh(refused).await
     }
-}
-
-/// The token scopes a run of `job` is granted: Azure Storage's.
-pub fn granted_scopes(_job: &crate::job::Job) -> Vec<String> {
-    vec![STORAGE_SCOPE.to_string()]
 }
 
 #[cfg(test)]
@@ -281,16 +250,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn scopes_outside_the_grant_are_refused() {
+    async fn nothing_is_granted_without_a_credential() {
         let mut cap = AuthCapability::none();
-        let err = auth::Host::token(&mut cap, STORAGE_SCOPE.into())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, AuthError::ScopeNotGranted(_)));
-        let err = auth::Host::refresh(&mut cap, STORAGE_SCOPE.into())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, AuthError::ScopeNotGranted(_)));
+        let err = auth::Host::ready(&mut cap).await.unwrap_err();
+        assert!(matches!(err, AuthError::NotGranted(_)));
+        let err = auth::Host::refresh(&mut cap, 1).await.unwrap_err();
+        assert!(matches!(err, AuthError::NotGranted(_)));
     }
 
     /// A token endpoint on loopback answering `t-1`, `t-2`, …; returns its URL and the count
@@ -341,36 +306,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refresh_drops_the_cached_token_and_fetches_a_fresh_one() {
+    async fn refresh_renews_once_per_generation_and_the_guest_sees_no_token() {
         use std::sync::atomic::Ordering;
         let (url, count) = token_endpoint().await;
-        let credential = || {
-            Arc::new(EntraCredential::new(
-                reqwest::Client::new(),
-                &url,
-                "contoso.onmicrosoft.com",
-                "app",
-                Secret::new("s3cret"),
-            ))
+        let credential = Arc::new(EntraCredential::new(
+            reqwest::Client::new(),
+            &url,
+            "contoso.onmicrosoft.com",
+            "app",
+            Secret::new("s3cret"),
+        ));
+        let authorizer = Arc::new(Authorizer::new(StorageCredential::Bearer(credential)));
+        let mut cap = AuthCapability::new(authorizer.clone());
+        assert_eq!(auth::Host::ready(&mut cap).await.unwrap(), 1);
+        assert_eq!(auth::Host::ready(&mut cap).await.unwrap(), 1, "cached");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        let bearer = |a: Arc<Authorizer>| async move {
+            let mut request = reqwest::Client::new()
+                .get("http://127.0.0.1:1/acct/fs")
+                .build()
+                .unwrap();
+            a.authorize(&mut request).await.unwrap();
+            request.headers()["authorization"]
+                .to_str()
+                .unwrap()
+                .to_string()
         };
-        let scope = || STORAGE_SCOPE.to_string();
-        let mut cap = AuthCapability::new(credential(), vec![scope()]);
-        let first = auth::Host::token(&mut cap, scope()).await.unwrap();
-        let cached = auth::Host::token(&mut cap, scope()).await.unwrap();
-        assert_eq!(
-            (first.token.as_str(), cached.token.as_str()),
-            ("t-1", "t-1")
-        );
-        let fresh = auth::Host::refresh(&mut cap, scope()).await.unwrap();
-        assert_eq!(fresh.token, "t-2");
-        assert!(fresh.expires_at_ms > 0);
-        let after = auth::Host::token(&mut cap, scope()).await.unwrap();
-        assert_eq!(after.token, "t-2", "the refreshed token is cached");
+        assert_eq!(bearer(authorizer.clone()).await, "Bearer t-1");
+        // Two refusals of generation 1 share one renewal.
+        assert_eq!(auth::Host::refresh(&mut cap, 1).await.unwrap(), 2);
+        assert_eq!(auth::Host::refresh(&mut cap, 1).await.unwrap(), 2);
         assert_eq!(count.load(Ordering::SeqCst), 2);
-
-        // A refused token is never handed out again, however new it is.
-        let again = auth::Host::refresh(&mut cap, scope()).await.unwrap();
-        assert_eq!(again.token, "t-3");
-        assert_eq!(count.load(Ordering::SeqCst), 3);
+        assert_eq!(bearer(authorizer.clone()).await, "Bearer t-2");
+        // A refusal of the current generation renews it, however new its token is.
+        assert_eq!(auth::Host::refresh(&mut cap, 2).await.unwrap(), 3);
+        assert_eq!(bearer(authorizer).await, "Bearer t-3");
     }
 }

@@ -7,6 +7,7 @@
 //! `validate` checks the rest.
 
 pub mod accounts;
+pub mod credential;
 pub mod retry;
 pub mod schedule;
 pub mod secret;
@@ -66,23 +67,31 @@ pub struct JobFile {
     stem: String,
 }
 
-/// `[account]`: the Entra ID application and the storage account.
+/// `[account]`: the storage account and its credential.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
+    /// How requests are authorized: `client-secret` (default), `shared-key` or `sas`.
+    pub auth: Option<String>,
+    /// `public` (default), `china` or `us-government`: the DFS suffix and the authority.
+    pub cloud: Option<String>,
     /// The Entra ID application (client) ID.
     pub client_id: Option<String>,
     /// The tenant: a GUID or a domain.
     pub tenant_id: Option<String>,
     /// Where the client secret is (`{ env = … }` or `{ file = … }`); never inline.
     pub client_secret: Option<SecretRef>,
+    /// Where the account key is, with `auth = "shared-key"`.
+    pub account_key: Option<SecretRef>,
+    /// Where the SAS token is, with `auth = "sas"`.
+    pub sas_token: Option<SecretRef>,
     /// The storage account's name.
     pub account_name: Option<String>,
     /// The container (file system) the job writes into.
     pub container: Option<String>,
-    /// The DFS endpoint, when not the account's default one in Azure's public cloud.
+    /// The DFS endpoint, when not the account's default one in its cloud.
     pub dfs_endpoint: Option<String>,
-    /// The Entra ID authority, when not `https://login.microsoftonline.com`.
+    /// The Entra ID authority, when not the cloud's (`https://login.microsoftonline.com`).
     pub authority_host: Option<String>,
 }
 
@@ -230,12 +239,14 @@ pub struct Job {
 /// The storage account and the credentials to reach it.
 #[derive(Debug, Clone)]
 pub struct Account {
-    /// The Entra ID application (client) ID.
+    /// The Entra ID application (client) ID (empty for a key or SAS).
     pub client_id: String,
-    /// The tenant: a GUID or a domain.
+    /// The tenant: a GUID or a domain (empty for a key or SAS).
     pub tenant_id: String,
-    /// The client secret, read from its reference (`None` when it could not be).
-    pub client_secret: Option<Secret>,
+    /// The credential, secrets read (`None` when it could not be).
+    pub credential: Option<crate::job::credential::Credential>,
+    /// The cloud the account lives in.
+    pub cloud: crate::job::credential::Cloud,
     /// The storage account's name.
     pub account_name: String,
     /// The container (file system).
@@ -389,30 +400,38 @@ impl JobFile {
         let a = self.account.into_section(&mut problems);
         let from_env = |v: Option<String>, var: &str| v.or_else(|| std::env::var(var).ok());
         let account_name = a.account_name.unwrap_or_default();
-        let client_secret = match a.client_secret {
-            Some(r) => resolve_secret(&r, &base, "account.client_secret", &mut problems),
-            None => match std::env::var("AZURE_CLIENT_SECRET") {
-                Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-                _ => {
-                    problems.push(FieldError::new(
-                        "account.client_secret",
-                        "missing: give `{ env = \"NAME\" }` or `{ file = \"path\" }`, or set AZURE_CLIENT_SECRET",
-                    ));
-                    None
-                }
-            },
+        let cloud = match a.cloud.as_deref().map(credential::Cloud::parse) {
+            None => credential::Cloud::default(),
+            Some(Ok(cloud)) => cloud,
+            Some(Err(message)) => {
+                problems.push(FieldError::new("account.cloud", message));
+                credential::Cloud::default()
+            }
         };
+        let client_id = from_env(a.client_id, "AZURE_CLIENT_ID").unwrap_or_default();
+        let tenant_id = from_env(a.tenant_id, "AZURE_TENANT_ID").unwrap_or_default();
+        let run_bound = Duration::from_secs(self.limits.timeout_secs.unwrap_or(3600).max(1));
+        let keys = credential::CredentialKeys {
+            auth: a.auth.as_deref(),
+            client_id: &client_id,
+            tenant_id: &tenant_id,
+            client_secret: a.client_secret.as_ref(),
+            account_key: a.account_key.as_ref(),
+            sas_token: a.sas_token.as_ref(),
+        };
+        let credential = credential::resolve(keys, &base, run_bound, &mut problems);
         let authority_host = from_env(a.authority_host, "AZURE_AUTHORITY_HOST")
-            .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.into());
+            .unwrap_or_else(|| cloud.authority_host().into());
         check_endpoint("account.authority_host", &authority_host, &mut problems);
         let account = Account {
-            client_id: from_env(a.client_id, "AZURE_CLIENT_ID").unwrap_or_default(),
-            tenant_id: from_env(a.tenant_id, "AZURE_TENANT_ID").unwrap_or_default(),
-            client_secret,
+            client_id,
+            tenant_id,
+            credential,
+            cloud,
             dfs_endpoint: a
                 .dfs_endpoint
                 .map(|e| e.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| crate::plumbing::dfs::default_endpoint(&account_name)),
+                .unwrap_or_else(|| cloud.dfs_endpoint(&account_name)),
             account_name,
             container: a.container.unwrap_or_default(),
             authority_host: authority_host.trim_end_matches('/').to_string(),
