@@ -21,6 +21,10 @@ pub mod well_known {
     pub const CLIENT_SECRET: &str = "Emu8Q~local-dev-secret-for-the-emulator-only";
     /// Name of the storage account created at start.
     pub const ACCOUNT_NAME: &str = "devstoreaccount1";
+    /// The account key of every emulated account (Azurite's published `devstoreaccount1`
+    /// key): SharedKey signatures and SAS tokens signed with it are accepted.
+    pub const ACCOUNT_KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     /// File system (container) created at start in [`ACCOUNT_NAME`].
     pub const CONTAINER: &str = "writeback";
     /// Domo API client ID (HTTP Basic user name on `/oauth/token`).
