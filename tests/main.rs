@@ -8,6 +8,7 @@ mod support;
 
 mod bad_input;
 mod conformance;
+mod credentials;
 mod e2e;
 mod embed_node;
 mod hostile;

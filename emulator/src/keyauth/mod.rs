@@ -71,7 +71,11 @@ fn decode(s: &str) -> String {
 
 /// The account a path-style URL names (its first segment).
 fn account_of(uri: &Uri) -> &str {
-    uri.path().trim_start_matches('/').split('/').next().unwrap_or_default()
+    uri.path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
 }
 
 /// How a key-based request is authorized, if it is one: `Authorization: SharedKey …`, or a

@@ -101,7 +101,13 @@ pub(crate) fn verify(
         if scoped {
             fields.push(get("ses"));
         }
-        fields.extend([get("rscc"), get("rscd"), get("rsce"), get("rscl"), get("rsct")]);
+        fields.extend([
+            get("rscc"),
+            get("rscd"),
+            get("rsce"),
+            get("rscl"),
+            get("rsct"),
+        ]);
         fields.join("\n")
     };
     if !signed(&sts, get("sig")) {
@@ -200,7 +206,8 @@ fn container_level(uri: &Uri) -> bool {
 fn needed_permissions(method: &Method, uri: &Uri, headers: &HeaderMap) -> &'static str {
     let query = uri.query().unwrap_or_default();
     let listing = query.contains("comp=list")
-        || (query.contains("resource=filesystem") && !matches!(*method, Method::PUT | Method::DELETE));
+        || (query.contains("resource=filesystem")
+            && !matches!(*method, Method::PUT | Method::DELETE));
     match *method {
         Method::GET | Method::HEAD if listing => "l",
         Method::GET | Method::HEAD => "r",
@@ -220,15 +227,34 @@ mod tests {
     use crate::keyauth::sign;
 
     fn service_sas(resource: &str, sp: &str, se: &str, sr: &str, extra: &str) -> String {
-        let sts = [sp, "", se, resource, "", "", "", "2023-11-03", sr, "", "", "", "", "", "", ""]
-            .join("\n");
+        let sts = [
+            sp,
+            "",
+            se,
+            resource,
+            "",
+            "",
+            "",
+            "2023-11-03",
+            sr,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+        .join("\n");
         let sig = sign(&sts);
         let sig: String = url_encode(&sig);
         format!("sv=2023-11-03&sp={sp}&se={se}&sr={sr}{extra}&sig={sig}")
     }
 
     fn url_encode(s: &str) -> String {
-        s.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+        s.replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
     }
 
     fn check(method: Method, uri: &str) -> Result<(), ServiceError> {
@@ -242,30 +268,70 @@ mod tests {
     #[test]
     fn a_container_sas_allows_what_it_signs_and_nothing_else() {
         let sas = service_sas("/blob/devstoreaccount1/fs", "rcwl", LATER, "c", "");
-        assert!(check(Method::PUT, &format!("/devstoreaccount1/fs/a.csv?resource=file&{sas}")).is_ok());
+        assert!(
+            check(
+                Method::PUT,
+                &format!("/devstoreaccount1/fs/a.csv?resource=file&{sas}")
+            )
+            .is_ok()
+        );
         assert!(check(Method::GET, &format!("/devstoreaccount1/fs/a.csv?{sas}")).is_ok());
         let e = check(Method::DELETE, &format!("/devstoreaccount1/fs/a.csv?{sas}")).unwrap_err();
         assert_eq!(e.code, "AuthorizationPermissionMismatch");
         // Another container: the signature does not cover it.
         let e = check(Method::GET, &format!("/devstoreaccount1/other/a.csv?{sas}")).unwrap_err();
         assert_eq!(e.code, "AuthenticationFailed");
-        assert!(e.message.contains("Signature did not match"), "{}", e.message);
+        assert!(
+            e.message.contains("Signature did not match"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn an_expired_sas_is_refused_in_the_services_words() {
-        let sas = service_sas("/blob/devstoreaccount1/fs", "r", "2001-01-01T00:00:00Z", "c", "");
+        let sas = service_sas(
+            "/blob/devstoreaccount1/fs",
+            "r",
+            "2001-01-01T00:00:00Z",
+            "c",
+            "",
+        );
         let e = check(Method::GET, &format!("/devstoreaccount1/fs/a.csv?{sas}")).unwrap_err();
         assert_eq!(e.code, "AuthenticationFailed");
-        assert!(e.message.contains("Signature not valid in the specified time frame"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("Signature not valid in the specified time frame"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn an_account_sas_checks_service_and_resource_type() {
-        let sts = ["devstoreaccount1", "rl", "b", "c", "", LATER, "", "", "2023-11-03", ""].join("\n") + "\n";
+        let sts = [
+            "devstoreaccount1",
+            "rl",
+            "b",
+            "c",
+            "",
+            LATER,
+            "",
+            "",
+            "2023-11-03",
+            "",
+        ]
+        .join("\n")
+            + "\n";
         let sig = url_encode(&sign(&sts));
         let sas = format!("sv=2023-11-03&ss=b&srt=c&sp=rl&se={LATER}&sig={sig}");
-        assert!(check(Method::GET, &format!("/devstoreaccount1/fs?resource=filesystem&{sas}")).is_ok());
+        assert!(
+            check(
+                Method::GET,
+                &format!("/devstoreaccount1/fs?resource=filesystem&{sas}")
+            )
+            .is_ok()
+        );
         let e = check(Method::GET, &format!("/devstoreaccount1/fs/a.csv?{sas}")).unwrap_err();
         assert_eq!(e.code, "AuthorizationResourceTypeMismatch");
     }
@@ -285,8 +351,18 @@ mod tests {
     #[test]
     fn a_blob_sas_is_for_that_blob_only() {
         let sas = service_sas("/blob/devstoreaccount1/fs/dir/a.csv", "r", LATER, "b", "");
-        assert!(check(Method::GET, &format!("/devstoreaccount1/fs/dir/a.csv?{sas}")).is_ok());
-        let e = check(Method::GET, &format!("/devstoreaccount1/fs/dir/b.csv?{sas}")).unwrap_err();
+        assert!(
+            check(
+                Method::GET,
+                &format!("/devstoreaccount1/fs/dir/a.csv?{sas}")
+            )
+            .is_ok()
+        );
+        let e = check(
+            Method::GET,
+            &format!("/devstoreaccount1/fs/dir/b.csv?{sas}"),
+        )
+        .unwrap_err();
         assert_eq!(e.code, "AuthenticationFailed");
     }
 }

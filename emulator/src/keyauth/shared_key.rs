@@ -76,7 +76,10 @@ pub(crate) fn verify(
     let path = uri.path();
     let mut resources = vec![format!("/{account}{path}")];
     if let Some(rest) = path.strip_prefix(&format!("/{account}")) {
-        resources.push(format!("/{account}{}", if rest.is_empty() { "/" } else { rest }));
+        resources.push(format!(
+            "/{account}{}",
+            if rest.is_empty() { "/" } else { rest }
+        ));
     }
     let head = string_head(method, headers);
     let query = canonical_query(uri);
@@ -118,7 +121,10 @@ fn string_head(method: &Method, headers: &HeaderMap) -> String {
         .filter(|(n, _)| n.as_str().starts_with("x-ms-"))
         .map(|(n, v)| {
             let v = String::from_utf8_lossy(v.as_bytes());
-            (n.as_str().to_string(), v.split_whitespace().collect::<Vec<_>>().join(" "))
+            (
+                n.as_str().to_string(),
+                v.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
         })
         .collect();
     ms.sort();
@@ -175,14 +181,21 @@ mod tests {
 
     #[test]
     fn a_right_signature_passes_and_a_wrong_one_is_refused_with_the_string_to_sign() {
-        let uri: Uri = "/devstoreaccount1/fs/a.csv?action=append&position=0".parse().unwrap();
+        let uri: Uri = "/devstoreaccount1/fs/a.csv?action=append&position=0"
+            .parse()
+            .unwrap();
         let h = headers();
         let sig = signature_of(&Method::PATCH, &uri, &h);
         assert!(verify(&Method::PATCH, &uri, &h, &format!("devstoreaccount1:{sig}")).is_ok());
         let e = verify(&Method::PUT, &uri, &h, &format!("devstoreaccount1:{sig}")).unwrap_err();
         assert_eq!(e.code, "AuthenticationFailed");
         assert!(e.message.starts_with(super::super::FAILED), "{}", e.message);
-        assert!(e.message.contains("Server used following string to sign: 'PUT"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("Server used following string to sign: 'PUT"),
+            "{}",
+            e.message
+        );
         let e = verify(&Method::PATCH, &uri, &h, &format!("otheraccount:{sig}")).unwrap_err();
         assert_eq!(e.code, "AuthenticationFailed");
     }
