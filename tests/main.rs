@@ -13,5 +13,6 @@ mod e2e;
 mod embed_node;
 mod hostile;
 mod http_retry;
+mod proxy;
 mod reliability;
 mod schedule;

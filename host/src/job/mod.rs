@@ -177,6 +177,13 @@ pub struct HttpSection {
     pub retry_timeout_secs: Option<u64>,
     /// Longest time one attempt of a request may take, in seconds.
     pub request_timeout_secs: Option<u64>,
+    /// The proxy every request goes through (`http://host:port`), instead of
+    /// `HTTPS_PROXY` / `HTTP_PROXY`; `NO_PROXY` still applies.
+    pub proxy: Option<String>,
+    /// The proxy's user name, for Basic authentication.
+    pub proxy_username: Option<String>,
+    /// Where the proxy's password is (`{ env = … }` or `{ file = … }`).
+    pub proxy_password: Option<SecretRef>,
 }
 
 /// `[emulator]`: paths are relative to the job file.
@@ -363,6 +370,8 @@ pub struct Http {
     pub retry: crate::plumbing::retry::RetryConfig,
     /// Longest time one attempt of a request may take, its answer included.
     pub request_timeout: Duration,
+    /// `http.proxy`, with its credentials; none: the environment's proxy, if any.
+    pub proxy: Option<crate::plumbing::client::ProxySettings>,
 }
 
 impl Default for Http {
@@ -370,6 +379,7 @@ impl Default for Http {
         Http {
             retry: crate::plumbing::retry::RetryConfig::default(),
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            proxy: None,
         }
     }
 }
@@ -451,7 +461,7 @@ impl JobFile {
         {
             limits.stall = Duration::from_secs(secs);
         }
-        let http = resolve_http(&self.http, &mut problems);
+        let http = resolve_http(&self.http, &base, &mut problems);
         if limits.fuel == Some(0) {
             problems.push(FieldError::new(
                 "limits.fuel",

@@ -160,9 +160,11 @@ impl Runner {
     /// The HTTP client of `job`'s run and the authorizer of its storage requests (the run's
     /// and `--verify`'s).
     fn credential(&self, job: &Job) -> anyhow::Result<(reqwest::Client, Arc<Authorizer>)> {
-        let client = match &job.ca_file {
-            Some(ca_file) => crate::plumbing::client::client_trusting(Some(ca_file))?,
-            None => self.client.clone(),
+        let client = match (&job.ca_file, &job.http.proxy) {
+            (None, None) => self.client.clone(),
+            (ca_file, proxy) => {
+                crate::plumbing::client::client_with(ca_file.as_deref(), proxy.as_ref())?
+            }
         };
         Ok((client.clone(), Arc::new(authorizer(job, &client)?)))
     }
