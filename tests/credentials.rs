@@ -175,3 +175,121 @@ async fn a_sas_signed_with_another_key_is_refused_by_the_emulator() {
     assert!(message.contains("account.sas_token"), "{message}");
     assert_eq!(h.list_files().await, Vec::<String>::new());
 }
+
+/// A service account token as the kubelet projects it (the emulator checks its claims).
+fn service_account_token(subject: &str, expires_in: i64) -> String {
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let header = serde_json::json!({"alg": "RS256", "kid": "emulator"});
+    let claims = serde_json::json!({
+        "aud": ["api://AzureADTokenExchange"],
+        "iss": well_known::FEDERATED_ISSUER,
+        "sub": subject,
+        "iat": now,
+        "exp": now + expires_in,
+    });
+    format!("{}.{}.c2lnbmF0dXJl", b64(&header), b64(&claims))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_identity_exchanges_the_service_account_token_and_lands_the_file() {
+    let h = Harness::start().await;
+    h.add_dataset(DATASET, CSV, OWNER, &[]);
+    let account = "auth = \"workload-identity\"\nfederated_token_file = \"credential\"";
+    let token = service_account_token(well_known::FEDERATED_SUBJECT, 3600);
+    let job = job_with(&h, "workload", account, &token);
+    let (code, report, stderr) = run_json(&job).await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(
+        h.read_file(&format!("out/{DATASET}.csv")).await.unwrap(),
+        CSV
+    );
+    assert_nothing_secret(&format!("{report}{stderr}"), &token);
+
+    // Another service account: Entra ID's AADSTS70021, nothing written.
+    let other = service_account_token("system:serviceaccount:default:intruder", 3600);
+    let job = job_with(&h, "workload-other", account, &other);
+    let (code, failure, stderr) = run_json(&job).await;
+    assert_eq!(code, 1, "{failure}\n{stderr}");
+    assert_eq!(failure["kind"], "auth", "{failure}");
+    let message = failure["message"].as_str().unwrap();
+    assert!(message.contains("AADSTS70021"), "{message}");
+    assert!(
+        message.contains("system:serviceaccount:default:intruder"),
+        "{message}"
+    );
+    assert_eq!(h.list_files().await, [format!("out/{DATASET}.csv")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_federated_token_file_is_named_before_the_run() {
+    let h = Harness::start().await;
+    h.add_dataset(DATASET, CSV, OWNER, &[]);
+    let account = "auth = \"workload-identity\"\nfederated_token_file = \"no-such-token\"";
+    let job = job_with(&h, "workload-missing", account, "");
+    let (code, answer, stderr) = run_json(&job).await;
+    assert_eq!(code, 2, "{answer}\n{stderr}");
+    let text = format!("{answer}{stderr}");
+    assert!(text.contains("account.federated_token_file"), "{text}");
+    assert!(text.contains("no-such-token"), "{text}");
+    assert_eq!(h.list_files().await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_identity_from_imds_and_app_service_lands_the_file() {
+    let h = Harness::start().await;
+    h.add_dataset(DATASET, CSV, OWNER, &[]);
+    let imds = format!(
+        "{}/metadata/identity/oauth2/token",
+        h.emulator.authority_url()
+    );
+    let account = format!("auth = \"managed-identity\"\nidentity_endpoint = \"{imds}\"");
+    let job = job_with(&h, "imds", &account, "");
+    let (code, report, stderr) = run_json(&job).await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(
+        h.read_file(&format!("out/{DATASET}.csv")).await.unwrap(),
+        CSV
+    );
+
+    // App Service / Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER, as the platform sets them.
+    let job = job_with(&h, "app-service", "auth = \"managed-identity\"", "");
+    let endpoint = format!("{}/msi/token", h.emulator.authority_url());
+    let (code, report, stderr) = crate::support::Cli::run_json(&job)
+        .env("IDENTITY_ENDPOINT", &endpoint)
+        .env("IDENTITY_HEADER", well_known::IDENTITY_HEADER)
+        .json()
+        .await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_nothing_secret(&format!("{report}{stderr}"), well_known::IDENTITY_HEADER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_identity_endpoint_the_run_fails_naming_it_and_writes_nothing() {
+    let h = Harness::start().await;
+    h.add_dataset(DATASET, CSV, OWNER, &[]);
+    // A loopback port nothing listens on stands for a machine without IMDS.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let endpoint = format!("http://{closed}/metadata/identity/oauth2/token");
+    let account = format!("auth = \"managed-identity\"\nidentity_endpoint = \"{endpoint}\"\n");
+    let spec_tables = format!("{account}[http]\nmax_retries = 0\n");
+    let job = job_with(&h, "no-imds", &spec_tables, "");
+    let (code, failure, stderr) = run_json(&job).await;
+    assert_eq!(code, 1, "{failure}\n{stderr}");
+    assert_eq!(failure["kind"], "auth", "{failure}");
+    let message = failure["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot reach the managed identity endpoint"),
+        "{message}"
+    );
+    assert!(message.contains(&endpoint), "{message}");
+    assert_eq!(h.list_files().await, Vec::<String>::new());
+}

@@ -200,6 +200,8 @@ impl Accounts {
             client_secret: NO_ROLE_SECRET.into(),
             data_access: false,
             read_only: false,
+            federated: Vec::new(),
+            managed_identity: false,
         });
         config.apps.push(EntraApp {
             tenant_id: well_known::TENANT_ID.into(),
@@ -208,6 +210,8 @@ impl Accounts {
             client_secret: READER_SECRET.into(),
             data_access: true,
             read_only: true,
+            federated: Vec::new(),
+            managed_identity: false,
         });
         let emulator = Emulator::start(config).await.unwrap();
         Accounts { dir, emulator }

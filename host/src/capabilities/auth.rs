@@ -5,6 +5,7 @@
 //! cached and refreshed ahead of expiry.
 
 pub mod authorizer;
+pub mod managed;
 
 pub use authorizer::{Authorizer, StorageCredential};
 
@@ -23,12 +24,24 @@ use crate::plumbing::token::{TemporaryToken, TokenCache};
 /// The scope of Azure Storage (ADLS Gen2 included).
 pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
-/// An Entra ID application's client-credentials grant against one tenant.
+/// How an [`EntraCredential`] proves the app's identity.
+enum Grant {
+    /// A client secret.
+    Secret(Secret),
+    /// A federated token (a Kubernetes service account token), read from this file on every
+    /// fetch, as the kubelet rotates it.
+    FederatedTokenFile(std::path::PathBuf),
+    /// The managed identity of the host's Azure resource.
+    Managed(managed::ManagedIdentity),
+}
+
+/// An Entra ID application's client-credentials grant against one tenant (with a secret or
+/// a federated token), or a managed identity's token endpoint.
 pub struct EntraCredential {
     client: reqwest::Client,
     token_url: String,
     client_id: String,
-    secret: Secret,
+    grant: Grant,
     caches: Mutex<HashMap<String, Arc<TokenCache<String>>>>,
     retry: RetryConfig,
 }
@@ -50,7 +63,34 @@ impl EntraCredential {
                 authority_host.trim_end_matches('/')
             ),
             client_id: client_id.to_string(),
-            secret,
+            grant: Grant::Secret(secret),
+            caches: Mutex::new(HashMap::new()),
+            retry: RetryConfig::default(),
+        }
+    }
+
+    /// The app `client_id` in `tenant` signing in with the federated token in `token_file`
+    /// (AKS workload identity: `AZURE_FEDERATED_TOKEN_FILE`).
+    pub fn federated(
+        client: reqwest::Client,
+        authority_host: &str,
+        tenant: &str,
+        client_id: &str,
+        token_file: std::path::PathBuf,
+    ) -> Self {
+        let mut credential =
+            EntraCredential::new(client, authority_host, tenant, client_id, Secret::new(""));
+        credential.grant = Grant::FederatedTokenFile(token_file);
+        credential
+    }
+
+    /// The managed identity `identity`.
+    pub fn managed(client: reqwest::Client, identity: managed::ManagedIdentity) -> Self {
+        EntraCredential {
+            client,
+            token_url: identity.endpoint.clone(),
+            client_id: String::new(),
+            grant: Grant::Managed(identity),
             caches: Mutex::new(HashMap::new()),
             retry: RetryConfig::default(),
         }
@@ -85,12 +125,29 @@ impl EntraCredential {
     }
 
     async fn fetch(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
-        let form = [
+        let proof = match &self.grant {
+            Grant::Secret(secret) => secret.clone(),
+            Grant::FederatedTokenFile(path) => read_federated_token(path)?,
+            Grant::Managed(identity) => {
+                return identity.fetch(&self.client, &self.retry, scope).await;
+            }
+        };
+        let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.expose()),
             ("scope", scope),
         ];
+        match &self.grant {
+            Grant::FederatedTokenFile(_) => form.extend([
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", proof.expose()),
+            ]),
+            _ => form.push(("client_secret", proof.expose())),
+        }
+        let secret = &proof;
         let response = crate::plumbing::retry::send(&self.retry, || {
             self.client.post(&self.token_url).form(&form)
         })
@@ -104,43 +161,81 @@ impl EntraCredential {
         })?;
         let (status, body) = (response.status, response.body);
         if status.is_success() {
-            let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
-                AuthError::Unavailable(format!(
-                    "the token endpoint answered {status} with an unreadable body: {e}"
-                ))
-            })?;
-            return Ok(TemporaryToken::new(
-                answer.access_token,
-                Duration::from_secs(answer.expires_in.seconds()),
-            ));
+            return token_of(status, &body);
         }
         Err(match serde_json::from_slice::<ErrorAnswer>(&body) {
-            Ok(err) => AuthError::Rejected(self.secret.scrub(&err.explain())),
+            Ok(err) => AuthError::Rejected(secret.scrub(&err.explain())),
             Err(_) => AuthError::Unavailable(format!(
                 "the token endpoint answered {status}: {}",
-                self.secret
-                    .scrub(&String::from_utf8_lossy(&body[..body.len().min(300)]))
+                secret.scrub(&String::from_utf8_lossy(&body[..body.len().min(300)]))
             )),
         })
     }
 }
 
+/// The federated token in `path`, read afresh (the kubelet rotates it).
+fn read_federated_token(path: &std::path::Path) -> Result<Secret, AuthError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AuthError::Unavailable(format!(
+            "cannot read the federated token file `{}` (account.federated_token_file or \
+             AZURE_FEDERATED_TOKEN_FILE): {e}",
+            path.display()
+        ))
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(AuthError::Unavailable(format!(
+            "the federated token file `{}` is empty",
+            path.display()
+        )));
+    }
+    Ok(Secret::new(token))
+}
+
+/// A token from a successful answer: `expires_in` (seconds, a number or a string), else
+/// `expires_on` (Unix seconds, as managed identity endpoints answer).
+pub(crate) fn token_of(
+    status: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<TemporaryToken<String>, AuthError> {
+    let answer: TokenAnswer = serde_json::from_slice(body).map_err(|e| {
+        AuthError::Unavailable(format!(
+            "the token endpoint answered {status} with an unreadable body: {e}"
+        ))
+    })?;
+    let lifetime = match (&answer.expires_in, &answer.expires_on) {
+        (Some(seconds), _) => seconds.seconds(),
+        (None, Some(on)) => on.seconds().saturating_sub(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        ),
+        (None, None) => 0,
+    };
+    Ok(TemporaryToken::new(
+        answer.access_token,
+        Duration::from_secs(lifetime),
+    ))
+}
+
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
-    expires_in: Seconds,
+    expires_in: Option<Seconds>,
+    expires_on: Option<Seconds>,
 }
 
-/// `expires_in` is a number on the v2 endpoint and a string on v1.
+/// `expires_in` is a number on the v2 endpoint and a string on v1 and managed identity's.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Seconds {
+pub(crate) enum Seconds {
     Number(u64),
     Text(String),
 }
 
 impl Seconds {
-    fn seconds(&self) -> u64 {
+    pub(crate) fn seconds(&self) -> u64 {
         match self {
             Seconds::Number(n) => *n,
             Seconds::Text(s) => s.trim().parse().unwrap_or(0),
@@ -178,6 +273,12 @@ impl ErrorAnswer {
                 "check account.client_id, and that the app is registered in account.tenant_id"
             }
             Some(90002) | Some(900023) => "check account.tenant_id",
+            Some(70021) => {
+                "no federated credential of the app matches the token's issuer and subject: \
+                 check the app's federated credentials and the service account"
+            }
+            Some(700024) => "the federated token has expired: check that the kubelet refreshes it",
+            Some(50027) => "the federated token file does not hold a JWT",
             Some(1002012) | Some(70011) => "the requested scope is not valid for this app",
             _ => "check the [account] credentials",
         };
@@ -244,7 +345,10 @@ mod tests {
         let b: TokenAnswer =
             serde_json::from_str(r#"{"access_token":"t","expires_in":"3599"}"#).unwrap();
         assert_eq!(
-            (a.expires_in.seconds(), b.expires_in.seconds()),
+            (
+                a.expires_in.unwrap().seconds(),
+                b.expires_in.unwrap().seconds()
+            ),
             (3599, 3599)
         );
     }

@@ -76,6 +76,8 @@ pub fn credential_kind(job: &Job) -> types::CredentialKind {
     match job.account.credential.as_ref().map(|c| c.kind()) {
         Some(AuthKind::SharedKey) => types::CredentialKind::SharedKey,
         Some(AuthKind::Sas) => types::CredentialKind::Sas,
+        Some(AuthKind::WorkloadIdentity) => types::CredentialKind::WorkloadIdentity,
+        Some(AuthKind::ManagedIdentity) => types::CredentialKind::ManagedIdentity,
         Some(AuthKind::ClientSecret) | None => types::CredentialKind::ClientSecret,
     }
 }
@@ -87,7 +89,11 @@ pub fn identity(job: &Job) -> String {
     match a.credential.as_ref().map(|c| c.kind()) {
         Some(AuthKind::SharedKey) => format!("the account key of `{}`", a.account_name),
         Some(AuthKind::Sas) => format!("the SAS for `{}`", a.account_name),
-        Some(AuthKind::ClientSecret) | None => {
+        Some(AuthKind::ManagedIdentity) if a.client_id.is_empty() => {
+            "the system-assigned managed identity".to_string()
+        }
+        Some(AuthKind::ManagedIdentity) => format!("the managed identity {}", a.client_id),
+        Some(AuthKind::WorkloadIdentity | AuthKind::ClientSecret) | None => {
             format!("the app {} in tenant {}", a.client_id, a.tenant_id)
         }
     }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 mod probe;
 
+use crate::capabilities::auth::authorizer::AppProof;
 use crate::capabilities::auth::{Authorizer, EntraCredential, StorageCredential};
 use crate::job::accounts::{SavedAccount, Store, StoredSecret};
 use crate::job::credential::{Credential, Sas};
@@ -265,15 +266,20 @@ async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
         a.account_name, a.container
     );
     let client = crate::plumbing::client::client_trusting(None)?;
-    let storage_credential = StorageCredential::of(&credential, &a.account_name, |secret| {
-        std::sync::Arc::new(EntraCredential::new(
-            client.clone(),
-            authority,
-            &a.tenant_id,
-            &a.client_id,
-            secret.clone(),
-        ))
-    });
+    let storage_credential =
+        StorageCredential::of(&credential, &a.account_name, &client, |proof| {
+            let secret = match proof {
+                AppProof::Secret(secret) => secret.clone(),
+                AppProof::FederatedTokenFile(_) => unreachable!("saved accounts hold a secret"),
+            };
+            EntraCredential::new(
+                client.clone(),
+                authority,
+                &a.tenant_id,
+                &a.client_id,
+                secret,
+            )
+        });
     let authorizer = Authorizer::new(storage_credential);
     match authorizer.ready().await {
         Ok(_) if kind == "client-secret" => {

@@ -212,6 +212,8 @@ impl Store {
             client_secret,
             account_key,
             sas_token,
+            federated_token_file: None,
+            identity_endpoint: None,
             account_name: Some(a.account_name.clone()),
             container: Some(a.container.clone()),
             dfs_endpoint: a.dfs_endpoint.clone(),

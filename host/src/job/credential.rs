@@ -2,7 +2,7 @@
 //! checks made before any run. Each kind follows the Azure docs named on its variant; every
 //! secret is a reference (`{ env = … }` or `{ file = … }`), read here and never printed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{FieldError, SecretRef, resolve::resolve_secret};
@@ -20,7 +20,16 @@ pub enum AuthKind {
     /// A shared access signature appended to each request's query
     /// (learn.microsoft.com/rest/api/storageservices/delegate-access-with-shared-access-signature).
     Sas,
+    /// AKS workload identity: a Kubernetes service account token exchanged for an Entra ID
+    /// token (learn.microsoft.com/azure/aks/workload-identity-overview).
+    WorkloadIdentity,
+    /// The managed identity of the Azure resource the host runs on
+    /// (learn.microsoft.com/entra/identity/managed-identities-azure-resources/overview).
+    ManagedIdentity,
 }
+
+/// IMDS's token endpoint on an Azure VM.
+pub const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 impl AuthKind {
     /// The kind as the job file spells it.
@@ -29,27 +38,29 @@ impl AuthKind {
             AuthKind::ClientSecret => "client-secret",
             AuthKind::SharedKey => "shared-key",
             AuthKind::Sas => "sas",
+            AuthKind::WorkloadIdentity => "workload-identity",
+            AuthKind::ManagedIdentity => "managed-identity",
         }
     }
 
-    fn parse(value: &str) -> Result<AuthKind, String> {
-        Ok(match value {
+    /// The kind `value` names; `None` for `default` (azure-identity's chain).
+    fn parse(value: &str) -> Result<Option<AuthKind>, String> {
+        const KINDS: &str = "\"client-secret\", \"shared-key\", \"sas\", \"workload-identity\", \
+                             \"managed-identity\" or \"default\"";
+        Ok(Some(match value {
             "client-secret" => AuthKind::ClientSecret,
             "shared-key" => AuthKind::SharedKey,
             "sas" => AuthKind::Sas,
-            "client-certificate" | "workload-identity" | "managed-identity" | "default" => {
+            "workload-identity" => AuthKind::WorkloadIdentity,
+            "managed-identity" => AuthKind::ManagedIdentity,
+            "default" => return Ok(None),
+            "client-certificate" => {
                 return Err(format!(
-                    "`{value}` is not supported by this build yet: use \"client-secret\", \
-                     \"shared-key\" or \"sas\""
+                    "`client-certificate` is not supported by this build yet: use {KINDS}"
                 ));
             }
-            other => {
-                return Err(format!(
-                    "`{other}` is not a credential kind: use \"client-secret\", \"shared-key\" \
-                     or \"sas\""
-                ));
-            }
-        })
+            other => return Err(format!("`{other}` is not a credential kind: use {KINDS}")),
+        }))
     }
 }
 
@@ -168,6 +179,23 @@ pub enum Credential {
     SharedKey(Secret),
     /// A SAS token.
     Sas(Sas),
+    /// A federated token file (re-read on every token request), for the account's app.
+    WorkloadIdentity(PathBuf),
+    /// A managed identity's token endpoint.
+    ManagedIdentity(ManagedEndpoint),
+}
+
+/// Where a managed identity's tokens come from.
+#[derive(Debug, Clone)]
+pub struct ManagedEndpoint {
+    /// The token endpoint: IMDS's, `identity_endpoint`, or App Service's `IDENTITY_ENDPOINT`.
+    pub url: String,
+    /// App Service's `IDENTITY_HEADER`; none for IMDS.
+    pub identity_header: Option<Secret>,
+    /// A user-assigned identity's client ID.
+    pub client_id: Option<String>,
+    /// With `auth = "default"`: what the chain tried before, for messages.
+    pub tried: Option<String>,
 }
 
 impl Credential {
@@ -177,6 +205,8 @@ impl Credential {
             Credential::ClientSecret(_) => AuthKind::ClientSecret,
             Credential::SharedKey(_) => AuthKind::SharedKey,
             Credential::Sas(_) => AuthKind::Sas,
+            Credential::WorkloadIdentity(_) => AuthKind::WorkloadIdentity,
+            Credential::ManagedIdentity(_) => AuthKind::ManagedIdentity,
         }
     }
 }
@@ -189,6 +219,8 @@ pub(super) struct CredentialKeys<'a> {
     pub client_secret: Option<&'a SecretRef>,
     pub account_key: Option<&'a SecretRef>,
     pub sas_token: Option<&'a SecretRef>,
+    pub federated_token_file: Option<&'a Path>,
+    pub identity_endpoint: Option<&'a str>,
 }
 
 /// Reads and checks the credential `keys` name (`run` bounds a run, for a SAS's expiry).
@@ -198,18 +230,38 @@ pub(super) fn resolve(
     run: Duration,
     problems: &mut Vec<FieldError>,
 ) -> Option<Credential> {
-    let kind = match keys
+    let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    let mut tried = None;
+    let parsed = keys
         .auth
         .map(AuthKind::parse)
-        .unwrap_or(Ok(AuthKind::ClientSecret))
-    {
-        Ok(kind) => kind,
+        .unwrap_or(Ok(Some(AuthKind::ClientSecret)));
+    let kind = match parsed {
+        Ok(Some(kind)) => kind,
+        // azure-identity's chain: environment, workload identity, managed identity.
+        Ok(None) if keys.client_secret.is_some() || from_env("AZURE_CLIENT_SECRET").is_some() => {
+            AuthKind::ClientSecret
+        }
+        Ok(None)
+            if keys.federated_token_file.is_some()
+                || from_env("AZURE_FEDERATED_TOKEN_FILE").is_some() =>
+        {
+            AuthKind::WorkloadIdentity
+        }
+        Ok(None) => {
+            tried = Some(
+                "auth = \"default\" tried the environment (no client_secret or \
+                 AZURE_CLIENT_SECRET), workload identity (no federated_token_file or \
+                 AZURE_FEDERATED_TOKEN_FILE), then managed identity"
+                    .to_string(),
+            );
+            AuthKind::ManagedIdentity
+        }
         Err(message) => {
             problems.push(FieldError::new("account.auth", message));
             return None;
         }
     };
-    let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
     let missing = |field: &str, what: &str, var: &str| {
         FieldError::new(
             field,
@@ -281,6 +333,88 @@ pub(super) fn resolve(
             sas.map(Credential::Sas)
                 .map_err(|message| problems.push(FieldError::new(field, message)))
                 .ok()
+        }
+        AuthKind::WorkloadIdentity => {
+            check_client(keys.client_id, keys.tenant_id, problems);
+            let field = "account.federated_token_file";
+            let file = match keys.federated_token_file {
+                Some(file) => base.join(file),
+                None => match from_env("AZURE_FEDERATED_TOKEN_FILE") {
+                    Some(file) => PathBuf::from(file),
+                    None => {
+                        problems.push(FieldError::new(
+                            field,
+                            "missing: auth = \"workload-identity\" needs the service account \
+                             token file: give its path, or set AZURE_FEDERATED_TOKEN_FILE (AKS \
+                             sets it in pods with the azure.workload.identity/use label)",
+                        ));
+                        return None;
+                    }
+                },
+            };
+            match std::fs::read_to_string(&file) {
+                Ok(text) if !text.trim().is_empty() => Some(Credential::WorkloadIdentity(file)),
+                Ok(_) => {
+                    problems.push(FieldError::new(
+                        field,
+                        format!("the federated token file `{}` is empty", file.display()),
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(FieldError::new(
+                        field,
+                        format!(
+                            "cannot read the federated token file `{}`: {e}",
+                            file.display()
+                        ),
+                    ));
+                    None
+                }
+            }
+        }
+        AuthKind::ManagedIdentity => {
+            let client_id = (!keys.client_id.is_empty()).then(|| keys.client_id.to_string());
+            if let Some(id) = &client_id
+                && !is_guid(id)
+            {
+                problems.push(FieldError::new(
+                    "account.client_id",
+                    format!(
+                        "`{id}` is not a GUID: give the user-assigned identity's client ID, or \
+                         leave it out for the system-assigned identity"
+                    ),
+                ));
+            }
+            let (url, identity_header) = match keys.identity_endpoint {
+                Some(url) => (url.to_string(), None),
+                None => match (from_env("IDENTITY_ENDPOINT"), from_env("IDENTITY_HEADER")) {
+                    (Some(url), Some(header)) => (url, Some(Secret::new(header))),
+                    _ => match from_env("AZURE_POD_IDENTITY_AUTHORITY_HOST") {
+                        Some(host) => (
+                            format!(
+                                "{}/metadata/identity/oauth2/token",
+                                host.trim_end_matches('/')
+                            ),
+                            None,
+                        ),
+                        None => (IMDS_ENDPOINT.to_string(), None),
+                    },
+                },
+            };
+            if url::Url::parse(&url).is_err() {
+                problems.push(FieldError::new(
+                    "account.identity_endpoint",
+                    format!("`{url}` is not a URL"),
+                ));
+                return None;
+            }
+            Some(Credential::ManagedIdentity(ManagedEndpoint {
+                url,
+                identity_header,
+                client_id,
+                tried,
+            }))
         }
     }
 }

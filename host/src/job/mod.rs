@@ -71,7 +71,8 @@ pub struct JobFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
-    /// How requests are authorized: `client-secret` (default), `shared-key` or `sas`.
+    /// How requests are authorized: `client-secret` (default), `shared-key`, `sas`,
+    /// `workload-identity`, `managed-identity` or `default`.
     pub auth: Option<String>,
     /// `public` (default), `china` or `us-government`: the DFS suffix and the authority.
     pub cloud: Option<String>,
@@ -85,6 +86,10 @@ pub struct AccountSection {
     pub account_key: Option<SecretRef>,
     /// Where the SAS token is, with `auth = "sas"`.
     pub sas_token: Option<SecretRef>,
+    /// The service account token file, with `auth = "workload-identity"`.
+    pub federated_token_file: Option<PathBuf>,
+    /// The managed identity's token endpoint, when not IMDS's (an emulator's, in tests).
+    pub identity_endpoint: Option<String>,
     /// The storage account's name.
     pub account_name: Option<String>,
     /// The container (file system) the job writes into.
@@ -428,6 +433,8 @@ impl JobFile {
             client_secret: a.client_secret.as_ref(),
             account_key: a.account_key.as_ref(),
             sas_token: a.sas_token.as_ref(),
+            federated_token_file: a.federated_token_file.as_deref(),
+            identity_endpoint: a.identity_endpoint.as_deref(),
         };
         let credential = credential::resolve(keys, &base, run_bound, &mut problems);
         let authority_host = from_env(a.authority_host, "AZURE_AUTHORITY_HOST")

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capabilities::Capabilities;
+use crate::capabilities::auth::authorizer::AppProof;
 use crate::capabilities::auth::{AuthCapability, Authorizer, EntraCredential, StorageCredential};
 use crate::capabilities::bindings;
 use crate::capabilities::http::{HttpCapability, granted_origins};
@@ -231,16 +232,17 @@ pub fn authorizer(job: &Job, client: &reqwest::Client) -> anyhow::Result<Authori
         sas.check_expiry(SystemTime::now(), job.limits.timeout)
             .map_err(|e| anyhow::anyhow!("account.sas_token: {e}"))?;
     }
-    let storage = StorageCredential::of(credential, &a.account_name, |secret| {
-        let entra = EntraCredential::new(
-            client.clone(),
-            &a.authority_host,
-            &a.tenant_id,
-            &a.client_id,
-            secret.clone(),
-        )
-        .with_retry(job.http.retry.clone());
-        Arc::new(entra)
+    let storage = StorageCredential::of(credential, &a.account_name, client, |proof| {
+        let (authority, tenant, app) = (&a.authority_host, &a.tenant_id, &a.client_id);
+        match proof {
+            AppProof::Secret(secret) => {
+                EntraCredential::new(client.clone(), authority, tenant, app, secret.clone())
+            }
+            AppProof::FederatedTokenFile(file) => {
+                EntraCredential::federated(client.clone(), authority, tenant, app, file.into())
+            }
+        }
+        .with_retry(job.http.retry.clone())
     });
     Ok(Authorizer::new(storage))
 }

@@ -11,12 +11,20 @@ use tokio::sync::Mutex;
 
 use super::{EntraCredential, STORAGE_SCOPE};
 use crate::capabilities::bindings::errors::AuthError;
-use crate::job::credential::{AuthKind, Credential, Sas};
+use crate::job::credential::{Credential, Sas};
 use crate::job::secret::Secret;
+
+/// How the account's Entra ID app proves itself.
+pub enum AppProof<'a> {
+    /// Its client secret.
+    Secret(&'a Secret),
+    /// A federated token in this file.
+    FederatedTokenFile(&'a std::path::Path),
+}
 
 /// What the host authorizes storage requests with.
 pub enum StorageCredential {
-    /// Entra ID bearer tokens for Azure Storage.
+    /// Entra ID bearer tokens for Azure Storage (an app's, or a managed identity's).
     Bearer(Arc<EntraCredential>),
     /// The key of `account`, for SharedKey signatures.
     SharedKey {
@@ -30,29 +38,39 @@ pub enum StorageCredential {
 }
 
 impl StorageCredential {
-    /// The storage credential of a job's `credential`, with `bearer` making the Entra ID
-    /// credential of kinds that need one.
+    /// The storage credential of a job's `credential`, with `app` making the Entra ID
+    /// credential of the account's app from a client secret or a federated token file, and
+    /// token requests sent by `client`.
     pub fn of(
         credential: &Credential,
         account: &str,
-        bearer: impl FnOnce(&Secret) -> Arc<EntraCredential>,
+        client: &reqwest::Client,
+        app: impl FnOnce(AppProof<'_>) -> EntraCredential,
     ) -> StorageCredential {
         match credential {
-            Credential::ClientSecret(secret) => StorageCredential::Bearer(bearer(secret)),
+            Credential::ClientSecret(secret) => {
+                StorageCredential::Bearer(Arc::new(app(AppProof::Secret(secret))))
+            }
+            Credential::WorkloadIdentity(file) => {
+                StorageCredential::Bearer(Arc::new(app(AppProof::FederatedTokenFile(file))))
+            }
+            Credential::ManagedIdentity(endpoint) => {
+                let identity = super::managed::ManagedIdentity {
+                    endpoint: endpoint.url.clone(),
+                    identity_header: endpoint.identity_header.clone(),
+                    client_id: endpoint.client_id.clone(),
+                    tried: endpoint.tried.clone(),
+                };
+                StorageCredential::Bearer(Arc::new(EntraCredential::managed(
+                    client.clone(),
+                    identity,
+                )))
+            }
             Credential::SharedKey(key) => StorageCredential::SharedKey {
                 account: account.to_string(),
                 key: key.clone(),
             },
             Credential::Sas(sas) => StorageCredential::Sas(sas.clone()),
-        }
-    }
-
-    /// Its kind.
-    pub fn kind(&self) -> AuthKind {
-        match self {
-            StorageCredential::Bearer(_) => AuthKind::ClientSecret,
-            StorageCredential::SharedKey { .. } => AuthKind::SharedKey,
-            StorageCredential::Sas(_) => AuthKind::Sas,
         }
     }
 }
@@ -71,11 +89,6 @@ impl Authorizer {
             credential,
             generation: Mutex::new(1),
         }
-    }
-
-    /// The credential's kind.
-    pub fn kind(&self) -> AuthKind {
-        self.credential.kind()
     }
 
     /// Makes sure the credential is usable now (a token is fetched or taken from the cache;

@@ -20,6 +20,8 @@ fn resolve_with(
             .filter(|_| matches!(auth, None | Some("client-secret"))),
         account_key: secret.as_ref().filter(|_| auth == Some("shared-key")),
         sas_token: secret.as_ref().filter(|_| auth == Some("sas")),
+        federated_token_file: None,
+        identity_endpoint: None,
     };
     let credential = resolve(keys, Path::new("."), run, &mut problems);
     (credential, problems)
@@ -196,4 +198,44 @@ fn app_and_tenant_ids_are_checked_for_client_secrets() {
         HOUR,
     );
     assert!(p.is_empty(), "{p:?}");
+}
+
+#[test]
+fn default_follows_azure_identitys_chain_and_names_what_it_tried() {
+    // With a client secret, the environment credential.
+    let (c, p) = resolve_with(Some("default"), APP, None, HOUR);
+    let c = match c {
+        Some(c) => c,
+        None => panic!("{p:?}"),
+    };
+    if std::env::var_os("AZURE_CLIENT_SECRET").is_none()
+        && std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_none()
+    {
+        match c {
+            Credential::ManagedIdentity(m) => {
+                assert_eq!(m.url, IMDS_ENDPOINT);
+                assert!(m.tried.unwrap().contains("workload identity"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut problems = Vec::new();
+    let secret = value("s");
+    let keys = CredentialKeys {
+        auth: Some("default"),
+        client_id: APP.0,
+        tenant_id: APP.1,
+        client_secret: secret.as_ref(),
+        account_key: None,
+        sas_token: None,
+        federated_token_file: None,
+        identity_endpoint: None,
+    };
+    let c = resolve(keys, Path::new("."), HOUR, &mut problems);
+    assert!(
+        matches!(c, Some(Credential::ClientSecret(_))),
+        "{problems:?}"
+    );
+    let (_, p) = resolve_with(Some("client-certificate"), APP, None, HOUR);
+    assert!(p[0].message.contains("not supported"), "{}", p[0].message);
 }
