@@ -25,7 +25,7 @@ pub enum AccountsCommand {
     /// secret, the account key or the SAS token, as --auth says) is a reference
     /// (--secret-env, --secret-file) or read from standard input (--secret-stdin) and kept
     /// in the accounts file, which is then mode 0600.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the saved accounts.
     List {
         /// Print JSON.
@@ -98,7 +98,7 @@ pub struct AddArgs {
 pub async fn main(command: AccountsCommand) -> anyhow::Result<ExitCode> {
     let mut store = Store::load_default()?;
     match command {
-        AccountsCommand::Add(args) => add(&mut store, args),
+        AccountsCommand::Add(args) => add(&mut store, *args),
         AccountsCommand::List { json } => {
             if json {
                 let list: Vec<Value> = store.iter().map(|(n, a)| describe(n, a)).collect();

@@ -263,12 +263,12 @@ pub enum AccountField {
     /// `account = "name"`.
     Named(String),
     /// `[account]`.
-    Inline(AccountSection),
+    Inline(Box<AccountSection>),
 }
 
 impl Default for AccountField {
     fn default() -> Self {
-        AccountField::Inline(AccountSection::default())
+        AccountField::Inline(Box::default())
     }
 }
 
@@ -288,7 +288,7 @@ impl<'de> Deserialize<'de> for AccountField {
                 map: A,
             ) -> Result<AccountField, A::Error> {
                 AccountSection::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(AccountField::Inline)
+                    .map(|section| AccountField::Inline(Box::new(section)))
             }
         }
         d.deserialize_any(Visitor)
@@ -309,7 +309,7 @@ impl AccountField {
         problems: &mut Vec<FieldError>,
     ) -> AccountSection {
         let name = match self {
-            AccountField::Inline(section) => return section,
+            AccountField::Inline(section) => return *section,
             AccountField::Named(name) => name,
         };
         let found = load().map(|store| (store.section(&name), store.path().to_path_buf()));
