@@ -228,14 +228,14 @@ async fn redirects_are_returned_to_the_guest_and_never_followed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_and_datasets_the_job_does_not_grant_are_refused() {
+async fn own_credentials_and_datasets_the_job_does_not_grant_are_refused() {
     let h = harness().await;
     let within = Duration::from_secs(30);
     let needles = [
-        "https://management.azure.com/.default",
-        "granted: https://storage.azure.com/.default",
+        "the request sets `Authorization`",
+        "the component never holds a credential",
     ];
-    expect_failure(&h, "other-scope", "", "auth", &needles, within).await;
+    expect_failure(&h, "own-credential", "", "http", &needles, within).await;
     let needles = [
         "00000000-0000-0000-0000-000000000000",
         "not the one this job names",
@@ -302,40 +302,68 @@ async fn a_log_flood_is_bounded_and_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_secret_reaches_the_guest() {
+async fn no_secret_and_no_credential_reaches_the_guest() {
     let h = harness().await;
-    let job = h.write_job(&JobSpec {
-        name: "dump".into(),
-        dataset_id: DATASET.into(),
-        with_instance: true,
-        ..Default::default()
-    });
     let guest = fixture("hostile");
-    let args = [
-        "run",
-        job.to_str().unwrap(),
-        "--guest",
-        guest.to_str().unwrap(),
+    // A bearer token (the default) and an account key: the guest's request is authorized
+    // either way, and what it can dump holds neither.
+    let kinds = [
+        ("dump", ""),
+        (
+            "dump-keyed",
+            "[account]\nauth = \"shared-key\"\naccount_key = { file = \"account-key\" }\n",
+        ),
     ];
-    let env = [
-        ("AZURE_CLIENT_SECRET", well_known::CLIENT_SECRET),
-        ("DOMO_CLIENT_SECRET", well_known::DOMO_CLIENT_SECRET),
-    ];
-    let (code, stdout, stderr) = cli_env(&args, &env).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
-    for seen in [
-        "DUMP job: Job {",
-        "DUMP env: []",
-        "DUMP args: []",
-        "DUMP dataset: Ok(",
-    ] {
-        assert!(stderr.contains(seen), "`{seen}` not in:\n{stderr}");
-    }
-    for secret in SECRETS {
-        assert!(
-            !stdout.contains(secret) && !stderr.contains(secret),
-            "a secret reached the guest"
-        );
+    for (name, tables) in kinds {
+        let job = h.write_job(&JobSpec {
+            name: "dump".into(),
+            dataset_id: DATASET.into(),
+            with_instance: true,
+            tables: tables.into(),
+            ..Default::default()
+        });
+        std::fs::write(
+            job.parent().unwrap().join("account-key"),
+            well_known::ACCOUNT_KEY,
+        )
+        .unwrap();
+        let args = [
+            "run",
+            job.to_str().unwrap(),
+            "--guest",
+            guest.to_str().unwrap(),
+        ];
+        let env = [
+            ("AZURE_CLIENT_SECRET", well_known::CLIENT_SECRET),
+            ("DOMO_CLIENT_SECRET", well_known::DOMO_CLIENT_SECRET),
+        ];
+        let (code, stdout, stderr) = cli_env(&args, &env).await;
+        assert_eq!(code, 1, "{name}: {stdout}\n{stderr}");
+        for seen in [
+            "DUMP job: Job {",
+            "DUMP env: []",
+            "DUMP args: []",
+            "DUMP dataset: Ok(",
+            "DUMP auth: Ok(1)",
+            "DUMP request: Request {",
+            // The host authorized the listing the guest sent without a credential.
+            "DUMP response: 200",
+        ] {
+            assert!(stderr.contains(seen), "{name}: `{seen}` not in:\n{stderr}");
+        }
+        for secret in SECRETS.iter().chain(&[well_known::ACCOUNT_KEY]) {
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{name}: a secret reached the guest"
+            );
+        }
+        // No token (a JWT starts `eyJ`), signature or authorization header either.
+        for credential in ["eyJ", "Bearer ", "SharedKey ", "authorization", "x-ms-date"] {
+            assert!(
+                !stderr.to_lowercase().contains(&credential.to_lowercase()),
+                "{name}: `{credential}` reached the guest:\n{stderr}"
+            );
+        }
     }
 }
 
@@ -366,7 +394,7 @@ async fn the_host_runs_the_next_job_normally_after_each_hostile_one() {
         ("malformed", ""),
         ("log-flood", ""),
         ("forbidden-url", ""),
-        ("other-scope", ""),
+        ("own-credential", ""),
     ];
     for (i, (behaviour, top)) in behaviours.into_iter().enumerate() {
         let job = load(&hostile_job(&h, behaviour, top));

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 
-use adls_writeback::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use adls_writeback::capabilities::auth::{
+    Authorizer, EntraCredential, STORAGE_SCOPE, StorageCredential,
+};
 use adls_writeback::capabilities::bindings::http::{
     Header, Host as _, HostBody, HostPipeline, Method, Request, RequestHead, Response,
 };
@@ -41,27 +43,28 @@ fn count_the_rest() -> FaultRule {
     FaultRule::new(Fault::Slow { ms: 0 }).service(Service::Dfs)
 }
 
-/// The harness's emulator, a storage token, and the DFS requests the tests send through
-/// the capability.
+/// The harness's emulator, the authorizer of its app, and the DFS requests the tests send
+/// through the capability.
 struct Requests {
     harness: Harness,
-    token: String,
+    authorizer: Arc<Authorizer>,
 }
 
 impl Requests {
     async fn start() -> Requests {
         let harness = Harness::start().await;
-        let token = credential(&harness.emulator, RetryConfig::none())
-            .token(STORAGE_SCOPE)
-            .await
-            .unwrap()
-            .token;
-        Requests { harness, token }
+        let credential = Arc::new(credential(&harness.emulator, RetryConfig::none()));
+        let authorizer = Arc::new(Authorizer::new(StorageCredential::Bearer(credential)));
+        Requests {
+            harness,
+            authorizer,
+        }
     }
 
     fn capability(&self, retry: RetryConfig) -> HttpCapability {
         let origin = Origin::parse(&self.harness.emulator.dfs_url()).unwrap();
         HttpCapability::new(reqwest::Client::new(), vec![origin], 4, retry)
+            .with_authorizer(self.authorizer.clone())
     }
 
     fn url(&self, path: &str, query: &str) -> String {
@@ -78,10 +81,7 @@ impl Requests {
         Request {
             method,
             url,
-            headers: vec![
-                header("authorization", &format!("Bearer {}", self.token)),
-                header("x-ms-version", API_VERSION),
-            ],
+            headers: vec![header("x-ms-version", API_VERSION)],
             body: body.to_vec(),
         }
     }
@@ -349,15 +349,17 @@ async fn when_retries_run_out_the_service_answer_is_returned() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_token_is_not_retried_here() {
+async fn a_refused_credential_is_not_retried_here() {
     let s = Requests::start().await;
     s.harness
         .emulator
         .set_faults(FaultPlan::new(vec![count_the_rest()]))
         .unwrap();
-    let mut request = s.request(Method::Put, s.url("denied.csv", "?resource=file"), b"");
-    request.headers[0].value = "Bearer not-a-token".into();
-    let response = s.capability(quick(8)).send(request).await.unwrap();
+    let request = s.request(Method::Put, s.url("denied.csv", "?resource=file"), b"");
+    // No authorizer: the request goes without a credential and is refused with 401.
+    let origin = Origin::parse(&s.harness.emulator.dfs_url()).unwrap();
+    let mut bare = HttpCapability::new(reqwest::Client::new(), vec![origin], 4, quick(8));
+    let response = bare.send(request).await.unwrap();
     assert_eq!(response.status, 401, "{}", text(&response));
     assert_eq!(s.harness.emulator.fault_counts().slow, 1, "sent once");
 }

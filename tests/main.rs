@@ -8,9 +8,11 @@ mod support;
 
 mod bad_input;
 mod conformance;
+mod credentials;
 mod e2e;
 mod embed_node;
 mod hostile;
 mod http_retry;
+mod proxy;
 mod reliability;
 mod schedule;

@@ -202,6 +202,8 @@ impl Accounts {
             client_secret: NO_ROLE_SECRET.into(),
             data_access: false,
             read_only: false,
+            federated: Vec::new(),
+            managed_identity: false,
         });
         config.apps.push(EntraApp {
             tenant_id: well_known::TENANT_ID.into(),
@@ -210,6 +212,8 @@ impl Accounts {
             client_secret: READER_SECRET.into(),
             data_access: true,
             read_only: true,
+            federated: Vec::new(),
+            managed_identity: false,
         });
         let emulator = Emulator::start(config).await.unwrap();
         Accounts { dir, emulator }
@@ -500,4 +504,44 @@ async fn list_container(emulator: &Emulator) -> Vec<String> {
         .iter()
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_account_key_is_tested_and_never_printed() {
+    let a = Accounts::start().await;
+    let dfs = a.emulator.account_endpoint(well_known::ACCOUNT_NAME);
+    let wrong = "d3Jvbmcta2V5LW9mLXRoZS1yaWdodC1sZW5ndGgtZm9yLWEtdGVzdA==";
+    for (name, key) in [("keyed", well_known::ACCOUNT_KEY), ("wrongkey", wrong)] {
+        let args = [
+            "accounts",
+            "add",
+            name,
+            "--auth",
+            "shared-key",
+            "--account-name",
+            well_known::ACCOUNT_NAME,
+            "--container",
+            well_known::CONTAINER,
+            "--dfs-endpoint",
+            &dfs,
+            "--secret-stdin",
+        ];
+        let added = a.cli(&args, Some(&format!("{key}\n"))).await;
+        assert_eq!(added.status.code(), Some(0), "{}", text(&added));
+        assert!(!text(&added).contains(key));
+    }
+    let shown = a.cli(&["accounts", "show", "keyed"], None).await;
+    assert!(text(&shown).contains("shared-key"), "{}", text(&shown));
+    assert!(!text(&shown).contains(well_known::ACCOUNT_KEY));
+    let ok = a.cli(&["accounts", "test", "keyed"], None).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("works"), "{}", text(&ok));
+    let failed = a.cli(&["accounts", "test", "wrongkey"], None).await;
+    let out = text(&failed);
+    assert_eq!(failed.status.code(), Some(1), "{out}");
+    assert!(out.contains("AuthenticationFailed"), "{out}");
+    assert!(
+        !out.contains(wrong) && !out.contains(well_known::ACCOUNT_KEY),
+        "{out}"
+    );
 }

@@ -19,8 +19,19 @@ pub mod well_known {
     pub const CLIENT_ID: &str = "3c6a2f1e-0000-4000-8000-0000000c11e1";
     /// Client secret value of the registered Entra ID app.
     pub const CLIENT_SECRET: &str = "Emu8Q~local-dev-secret-for-the-emulator-only";
+    /// Issuer of the federated credential registered for [`CLIENT_ID`] (an AKS cluster's OIDC
+    /// issuer, for workload identity).
+    pub const FEDERATED_ISSUER: &str = "https://oidc.emulator.invalid/cluster";
+    /// Subject of that federated credential: a Kubernetes service account.
+    pub const FEDERATED_SUBJECT: &str = "system:serviceaccount:writeback:adls-writeback";
+    /// `IDENTITY_HEADER` the emulator's App Service identity endpoint (`/msi/token`) wants.
+    pub const IDENTITY_HEADER: &str = "emulator-identity-header";
     /// Name of the storage account created at start.
     pub const ACCOUNT_NAME: &str = "devstoreaccount1";
+    /// The account key of every emulated account (Azurite's published `devstoreaccount1`
+    /// key): SharedKey signatures and SAS tokens signed with it are accepted.
+    pub const ACCOUNT_KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     /// File system (container) created at start in [`ACCOUNT_NAME`].
     pub const CONTAINER: &str = "writeback";
     /// Domo API client ID (HTTP Basic user name on `/oauth/token`).
@@ -122,6 +133,13 @@ pub struct EntraApp {
     /// reads and listings succeed, writes and deletes answer 403
     /// `AuthorizationPermissionMismatch`.
     pub read_only: bool,
+    /// Federated identity credentials, `(issuer, subject)`: a client assertion (a Kubernetes
+    /// service account token) with that issuer and subject, for audience
+    /// `api://AzureADTokenExchange`, signs the app in (workload identity federation).
+    pub federated: Vec<(String, String)>,
+    /// Whether the app is also the managed identity of the emulated Azure resource: the
+    /// identity endpoints (`/metadata/identity/oauth2/token`, `/msi/token`) issue its tokens.
+    pub managed_identity: bool,
 }
 
 /// A storage account and the file systems to create in it at start.
@@ -184,6 +202,11 @@ impl EmulatorConfig {
                 client_secret: well_known::CLIENT_SECRET.to_string(),
                 data_access: true,
                 read_only: false,
+                federated: vec![(
+                    well_known::FEDERATED_ISSUER.to_string(),
+                    well_known::FEDERATED_SUBJECT.to_string(),
+                )],
+                managed_identity: true,
             }],
             accounts: vec![StorageAccountConfig {
                 name: well_known::ACCOUNT_NAME.to_string(),

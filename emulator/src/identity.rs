@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 use crate::config::EntraApp;
 use crate::{jwt, timefmt};
 
+mod federated;
+mod managed;
+
 /// The resource whose tokens the DFS endpoint accepts.
 pub(crate) const STORAGE_RESOURCE: &str = "https://storage.azure.com";
 
@@ -47,6 +50,14 @@ impl Directory {
                         .is_some_and(|d| d.eq_ignore_ascii_case(id_or_domain))
             })
             .map(|a| a.tenant_id.as_str())
+    }
+
+    /// The app that is the emulated resource's managed identity: the one with `client_id`,
+    /// or the first one when none is named (the system-assigned identity).
+    pub(crate) fn managed_identity(&self, client_id: Option<&str>) -> Option<&EntraApp> {
+        self.apps.iter().find(|a| {
+            a.managed_identity && client_id.is_none_or(|id| a.client_id.eq_ignore_ascii_case(id))
+        })
     }
 
     /// An app of a tenant.
@@ -78,6 +89,8 @@ pub(crate) fn router(state: Arc<IdentityState>) -> Router {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .route("/common/discovery/instance", get(instance_discovery))
+        .route("/metadata/identity/oauth2/token", get(managed::imds))
+        .route("/msi/token", get(managed::app_service))
         .with_state(state)
 }
 
@@ -312,6 +325,10 @@ fn grant(
             ),
         )
     })?;
+    if let Some(assertion) = form.get("client_assertion") {
+        federated::check(app, form.get("client_assertion_type"), assertion)?;
+        return Ok(issued(state, &tenant_id, &app.client_id, &resource));
+    }
     let secret = client_secret.ok_or_else(|| {
         AadError::new(
             StatusCode::UNAUTHORIZED,
@@ -331,15 +348,20 @@ fn grant(
             ),
         ));
     }
+    Ok(issued(state, &tenant_id, &app.client_id, &resource))
+}
+
+/// The v2 token endpoint's answer with a fresh token of `client_id` for `resource`.
+fn issued(state: &IdentityState, tenant: &str, client_id: &str, resource: &str) -> Response {
     let lifetime = state.token_lifetime.get();
     let expires_in = lifetime.as_secs().saturating_sub(1);
     let body = json!({
         "token_type": "Bearer",
         "expires_in": expires_in,
         "ext_expires_in": expires_in,
-        "access_token": issue(&tenant_id, &app.client_id, &resource, lifetime),
+        "access_token": issue(tenant, client_id, resource, lifetime),
     });
-    Ok(json_response(StatusCode::OK, &body, &[]))
+    json_response(StatusCode::OK, &body, &[])
 }
 
 async fn openid_configuration(
@@ -470,6 +492,8 @@ mod tests {
             client_secret: "s".into(),
             data_access: true,
             read_only: false,
+            federated: Vec::new(),
+            managed_identity: false,
         }]);
         assert_eq!(directory.tenant("t-1"), Some("T-1"));
         assert_eq!(directory.tenant("CONTOSO.onmicrosoft.com"), Some("T-1"));

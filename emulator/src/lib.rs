@@ -41,6 +41,7 @@ mod errors;
 mod faults;
 mod identity;
 mod jwt;
+mod keyauth;
 mod store;
 mod timefmt;
 mod tls;

@@ -14,7 +14,7 @@ import { basename, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { authImport } from './host/auth.mjs';
+import { storageCredential } from './host/auth.mjs';
 import { BlockingWorker } from './host/blocking.mjs';
 import { digestImport } from './host/digest.mjs';
 import { httpImport } from './host/http.mjs';
@@ -96,8 +96,9 @@ async function main() {
   const job = {
     name: args.name,
     account: {
-      clientId: args['client-id'],
-      tenantId: args['tenant-id'],
+      // No credential: the guest learns only its kind and who it acts as, for messages.
+      credential: 'client-secret',
+      identity: `the app ${args['client-id']} in tenant ${args['tenant-id']}`,
       accountName: args.account,
       container: args.container,
       dfsEndpoint: args['dfs-endpoint'].replace(/\/+$/, ''),
@@ -123,19 +124,28 @@ async function main() {
 
   // One worker serves both HTTP and the token endpoint; it lives as long as the run.
   const worker = new BlockingWorker(new URL('./host/fetch-worker.mjs', import.meta.url));
+  // The credential stays in this process: http adds it to each request after its policy
+  // check, and the guest's auth import only sees a generation number.
+  const credential = storageCredential({
+    authorityHost: args['authority-host'],
+    tenantId: args['tenant-id'],
+    clientId: args['client-id'],
+    secret,
+    worker,
+  });
+  const http = httpImport({
+    allowedOrigin,
+    maxInFlight: Math.max(1, concurrency),
+    worker,
+    authorize: credential.authorize,
+  });
   const imports = {
     ...wasiImports,
     'adls:writeback/types': {},
     'adls:writeback/errors': {},
-    'adls:writeback/http': httpImport({ allowedOrigin, maxInFlight: Math.max(1, concurrency), worker }),
+    'adls:writeback/http': http,
     'adls:writeback/digest': digestImport(),
-    'adls:writeback/auth': authImport({
-      authorityHost: args['authority-host'],
-      tenantId: args['tenant-id'],
-      clientId: args['client-id'],
-      secret,
-      worker,
-    }),
+    'adls:writeback/auth': credential.auth,
     'adls:writeback/source': localFileSource({ path: args.csv, datasetId }),
     'adls:writeback/log': logImport({ job: args.name, minLevel: args.verbose ? 'debug' : 'info' }),
   };

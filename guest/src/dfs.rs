@@ -1,7 +1,7 @@
 //! The ADLS Gen2 DFS protocol, sans I/O: request builders and response interpreters.
 //!
-//! Requests carry `Authorization: Bearer`, `x-ms-version` and an `x-ms-client-request-id`
-//! made of the run ID and a counter. Error responses become [`StorageError`]s with the
+//! Requests carry `x-ms-version` and an `x-ms-client-request-id` made of the run ID and a
+//! counter, and no credential: the host authorizes them at the boundary. Error responses become [`StorageError`]s with the
 //! service's code (the `x-ms-error-code` header, else the JSON body), the first line of its
 //! message, its request ID, and a hint for well-known codes.
 
@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use crate::model::{Method, Request, Response, StorageError};
+use crate::model::{Account, CredentialKind, Method, Request, Response, StorageError};
 use crate::naming::{encode_path, url};
 
 /// The service's code for an expired, malformed or otherwise refused bearer token.
@@ -18,8 +18,6 @@ pub const TOKEN_REFUSED: &str = "InvalidAuthenticationInfo";
 
 /// The REST API version sent in `x-ms-version`.
 pub const VERSION: &str = "2023-11-03";
-/// The OAuth scope of Azure Storage.
-pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
 /// Base64 of an MD5 digest.
 pub fn encode_md5(digest: &[u8]) -> String {
@@ -39,10 +37,10 @@ pub struct Dfs {
     endpoint: String,
     file_system: String,
     account_name: String,
-    client_id: String,
+    credential: CredentialKind,
+    identity: String,
     run_id: String,
     requests: u64,
-    token: String,
 }
 
 /// What `HEAD` says of a path.
@@ -59,46 +57,18 @@ pub struct Properties {
 }
 
 impl Dfs {
-    /// A protocol driver for `file_system` at `endpoint` (no trailing slash). The account
-    /// name and client ID only go into hints; the run ID prefixes client request IDs.
-    pub fn new(
-        endpoint: &str,
-        file_system: &str,
-        account_name: &str,
-        client_id: &str,
-        run_id: &str,
-    ) -> Dfs {
+    /// A protocol driver for `file_system` at `endpoint` (no trailing slash) of `account`.
+    /// The account's name, credential kind and identity only go into hints; the run ID
+    /// prefixes client request IDs.
+    pub fn new(endpoint: &str, file_system: &str, account: &Account, run_id: &str) -> Dfs {
         Dfs {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             file_system: file_system.to_owned(),
-            account_name: account_name.to_owned(),
-            client_id: client_id.to_owned(),
+            account_name: account.account_name.clone(),
+            credential: account.credential,
+            identity: account.identity.clone(),
             run_id: run_id.to_owned(),
             requests: 0,
-            token: String::new(),
-        }
-    }
-
-    /// Sets the bearer token for the requests built from now on.
-    pub fn set_token(&mut self, token: &str) {
-        token.clone_into(&mut self.token);
-    }
-
-    /// The bearer token requests are built with now.
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-
-    /// Sets the current bearer token on `request`, built with an earlier one.
-    pub fn reauthorize(&self, request: &mut Request) {
-        let value = format!("Bearer {}", self.token);
-        match request
-            .headers
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case("Authorization"))
-        {
-            Some((_, v)) => *v = value,
-            None => request.headers.push(("Authorization".into(), value)),
         }
     }
 
@@ -117,7 +87,6 @@ impl Dfs {
             method,
             url,
             headers: vec![
-                ("Authorization".into(), format!("Bearer {}", self.token)),
                 ("x-ms-version".into(), VERSION.into()),
                 (
                     "x-ms-client-request-id".into(),
@@ -367,17 +336,37 @@ impl Dfs {
 
     fn hint(&self, code: &str, status: u16) -> Option<String> {
         let fs = &self.file_system;
-        let role = || {
-            format!(
-                "grant the app {} the Storage Blob Data Contributor role on storage account \
-                 `{}` (or on file system `{fs}`)",
-                self.client_id, self.account_name
-            )
+        let account = &self.account_name;
+        let role = || match self.credential {
+            CredentialKind::Sas => format!(
+                "the SAS does not allow this: give one whose permissions (sp) include read, \
+                 add, create, write, delete and list, for file system `{fs}` of account \
+                 `{account}` (srt=sco for an account SAS)"
+            ),
+            CredentialKind::SharedKey => format!(
+                "the account key of `{account}` was refused: check that account access keys \
+                 are allowed on the account"
+            ),
+            _ => format!(
+                "grant {} the Storage Blob Data Contributor role on storage account \
+                 `{account}` (or on file system `{fs}`)",
+                self.identity
+            ),
         };
-        let token = || {
-            "the token was refused: check account.tenant_id / account.client_id, and that \
-             the endpoint belongs to that tenant"
-                .to_owned()
+        let token = || match self.credential {
+            CredentialKind::SharedKey => format!(
+                "the signature was refused: check that account.account_key is a key of \
+                 storage account `{account}`"
+            ),
+            CredentialKind::Sas => format!(
+                "the SAS was refused: check that account.sas_token was made for storage \
+                 account `{account}` with its current key, and has not expired"
+            ),
+            _ => format!(
+                "the token of {} was refused: check its tenant and app, and that the endpoint \
+                 belongs to that tenant",
+                self.identity
+            ),
         };
         Some(match code {
             "FilesystemNotFound" | "ContainerNotFound" => {

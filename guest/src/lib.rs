@@ -98,16 +98,12 @@ mod glue {
                 .map_err(source_error_in)
         }
 
-        fn token(&mut self, scope: &str) -> Result<m::AccessToken, m::AuthError> {
-            auth::token(scope)
-                .map(access_token_in)
-                .map_err(auth_error_in)
+        fn ready(&mut self) -> Result<m::Generation, m::AuthError> {
+            auth::ready().map_err(auth_error_in)
         }
 
-        fn refresh(&mut self, scope: &str) -> Result<m::AccessToken, m::AuthError> {
-            auth::refresh(scope)
-                .map(access_token_in)
-                .map_err(auth_error_in)
+        fn refresh(&mut self, refused: m::Generation) -> Result<m::Generation, m::AuthError> {
+            auth::refresh(refused).map_err(auth_error_in)
         }
 
         fn send(&mut self, request: m::Request) -> Result<m::Response, m::HttpError> {
@@ -176,16 +172,9 @@ mod glue {
         }
     }
 
-    fn access_token_in(t: auth::AccessToken) -> m::AccessToken {
-        m::AccessToken {
-            token: t.token,
-            expires_at_ms: t.expires_at_ms,
-        }
-    }
-
     fn auth_error_in(e: errors::AuthError) -> m::AuthError {
         match e {
-            errors::AuthError::ScopeNotGranted(s) => m::AuthError::ScopeNotGranted(s),
+            errors::AuthError::NotGranted(s) => m::AuthError::NotGranted(s),
             errors::AuthError::Rejected(s) => m::AuthError::Rejected(s),
             errors::AuthError::Unavailable(s) => m::AuthError::Unavailable(s),
         }
@@ -204,8 +193,17 @@ mod glue {
         m::Job {
             name,
             account: m::Account {
-                client_id: account.client_id,
-                tenant_id: account.tenant_id,
+                credential: match account.credential {
+                    types::CredentialKind::ClientSecret => m::CredentialKind::ClientSecret,
+                    types::CredentialKind::ClientCertificate => {
+                        m::CredentialKind::ClientCertificate
+                    }
+                    types::CredentialKind::WorkloadIdentity => m::CredentialKind::WorkloadIdentity,
+                    types::CredentialKind::ManagedIdentity => m::CredentialKind::ManagedIdentity,
+                    types::CredentialKind::SharedKey => m::CredentialKind::SharedKey,
+                    types::CredentialKind::Sas => m::CredentialKind::Sas,
+                },
+                identity: account.identity,
                 account_name: account.account_name,
                 container: account.container,
                 dfs_endpoint: account.dfs_endpoint,
@@ -317,6 +315,7 @@ mod glue {
             errors::HttpError::InvalidRequest(s) => m::HttpError::InvalidRequest(s),
             errors::HttpError::Timeout(s) => m::HttpError::Timeout(s),
             errors::HttpError::Connection(s) => m::HttpError::Connection(s),
+            errors::HttpError::Credential(e) => m::HttpError::Credential(auth_error_in(e)),
         }
     }
 
@@ -326,6 +325,7 @@ mod glue {
             m::HttpError::InvalidRequest(s) => errors::HttpError::InvalidRequest(s),
             m::HttpError::Timeout(s) => errors::HttpError::Timeout(s),
             m::HttpError::Connection(s) => errors::HttpError::Connection(s),
+            m::HttpError::Credential(e) => errors::HttpError::Credential(auth_error_out(e)),
         }
     }
 
@@ -402,11 +402,7 @@ mod glue {
             }
             m::JobError::Ownership(s) => wit_job::JobError::Ownership(s),
             m::JobError::Source(e) => wit_job::JobError::Source(source_error_out(e)),
-            m::JobError::Auth(e) => wit_job::JobError::Auth(match e {
-                m::AuthError::ScopeNotGranted(s) => errors::AuthError::ScopeNotGranted(s),
-                m::AuthError::Rejected(s) => errors::AuthError::Rejected(s),
-                m::AuthError::Unavailable(s) => errors::AuthError::Unavailable(s),
-            }),
+            m::JobError::Auth(e) => wit_job::JobError::Auth(auth_error_out(e)),
             m::JobError::Http(e) => wit_job::JobError::Http(http_error_out(e)),
             m::JobError::Storage(e) => wit_job::JobError::Storage(wit_job::StorageError {
                 operation: e.operation,
@@ -419,6 +415,14 @@ mod glue {
                 byte_offset: e.byte_offset,
                 message: e.message,
             }),
+        }
+    }
+
+    fn auth_error_out(e: m::AuthError) -> errors::AuthError {
+        match e {
+            m::AuthError::NotGranted(s) => errors::AuthError::NotGranted(s),
+            m::AuthError::Rejected(s) => errors::AuthError::Rejected(s),
+            m::AuthError::Unavailable(s) => errors::AuthError::Unavailable(s),
         }
     }
 }

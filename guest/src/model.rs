@@ -42,13 +42,30 @@ pub struct DatasetRef {
     pub id: String,
 }
 
-/// The storage account, without secret (`types.account`).
+/// How the host authorizes storage requests (`types.credential-kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// An Entra ID app's client secret.
+    ClientSecret,
+    /// An Entra ID app's certificate.
+    ClientCertificate,
+    /// AKS workload identity federation.
+    WorkloadIdentity,
+    /// The managed identity of the host's Azure resource.
+    ManagedIdentity,
+    /// The storage account key.
+    SharedKey,
+    /// A shared access signature.
+    Sas,
+}
+
+/// The storage account, without any credential (`types.account`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
-    /// Application (client) ID, a GUID.
-    pub client_id: String,
-    /// Directory (tenant) ID: a GUID or a domain.
-    pub tenant_id: String,
+    /// How the host authorizes requests.
+    pub credential: CredentialKind,
+    /// Who the requests act as, for messages.
+    pub identity: String,
     /// Storage account name.
     pub account_name: String,
     /// The container the credentials name.
@@ -193,14 +210,8 @@ pub struct DatasetInfo {
     pub rows: Option<u64>,
 }
 
-/// A bearer token (`auth.access-token`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccessToken {
-    /// The token, for an `Authorization: Bearer` header.
-    pub token: String,
-    /// Expiry, milliseconds since the Unix epoch.
-    pub expires_at_ms: u64,
-}
+/// Which credential the host holds (`auth.generation`): a counter, never the credential.
+pub type Generation = u64;
 
 /// A digest algorithm (`digest.algorithm`), computed by the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,14 +299,14 @@ pub enum SourceError {
     Unavailable(String),
 }
 
-/// Why a token could not be had (`errors.auth-error`).
+/// Why the host could not authorize requests (`errors.auth-error`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthError {
-    /// The job does not grant this scope.
-    ScopeNotGranted(String),
-    /// The identity provider refused.
+    /// The job grants no credential for storage.
+    NotGranted(String),
+    /// The credential was refused or cannot be renewed.
     Rejected(String),
-    /// The identity provider could not be reached.
+    /// The identity provider could not be reached, or a credential file read.
     Unavailable(String),
 }
 
@@ -310,6 +321,8 @@ pub enum HttpError {
     Timeout(String),
     /// The connection failed or was dropped.
     Connection(String),
+    /// The host could not authorize the request.
+    Credential(AuthError),
 }
 
 /// An error response from the storage service (`job.storage-error`).
@@ -381,8 +394,12 @@ impl From<AuthError> for JobError {
 }
 
 impl From<HttpError> for JobError {
+    /// A request the host could not authorize fails the run as an auth error.
     fn from(e: HttpError) -> Self {
-        JobError::Http(e)
+        match e {
+            HttpError::Credential(e) => JobError::Auth(e),
+            e => JobError::Http(e),
+        }
     }
 }
 
@@ -419,8 +436,9 @@ pub(crate) fn sample_job() -> Job {
     Job {
         name: "nightly sales".into(),
         account: Account {
-            client_id: "11111111-2222-3333-4444-555555555555".into(),
-            tenant_id: "contoso.onmicrosoft.com".into(),
+            credential: CredentialKind::ClientSecret,
+            identity: "app 11111111-2222-3333-4444-555555555555 in tenant contoso.onmicrosoft.com"
+                .into(),
             account_name: "contosolake".into(),
             container: "exports".into(),
             dfs_endpoint: "https://contosolake.dfs.core.windows.net".into(),

@@ -19,9 +19,11 @@
 //! Faults: the host retries requests that failed transiently, so a request may reach the
 //! service twice, the first attempt having succeeded unseen. Re-appending the same bytes at
 //! the same position and re-creating the empty temporary file are harmless; a flush, rename
-//! or delete refused because it had already happened is recognised ([`recovery`]). A token
-//! the service refuses (401 `InvalidAuthenticationInfo`) is refreshed once (`auth.refresh`)
-//! and the refused requests are sent again.
+//! or delete refused because it had already happened is recognised ([`recovery`]). The guest
+//! holds no credential: the host authorizes every request. When the service refuses one for
+//! its credential (401 `InvalidAuthenticationInfo`, an expired token), the guest asks the host
+//! to renew it (`auth.refresh`, naming the generation it knew, so concurrent refusals share
+//! one renewal) and sends the refused requests again.
 
 use std::collections::BTreeMap;
 
@@ -29,17 +31,18 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::chunk::{self, Block, Chunker};
-use crate::dfs::{Dfs, STORAGE_SCOPE};
+use crate::dfs::Dfs;
 use crate::model::{
-    AccessToken, Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, HttpError, Job,
-    JobError, Level, Ownership, Report, Request, Response, SourceError, UpdateMode,
+    Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, Generation, HttpError, Job, JobError,
+    Level, Ownership, Report, Request, Response, SourceError, UpdateMode,
 };
 use crate::naming::Target;
 use crate::{ownership, validate};
 
 /// Bytes asked of the source per read.
 pub const READ_SIZE: u32 = 1 << 20;
-/// Times one append may be sent with a token the service refused, before the run fails.
+/// Times one append may be sent again after the service refused its credential, before the
+/// run fails.
 const MAX_TOKEN_RESENDS: u32 = 2;
 /// Bytes read from the start of an existing file to find its header line.
 const HEADER_PROBE: u64 = 64 * 1024;
@@ -73,10 +76,11 @@ pub trait Host {
     fn describe(&mut self, dataset: &DatasetRef) -> Result<DatasetInfo, SourceError>;
     /// `source.open`.
     fn open(&mut self, dataset: &DatasetRef) -> Result<Box<dyn Source>, SourceError>;
-    /// `auth.token`.
-    fn token(&mut self, scope: &str) -> Result<AccessToken, AuthError>;
-    /// `auth.refresh`: the token for `scope` was refused; a fresh one.
-    fn refresh(&mut self, scope: &str) -> Result<AccessToken, AuthError>;
+    /// `auth.ready`: the generation of the credential the host authorizes requests with.
+    fn ready(&mut self) -> Result<Generation, AuthError>;
+    /// `auth.refresh`: a request sent under generation `refused` was refused for its
+    /// credential; the generation to resend with.
+    fn refresh(&mut self, refused: Generation) -> Result<Generation, AuthError>;
     /// `http.send`.
     fn send(&mut self, request: Request) -> Result<Response, HttpError>;
     /// `http.body`: hands `data` over to the host.
@@ -115,8 +119,7 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
     let dfs = Dfs::new(
         &target.endpoint,
         &target.file_system,
-        &job.account.account_name,
-        &job.account.client_id,
+        &job.account,
         &job.run_id,
     );
     let written = Written::new(host);
@@ -125,6 +128,7 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         job,
         dfs,
         written,
+        generation: 0,
     };
     log_start(run.host, job, &target);
     let file_size = match job.output.update {
@@ -217,7 +221,9 @@ struct InFlight<B> {
     request: Request,
     body: B,
     rows: u64,
-    /// Times it was sent again after the service refused its token.
+    /// The credential's generation when it was submitted.
+    generation: Generation,
+    /// Times it was sent again after the service refused its credential.
     resends: u32,
 }
 
@@ -240,47 +246,49 @@ struct Run<'a, H: Host> {
     job: &'a Job,
     dfs: Dfs,
     written: Written<H>,
+    /// The generation of the host's credential, as the guest last learnt it.
+    generation: Generation,
 }
 
 impl<H: Host> Run<'_, H> {
-    /// Fetches a token for the next request or batch.
+    /// Makes sure the host holds a usable credential for the next request or batch.
     fn authorize(&mut self) -> Result<(), JobError> {
-        let token = self.host.token(STORAGE_SCOPE)?;
-        self.dfs.set_token(&token.token);
+        self.generation = self.host.ready()?;
         Ok(())
     }
 
-    /// The service refused the token: asks the host for a fresh one.
-    fn refresh(&mut self) -> Result<(), JobError> {
+    /// The service refused a request sent under generation `refused`: asks the host to
+    /// renew the credential (it does once for concurrent refusals).
+    fn refresh(&mut self, refused: Generation) -> Result<(), JobError> {
         self.host.log(
             Level::Info,
-            "the storage service refused the token (InvalidAuthenticationInfo): refreshing it",
+            "the storage service refused the credential (InvalidAuthenticationInfo): renewing it",
         );
-        let token = self.host.refresh(STORAGE_SCOPE)?;
-        self.dfs.set_token(&token.token);
+        self.generation = self.host.refresh(refused)?;
         Ok(())
     }
 
-    /// The error for a fresh token the service refused too.
+    /// The error for a renewed credential the service refused too.
     fn refused_again(&self, response: &Response, operation: &str) -> JobError {
         let e = self.dfs.error(response, operation);
         AuthError::Rejected(format!(
-            "the storage service refused a freshly issued token too ({}) during {operation}: {}",
+            "the storage service refused a freshly renewed credential too ({}) during \
+             {operation}: {}",
             e.code, e.message
         ))
         .into()
     }
 
-    /// Sends one request, refreshing a refused token once; the response, whatever its
+    /// Sends one request, renewing a refused credential once; the response, whatever its
     /// status.
     fn exchange(&mut self, request: Request, operation: &str) -> Result<Response, JobError> {
-        let mut again = request.clone();
+        let again = request.clone();
+        let sent_under = self.generation;
         let response = self.host.send(request)?;
         if !self.dfs.token_refused(&response) {
             return Ok(response);
         }
-        self.refresh()?;
-        self.dfs.reauthorize(&mut again);
+        self.refresh(sent_under)?;
         let response = self.host.send(again)?;
         if self.dfs.token_refused(&response) {
             return Err(self.refused_again(&response, operation));
@@ -386,14 +394,15 @@ impl<H: Host> Run<'_, H> {
                 request,
                 body,
                 rows,
+                generation: self.generation,
                 resends: 0,
             },
         );
         Ok(position + len)
     }
 
-    /// Waits for the next append to finish and checks it; an append whose token the
-    /// service refused is sent again with a fresh one.
+    /// Waits for the next append to finish and checks it; an append whose credential the
+    /// service refused is sent again once the host has renewed it.
     fn land_one(
         &mut self,
         pipeline: &H::Pipeline,
@@ -418,12 +427,10 @@ impl<H: Host> Run<'_, H> {
             if sent.resends >= MAX_TOKEN_RESENDS {
                 return Err(self.refused_again(&response, OPERATION));
             }
-            // Refresh unless another refused append already did since this one was sent.
-            let current = format!("Bearer {}", self.dfs.token());
-            if sent.request.header("Authorization") == Some(current.as_str()) {
-                self.refresh()?;
-            }
-            self.dfs.reauthorize(&mut sent.request);
+            // The host renews only if no other refused append already did since this one
+            // was sent.
+            self.refresh(sent.generation)?;
+            sent.generation = self.generation;
             sent.resends += 1;
             let ticket = self.host.submit(pipeline, &sent.request, &sent.body);
             flight.insert(ticket, sent);

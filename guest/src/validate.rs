@@ -30,17 +30,6 @@ pub fn validate(job: &Job) -> Vec<ValidationError> {
     };
     let account = &job.account;
     check(
-        "account.client_id",
-        (!is_guid(&account.client_id)).then(|| {
-            format!(
-                "{} is not a GUID: use the application (client) ID of the app registration, \
-                 like `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`",
-                quote(&account.client_id)
-            )
-        }),
-    );
-    check("account.tenant_id", tenant_problem(&account.tenant_id));
-    check(
         "account.account_name",
         account_name_problem(&account.account_name),
     );
@@ -133,56 +122,6 @@ pub fn is_guid(s: &str) -> bool {
             8 | 13 | 18 | 23 => b == b'-',
             _ => b.is_ascii_hexdigit(),
         })
-}
-
-/// Why `s` is not a domain name, if it is not one.
-fn domain_problem(s: &str) -> Option<String> {
-    if s.len() > 253 {
-        return Some(format!("it is {} characters long (at most 253)", s.len()));
-    }
-    if !s.contains('.') {
-        return Some("it has no dot".into());
-    }
-    for label in s.split('.') {
-        if label.is_empty() {
-            return Some("it has an empty label (two dots in a row, or a dot at an end)".into());
-        }
-        if label.len() > 63 {
-            return Some(format!(
-                "its label {} is longer than 63 characters",
-                quote(label)
-            ));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Some(format!(
-                "its label {} holds characters other than letters, digits and hyphens",
-                quote(label)
-            ));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Some(format!(
-                "its label {} starts or ends with a hyphen",
-                quote(label)
-            ));
-        }
-    }
-    None
-}
-
-fn tenant_problem(s: &str) -> Option<String> {
-    if is_guid(s) {
-        return None;
-    }
-    let why = domain_problem(s)?;
-    Some(format!(
-        "{} is neither a GUID nor a domain name ({why}): use the directory (tenant) ID, \
-         like `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, or a verified domain such as \
-         `contoso.onmicrosoft.com`",
-        quote(s)
-    ))
 }
 
 fn account_name_problem(s: &str) -> Option<String> {

@@ -61,7 +61,7 @@ enum Command {
         /// The component; the built-in guest when absent.
         #[arg(value_name = "COMPONENT.wasm")]
         component: Option<PathBuf>,
-        /// Show the concrete origins, scopes and dataset this job file would grant.
+        /// Show the concrete origins, credential kind and dataset this job file would grant.
         #[arg(long, value_name = "JOB.toml")]
         job: Option<PathBuf>,
         /// Print the audit as JSON (the stable format).

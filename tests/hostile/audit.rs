@@ -97,9 +97,20 @@ async fn audit_accepts_the_builtin_and_hostile_guests_and_shows_a_jobs_grants() 
         serde_json::json!([origin]),
         "{stdout}"
     );
-    assert_eq!(
-        audit["job"]["scopes"],
-        serde_json::json!(["https://storage.azure.com/.default"])
+    assert_eq!(audit["job"]["credential"], "client-secret", "{stdout}");
+    assert_eq!(audit["job"]["credential_seen_by_component"], false);
+    let auth = audit["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "adls:writeback/auth@0.1.0")
+        .unwrap();
+    assert!(
+        auth["policy"]
+            .as_str()
+            .unwrap()
+            .contains("never leaves the host"),
+        "{auth}"
     );
     let http = audit["imports"]
         .as_array()

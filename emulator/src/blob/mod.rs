@@ -68,7 +68,7 @@ const MAX_PROPERTIES_BODY: usize = 1024 * 1024;
 
 /// Serves a Blob API request.
 pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Response, ServiceError> {
-    auth::authorize(state, request.method(), request.headers())?;
+    auth::authorize(state, request.method(), request.uri(), request.headers())?;
     let target = Target::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
     if !state.store.has_account(&target.account) {

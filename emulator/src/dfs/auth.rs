@@ -1,4 +1,5 @@
-//! Bearer-token authorization of DFS requests, with the service's 401 answers.
+//! Authorization of DFS and Blob requests: bearer tokens here, with the service's 401
+//! answers; SharedKey signatures and SAS tokens in `crate::keyauth`.
 //!
 //! A token must verify with the emulator's key, come from a registered tenant
 //! (`iss` `https://sts.windows.net/{tenant}/`), be for `https://storage.azure.com` (with or
@@ -7,7 +8,7 @@
 
 use std::time::SystemTime;
 
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use serde_json::Value;
 
 use super::{DfsState, header_str};
@@ -34,9 +35,23 @@ fn invalid(state: &DfsState, tenant: Option<&str>, detail: &str) -> ServiceError
     .with_header(header::WWW_AUTHENTICATE, challenge(state, tenant))
 }
 
-/// Checks the request's bearer token and that the app's role allows `method` (a read-only
-/// role allows only GET and HEAD); returns the token's tenant.
+/// Checks the request's credential: a SharedKey signature or a SAS (`crate::keyauth`), or a
+/// bearer token and that the app's role allows `method` (a read-only role allows only GET and
+/// HEAD).
 pub(crate) fn authorize(
+    state: &DfsState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), ServiceError> {
+    if let Some(verdict) = crate::keyauth::authorize(method, uri, headers) {
+        return verdict;
+    }
+    authorize_bearer(state, method, headers).map(|_| ())
+}
+
+/// Checks the request's bearer token and the app's role; returns the token's tenant.
+fn authorize_bearer(
     state: &DfsState,
     method: &Method,
     headers: &HeaderMap,
@@ -57,7 +72,7 @@ pub(crate) fn authorize(
         return Err(ServiceError::new(
             StatusCode::FORBIDDEN,
             "AuthenticationFailed",
-            "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. The emulator accepts only bearer tokens from its Entra ID endpoint.",
+            "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. The emulator accepts bearer tokens from its Entra ID endpoint, SharedKey signatures and SAS tokens.",
         ));
     };
     let claims = jwt::verify(token).map_err(|e| match e {

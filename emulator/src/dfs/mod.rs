@@ -109,7 +109,7 @@ async fn handle(State(state): State<Arc<DfsState>>, request: Request) -> Respons
 }
 
 async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, ServiceError> {
-    auth::authorize(state, request.method(), request.headers())?;
+    auth::authorize(state, request.method(), request.uri(), request.headers())?;
     let mut target = Target::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
     if !state.store.has_account(&target.account)

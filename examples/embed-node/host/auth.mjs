@@ -1,5 +1,7 @@
-// The `adls:writeback/auth` import: Entra ID client-credentials tokens for the granted
-// scope only. The client secret stays here; the guest gets the token and its expiry.
+// The storage credential: Entra ID client-credentials tokens for Azure Storage, which never
+// reach the guest. `authorize` adds the token to a request after the http import's policy
+// check; the `adls:writeback/auth` import only tells the guest the credential's generation
+// and renews it when the service refused a request.
 
 /** The one scope a writeback needs. */
 export const STORAGE_SCOPE = 'https://storage.azure.com/.default';
@@ -7,13 +9,14 @@ export const STORAGE_SCOPE = 'https://storage.azure.com/.default';
 const MIN_TTL_MS = 5 * 60_000;
 
 /**
- * The auth interface for the app `clientId` with `secret` in `tenantId` at `authorityHost`
- * (`https://login.microsoftonline.com` on Azure), fetching over `worker`.
+ * The storage credential of the app `clientId` with `secret` in `tenantId` at
+ * `authorityHost` (`https://login.microsoftonline.com` on Azure), fetching over `worker`:
+ * `{ auth, authorize }`, the auth import and the function that authorizes a request.
  */
-export function authImport({ authorityHost, tenantId, clientId, secret, worker }) {
+export function storageCredential({ authorityHost, tenantId, clientId, secret, worker }) {
   const tokenUrl = `${authorityHost.replace(/\/+$/, '')}/${tenantId}/oauth2/v2.0/token`;
-  const granted = [STORAGE_SCOPE];
-  const cache = new Map(); // scope -> { token, expiresAtMs, lifetimeMs }
+  let cached = null; // { token, expiresAtMs, lifetimeMs }
+  let generation = 1n; // u64 is BigInt in jco's mapping
   // Nothing that leaves this module may contain the secret.
   const scrub = (text) => (secret ? text.split(secret).join('***') : text);
 
@@ -60,37 +63,32 @@ export function authImport({ authorityHost, tenantId, clientId, secret, worker }
     throw unavailable(`the token endpoint answered ${status} without a token`);
   }
 
-  function checkGranted(scope) {
-    if (!granted.includes(scope)) {
-      throw {
-        tag: 'scope-not-granted',
-        val: `this job grants no token for scope \`${scope}\` (granted: ${granted.join(', ')})`,
-      };
-    }
+  function current() {
+    const margin = cached ? Math.min(MIN_TTL_MS, cached.lifetimeMs / 2) : 0;
+    if (!cached || cached.expiresAtMs - Date.now() <= margin) cached = fetchToken(STORAGE_SCOPE);
+    return cached;
   }
 
-  // u64 fields are BigInt in jco's mapping.
-  const out = (cached) => ({ token: cached.token, expiresAtMs: BigInt(cached.expiresAtMs) });
-
   return {
-    token(scope) {
-      checkGranted(scope);
-      let cached = cache.get(scope);
-      const margin = cached ? Math.min(MIN_TTL_MS, cached.lifetimeMs / 2) : 0;
-      if (!cached || cached.expiresAtMs - Date.now() <= margin) {
-        cached = fetchToken(scope);
-        cache.set(scope, cached);
-      }
-      return out(cached);
+    auth: {
+      ready() {
+        current();
+        return generation;
+      },
+      // The service refused a request sent under `refused`: renew unless that happened
+      // already. Imports are synchronous and the guest calls one at a time, so renewals
+      // never overlap.
+      refresh(refused) {
+        if (generation > refused) return generation;
+        cached = fetchToken(STORAGE_SCOPE);
+        generation += 1n;
+        return generation;
+      },
     },
-    // The service refused the cached token (expired or revoked): drop it and fetch anew.
-    // Imports are synchronous and the guest calls one at a time, so refreshes never overlap.
-    refresh(scope) {
-      checkGranted(scope);
-      cache.delete(scope);
-      const fresh = fetchToken(scope);
-      cache.set(scope, fresh);
-      return out(fresh);
+    /** `request` (method, url, headers) with the storage token added. */
+    authorize(request) {
+      const authorization = { name: 'authorization', value: `Bearer ${current().token}` };
+      return { ...request, headers: [...request.headers, authorization] };
     },
   };
 }

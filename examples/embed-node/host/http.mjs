@@ -7,12 +7,20 @@ export const REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * The http interface for a job that may reach `allowedOrigin` only, with at most
- * `maxInFlight` requests of a pipeline at once, over the BlockingWorker `worker`.
+ * `maxInFlight` requests of a pipeline at once, over the BlockingWorker `worker`; each
+ * request that passes the policy goes out as `authorize(request)` returns it (with the
+ * storage credential, which the guest never sees).
  */
-export function httpImport({ allowedOrigin, maxInFlight, worker }) {
+export function httpImport({ allowedOrigin, maxInFlight, worker, authorize = (r) => r }) {
   // The policy, checked before anything leaves the process. `URL.origin` is normalised
   // (lower-case host, default port dropped), so equal origins compare equal as strings.
-  const check = (url) => {
+  const check = (url, headers = []) => {
+    if (headers.some((h) => h.name.toLowerCase() === 'authorization')) {
+      return {
+        tag: 'invalid-request',
+        val: 'the request sets `Authorization`: the host authorizes requests itself, and the component never holds a credential',
+      };
+    }
     let origin;
     try {
       origin = new URL(url).origin;
@@ -57,14 +65,21 @@ export function httpImport({ allowedOrigin, maxInFlight, worker }) {
     submit(head, body) {
       const ticket = ++this.#nextTicket;
       this.#inFlight++;
-      const refusal = check(head.url);
+      const refusal = check(head.url, head.headers);
+      let authorized;
+      try {
+        authorized = refusal ? null : authorize(head);
+      } catch (e) {
+        this.#ready.push({ ticket, outcome: { tag: 'err', val: { tag: 'credential', val: e } } });
+        return ticket;
+      }
       if (refusal) {
         this.#ready.push({ ticket, outcome: { tag: 'err', val: refusal } });
       } else {
         worker.post({
           pipeline: this.#id,
           ticket,
-          request: { ...head, body: body.bytes },
+          request: { ...authorized, body: body.bytes },
           limit: this.#limit,
           timeoutMs: REQUEST_TIMEOUT_MS,
         });
@@ -91,13 +106,19 @@ export function httpImport({ allowedOrigin, maxInFlight, worker }) {
     // `result<response, http-error>`: jco takes the return value as `ok`, and a thrown
     // plain object (not an Error) as the `err` payload.
     send(request) {
-      const refusal = check(request.url);
+      const refusal = check(request.url, request.headers);
       if (refusal) throw refusal;
+      let authorized;
+      try {
+        authorized = authorize(request);
+      } catch (e) {
+        throw { tag: 'credential', val: e };
+      }
       let outcome;
       try {
         const waitMs = REQUEST_TIMEOUT_MS + 5_000;
         [outcome] = worker.call(
-          { requests: [request], limit: 1, timeoutMs: REQUEST_TIMEOUT_MS },
+          { requests: [authorized], limit: 1, timeoutMs: REQUEST_TIMEOUT_MS },
           waitMs,
         ).outcomes;
       } catch (e) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 
-import { authImport, STORAGE_SCOPE } from '../host/auth.mjs';
+import { storageCredential } from '../host/auth.mjs';
 import { BlockingWorker } from '../host/blocking.mjs';
 import { digestImport } from '../host/digest.mjs';
 import { httpImport } from '../host/http.mjs';
@@ -75,7 +75,7 @@ test('digests: MD5, SHA-256 and the CRC-64 Azure Storage checks', () => {
   assert.deepEqual(running.finish(), digest.ofBody('sha256', body));
 });
 
-test('auth grants the storage scope only and never leaks the secret', () => {
+test('a refused secret is explained without the secret', () => {
   const secret = 's3cret-value';
   const worker = fakeWorker(() => ({
     status: 401,
@@ -85,31 +85,33 @@ test('auth grants the storage scope only and never leaks the secret', () => {
       error_description: `AADSTS7000215: Invalid client secret ${secret}. Trace ID: 1`,
     })),
   }));
-  const auth = authImport({ authorityHost: 'http://127.0.0.1:1', tenantId: 't', clientId: 'c', secret, worker });
-  assert.throws(() => auth.token('https://graph.microsoft.com/.default'), (e) => e.tag === 'scope-not-granted');
-  assert.equal(worker.seen.length, 0);
+  const { auth } = storageCredential({ authorityHost: 'http://127.0.0.1:1', tenantId: 't', clientId: 'c', secret, worker });
   assert.throws(
-    () => auth.token(STORAGE_SCOPE),
+    () => auth.ready(),
     (e) => e.tag === 'rejected' && e.val.includes('AADSTS7000215') && !e.val.includes(secret) && !e.val.includes('Trace ID'),
   );
 });
 
-test('auth caches tokens and refresh drops the cached one', () => {
+test('the token is added by the host, never handed to the guest, and renewed once per generation', () => {
   let issued = 0;
-  const worker = fakeWorker(() => ({
-    status: 200,
-    headers: [],
-    body: new TextEncoder().encode(JSON.stringify({ access_token: `t-${++issued}`, expires_in: 3600 })),
-  }));
-  const auth = authImport({ authorityHost: 'http://127.0.0.1:1', tenantId: 't', clientId: 'c', secret: 's', worker });
-  assert.equal(auth.token(STORAGE_SCOPE).token, 't-1');
-  assert.equal(auth.token(STORAGE_SCOPE).token, 't-1');
-  const fresh = auth.refresh(STORAGE_SCOPE);
-  assert.equal(fresh.token, 't-2');
-  assert.equal(typeof fresh.expiresAtMs, 'bigint');
-  assert.equal(auth.token(STORAGE_SCOPE).token, 't-2');
-  assert.equal(worker.seen.length, 2);
-  assert.throws(() => auth.refresh('https://graph.microsoft.com/.default'), (e) => e.tag === 'scope-not-granted');
+  const worker = fakeWorker((r) => (r.url.includes('/oauth2/')
+    ? { status: 200, headers: [], body: new TextEncoder().encode(JSON.stringify({ access_token: `t-${++issued}`, expires_in: 3600 })) }
+    : { status: 200, headers: r.headers, body: new Uint8Array() }));
+  const credential = storageCredential({ authorityHost: 'http://127.0.0.1:1', tenantId: 't', clientId: 'c', secret: 's', worker });
+  const { auth } = credential;
+  assert.equal(auth.ready(), 1n);
+  assert.equal(auth.ready(), 1n, 'cached');
+  const http = httpImport({ allowedOrigin: 'http://127.0.0.1:8080', maxInFlight: 2, worker, authorize: credential.authorize });
+  const sent = http.send(request('http://127.0.0.1:8080/acct/fs'));
+  assert.deepEqual(sent.headers.find((h) => h.name === 'authorization'), { name: 'authorization', value: 'Bearer t-1' });
+  assert.equal(auth.refresh(1n), 2n);
+  assert.equal(auth.refresh(1n), 2n, 'a second refusal of the same generation shares the renewal');
+  assert.equal(issued, 2);
+  const again = http.send(request('http://127.0.0.1:8080/acct/fs'));
+  assert.equal(again.headers.find((h) => h.name === 'authorization').value, 'Bearer t-2');
+  // A guest that brings its own credential is refused before anything is sent.
+  const forged = { ...request('http://127.0.0.1:8080/acct/fs'), headers: [{ name: 'Authorization', value: 'Bearer x' }] };
+  assert.throws(() => http.send(forged), (e) => e.tag === 'invalid-request');
 });
 
 test('source serves the named local file only, to its end', () => {

@@ -2,16 +2,27 @@
 
 use super::*;
 
-fn dfs() -> Dfs {
-    let mut dfs = Dfs::new(
+fn account(credential: CredentialKind) -> Account {
+    Account {
+        credential,
+        identity: "app 11111111-2222-3333-4444-555555555555 in tenant contoso".into(),
+        account_name: "acct".into(),
+        container: "exports".into(),
+        dfs_endpoint: "http://127.0.0.1:10004/acct".into(),
+    }
+}
+
+fn dfs_with(credential: CredentialKind) -> Dfs {
+    Dfs::new(
         "http://127.0.0.1:10004/acct/",
         "exports",
-        "acct",
-        "11111111-2222-3333-4444-555555555555",
+        &account(credential),
         "run-7",
-    );
-    dfs.set_token("tok");
-    dfs
+    )
+}
+
+fn dfs() -> Dfs {
+    dfs_with(CredentialKind::ClientSecret)
 }
 
 fn headers(req: &Request) -> Vec<(&str, &str)> {
@@ -23,7 +34,6 @@ fn headers(req: &Request) -> Vec<(&str, &str)> {
 
 fn common(id: u32) -> Vec<(&'static str, String)> {
     vec![
-        ("Authorization", "Bearer tok".into()),
         ("x-ms-version", VERSION.into()),
         ("x-ms-client-request-id", format!("run-7-{id}")),
     ]
@@ -99,11 +109,14 @@ fn requests() {
         5,
     );
 
-    d.set_token("tok2");
     let req = d.rename("d/_x#1.csv.run-7.tmp", "d/x#1.csv");
     assert_eq!(req.method, Method::Put);
     assert_eq!(req.url, format!("{BASE}/d/x%231.csv?mode=legacy"));
-    assert_eq!(req.header("authorization"), Some("Bearer tok2"));
+    assert_eq!(
+        req.header("authorization"),
+        None,
+        "the host authorizes requests, never the guest"
+    );
     assert_eq!(
         req.header("x-ms-rename-source"),
         Some("/exports/d/_x%231.csv.run-7.tmp")
@@ -202,8 +215,8 @@ fn error_without_body() {
     assert_eq!(
         e.message,
         "the service answered HTTP 401 Unauthorized without error details (RequestId:abc); \
-         the token was refused: check account.tenant_id / account.client_id, and that the \
-         endpoint belongs to that tenant"
+         the token of app 11111111-2222-3333-4444-555555555555 in tenant contoso was \
+         refused: check its tenant and app, and that the endpoint belongs to that tenant"
     );
     let e = dfs().error(&response(418, &[], "not json"), "flush");
     assert_eq!(e.code, "");
@@ -269,13 +282,8 @@ fn check_and_properties() {
 }
 
 #[test]
-fn refused_tokens_are_recognised_and_requests_reauthorized() {
-    let mut d = dfs();
-    d.set_token("old");
-    let mut req = d.delete("a.csv");
-    d.set_token("new");
-    d.reauthorize(&mut req);
-    assert_eq!(req.header("Authorization"), Some("Bearer new"));
+fn refused_tokens_are_recognised() {
+    let d = dfs();
     let refused = response(
         401,
         &[],
@@ -333,4 +341,33 @@ fn properties_carry_the_stored_md5() {
         .unwrap()
         .unwrap();
     assert_eq!(p.content_md5.as_deref(), Some("abc=="));
+}
+
+#[test]
+fn hints_name_the_credential_kind() {
+    let refused = response(403, &[("x-ms-error-code", "AuthenticationFailed")], "");
+    let e = dfs_with(CredentialKind::SharedKey).error(&refused, "append");
+    assert!(
+        e.message
+            .contains("account.account_key is a key of storage account `acct`"),
+        "{}",
+        e.message
+    );
+    let e = dfs_with(CredentialKind::Sas).error(&refused, "append");
+    assert!(e.message.contains("account.sas_token"), "{}", e.message);
+    let denied = response(403, &[("x-ms-error-code", "AuthorizationFailure")], "");
+    let e = dfs_with(CredentialKind::Sas).error(&denied, "append");
+    assert!(e.message.contains("permissions (sp)"), "{}", e.message);
+    let mismatch = response(
+        403,
+        &[("x-ms-error-code", "AuthorizationPermissionMismatch")],
+        "",
+    );
+    let e = dfs_with(CredentialKind::ManagedIdentity).error(&mismatch, "append");
+    assert!(
+        e.message
+            .contains("grant app 11111111-2222-3333-4444-555555555555"),
+        "{}",
+        e.message
+    );
 }

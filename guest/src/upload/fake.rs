@@ -4,8 +4,9 @@
 //! as the host provides them (requests in flight answered first in, first out, or last in,
 //! first out with [`FakeHost::out_of_order`]), with failure injection: any
 //! response ([`Fault`]), a request that succeeds but whose response is lost while the host
-//! retries it ([`Replay`]), and refused tokens (every request carrying a token other than
-//! the latest is answered 401 `InvalidAuthenticationInfo`).
+//! retries it ([`Replay`]), and refused credentials (the fake authorizes each request when it
+//! is sent, as the host does, and answers 401 `InvalidAuthenticationInfo` to one sent under a
+//! credential renewed since).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
@@ -19,7 +20,7 @@ use sha2::Sha256;
 use super::{Body, Host, Source};
 use crate::dfs::VERSION;
 use crate::model::{
-    AccessToken, Algorithm, AuthError, DatasetInfo, DatasetRef, HttpError, Level, Method, Request,
+    Algorithm, AuthError, DatasetInfo, DatasetRef, Generation, HttpError, Level, Method, Request,
     Response, SourceError,
 };
 
@@ -104,14 +105,14 @@ pub struct FakeHost {
     pub files: HashMap<String, File>,
     /// Every request, in order.
     pub seen: Vec<Seen>,
-    /// Tokens minted: the first `token` call mints one, as does every `refresh`; other
-    /// calls hand out the latest, as the host's cache does.
-    pub tokens: u32,
-    /// Calls of `token`.
-    pub token_calls: u32,
-    /// `token` fails with this.
-    pub token_error: Option<AuthError>,
-    /// Calls of `refresh`.
+    /// The credential's generation: the first `ready` call makes the first, every renewal
+    /// the next; other calls hand out the latest, as the host's cache does.
+    pub generation: Generation,
+    /// Calls of `ready`.
+    pub ready_calls: u32,
+    /// `ready` fails with this.
+    pub auth_error: Option<AuthError>,
+    /// Renewals of the credential (`refresh` calls naming the current generation).
     pub refreshes: u32,
     /// Consulted before the file system for every request.
     pub fault: Option<Fault>,
@@ -128,7 +129,7 @@ pub struct FakeHost {
     /// Running digests: their algorithm and every byte added.
     pub hashers: Vec<(Algorithm, Vec<u8>)>,
     /// Requests submitted to a pipeline and not yet answered, with their tickets.
-    pub in_flight: VecDeque<(u64, Request)>,
+    pub in_flight: VecDeque<(u64, Request, Generation)>,
     /// Most requests ever in flight at once.
     pub most_in_flight: usize,
     /// The bound the guest gave its pipeline.
@@ -158,9 +159,9 @@ impl FakeHost {
             read_fails_at: None,
             files: HashMap::new(),
             seen: Vec::new(),
-            tokens: 0,
-            token_calls: 0,
-            token_error: None,
+            generation: 0,
+            ready_calls: 0,
+            auth_error: None,
             refreshes: 0,
             fault: None,
             lost: None,
@@ -191,7 +192,8 @@ impl FakeHost {
             .collect()
     }
 
-    fn serve(&mut self, request: Request) -> Result<Response, HttpError> {
+    /// Serves `request`, which the fake authorized under credential `sent_under`.
+    fn serve(&mut self, request: Request, sent_under: Generation) -> Result<Response, HttpError> {
         let rest = request
             .url
             .strip_prefix(ENDPOINT)
@@ -208,12 +210,17 @@ impl FakeHost {
         self.seen.push(seen.clone());
         assert_eq!(request.header("x-ms-version"), Some(VERSION));
         assert!(request.header("x-ms-client-request-id").is_some());
+        assert_eq!(
+            request.header("Authorization"),
+            None,
+            "the guest never authorizes a request itself"
+        );
         if let Some(fault) = &mut self.fault
             && let Some(outcome) = fault(&request, &seen)
         {
             return outcome;
         }
-        if request.header("Authorization") != Some(&format!("Bearer token-{}", self.tokens)) {
+        if sent_under != self.generation {
             return Ok(error(
                 401,
                 "InvalidAuthenticationInfo",
@@ -484,27 +491,26 @@ impl Host for FakeHost {
         }))
     }
 
-    fn token(&mut self, scope: &str) -> Result<AccessToken, AuthError> {
-        assert_eq!(scope, "https://storage.azure.com/.default");
-        if let Some(e) = &self.token_error {
+    fn ready(&mut self) -> Result<Generation, AuthError> {
+        if let Some(e) = &self.auth_error {
             return Err(e.clone());
         }
-        self.token_calls += 1;
-        self.tokens = self.tokens.max(1);
-        Ok(AccessToken {
-            token: format!("token-{}", self.tokens),
-            expires_at_ms: 0,
-        })
+        self.ready_calls += 1;
+        self.generation = self.generation.max(1);
+        Ok(self.generation)
     }
 
     fn send(&mut self, request: Request) -> Result<Response, HttpError> {
-        self.serve(request)
+        let now = self.generation;
+        self.serve(request, now)
     }
 
-    fn refresh(&mut self, scope: &str) -> Result<AccessToken, AuthError> {
-        self.refreshes += 1;
-        self.tokens += 1;
-        self.token(scope)
+    fn refresh(&mut self, refused: Generation) -> Result<Generation, AuthError> {
+        if refused >= self.generation {
+            self.refreshes += 1;
+            self.generation += 1;
+        }
+        Ok(self.generation)
     }
 
     fn body(&mut self, data: Vec<u8>) -> Rc<Vec<u8>> {
@@ -537,18 +543,20 @@ impl Host for FakeHost {
         self.tickets += 1;
         let mut request = head.clone();
         request.body = body.to_vec();
-        self.in_flight.push_back((self.tickets, request));
+        // Authorized as it leaves, as the host does.
+        self.in_flight
+            .push_back((self.tickets, request, self.generation));
         self.most_in_flight = self.most_in_flight.max(self.in_flight.len());
         self.tickets
     }
 
     fn next(&mut self, _pipeline: &()) -> Option<(u64, Result<Response, HttpError>)> {
-        let (ticket, request) = if self.out_of_order {
+        let (ticket, request, sent_under) = if self.out_of_order {
             self.in_flight.pop_back()?
         } else {
             self.in_flight.pop_front()?
         };
-        Some((ticket, self.serve(request)))
+        Some((ticket, self.serve(request, sent_under)))
     }
 
     fn log(&mut self, level: Level, message: &str) {

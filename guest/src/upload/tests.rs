@@ -123,8 +123,8 @@ fn replace_writes_a_temporary_file_then_renames_it() {
     // A token (from the host's cache) per block or request; progress after every block the
     // service acknowledged, rows and bytes growing.
     let blocks = report.blocks as usize;
-    assert_eq!(host.token_calls as usize, 1 + blocks + 2);
-    assert_eq!(host.tokens, 1);
+    assert_eq!(host.ready_calls as usize, 1 + blocks + 2);
+    assert_eq!(host.generation, 1);
     assert_eq!(host.progress.len(), blocks);
     assert_eq!(*host.progress.last().unwrap(), (5000, data.len() as u64));
     assert!(
@@ -189,7 +189,7 @@ fn ownership_failures_write_nothing() {
             other => panic!("{other:?}"),
         }
         assert!(host.seen.is_empty());
-        assert_eq!(host.token_calls, 0);
+        assert_eq!(host.ready_calls, 0);
     }
 }
 
@@ -494,7 +494,7 @@ fn an_empty_dataset_is_a_data_error() {
 #[test]
 fn errors_of_the_capabilities_pass_through() {
     let mut host = FakeHost::new(b"a\n");
-    host.token_error = Some(AuthError::Rejected("AADSTS7000215: invalid secret".into()));
+    host.auth_error = Some(AuthError::Rejected("AADSTS7000215: invalid secret".into()));
     assert_eq!(
         run(&mut host, &job(UpdateMode::Replace)),
         Err(JobError::Auth(AuthError::Rejected(

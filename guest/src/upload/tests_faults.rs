@@ -1,4 +1,4 @@
-//! Driver tests under faults: refused tokens, requests that succeeded with their response
+//! Driver tests under faults: refused credentials, requests that succeeded with their response
 //! lost (and were retried by the host), leftover temporary files, and bad input.
 
 use super::fake::{FakeHost, File, Replay, error};

@@ -15,12 +15,6 @@ fn fields_after(edit: impl FnOnce(&mut Job)) -> Vec<(String, String)> {
 
 type Edit = fn(&mut Job, &str);
 
-fn set_client(j: &mut Job, v: &str) {
-    j.account.client_id = v.into();
-}
-fn set_tenant(j: &mut Job, v: &str) {
-    j.account.tenant_id = v.into();
-}
 fn set_account(j: &mut Job, v: &str) {
     j.account.dfs_endpoint = "http://127.0.0.1:10004/acct".into();
     j.account.account_name = v.into();
@@ -62,42 +56,6 @@ fn set_owner(j: &mut Job, v: &str) {
 
 /// (field, setter, good values, bad values)
 const CASES: &[(&str, Edit, &[&str], &[&str])] = &[
-    (
-        "account.client_id",
-        set_client,
-        &[
-            "11111111-2222-3333-4444-555555555555",
-            "ABCDEF01-abcd-ABCD-0123-456789abcdef",
-        ],
-        &[
-            "",
-            "1111111-2222-3333-4444-5555555555555",
-            "{11111111-2222-3333-4444-555555555555}",
-            "g1111111-2222-3333-4444-555555555555",
-            "11111111_2222_3333_4444_555555555555",
-        ],
-    ),
-    (
-        "account.tenant_id",
-        set_tenant,
-        &[
-            "11111111-2222-3333-4444-555555555555",
-            "contoso.onmicrosoft.com",
-            "a-b.c0.org",
-            "x.y",
-        ],
-        &[
-            "",
-            "contoso",
-            "contoso..com",
-            ".contoso.com",
-            "contoso.com.",
-            "-contoso.com",
-            "contoso-.com",
-            "con_toso.com",
-            "con toso.com",
-        ],
-    ),
     (
         "account.account_name",
         set_account,
@@ -244,8 +202,6 @@ fn every_field_good_and_bad() {
 #[test]
 fn many_errors_at_once() {
     let errors = fields_after(|j| {
-        j.account.client_id = "nope".into();
-        j.account.tenant_id = "nope".into();
         j.account.account_name = "NOPE".into();
         j.account.container = "N".into();
         j.account.dfs_endpoint = "http://example.com".into();
@@ -262,8 +218,6 @@ fn many_errors_at_once() {
     assert_eq!(
         fields,
         [
-            "account.client_id",
-            "account.tenant_id",
             "account.account_name",
             "account.container",
             "account.dfs_endpoint",

@@ -1,13 +1,21 @@
-//! Tokens for the guest. The Entra ID client secret stays here: the guest asks for a
-//! scope and gets a short-lived bearer token, cached and refreshed ahead of expiry.
+//! The storage credential of a run. It never reaches the guest: the HTTP capability asks
+//! the run's [`Authorizer`] to authorize each request to the storage origin after its policy
+//! check, and the guest only learns a generation number (`auth.ready`) and may ask for a
+//! renewal after a refusal (`auth.refresh`). Entra ID tokens ([`EntraCredential`]) are
+//! cached and refreshed ahead of expiry.
+
+pub mod authorizer;
+pub mod managed;
+
+pub use authorizer::{Authorizer, StorageCredential};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::capabilities::bindings::auth::{self, AccessToken};
+use crate::capabilities::bindings::auth;
 use crate::capabilities::bindings::errors::AuthError;
 use crate::job::secret::Secret;
 use crate::plumbing::retry::RetryConfig;
@@ -16,12 +24,24 @@ use crate::plumbing::token::{TemporaryToken, TokenCache};
 /// The scope of Azure Storage (ADLS Gen2 included).
 pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
-/// An Entra ID application's client-credentials grant against one tenant.
+/// How an [`EntraCredential`] proves the app's identity.
+enum Grant {
+    /// A client secret.
+    Secret(Secret),
+    /// A federated token (a Kubernetes service account token), read from this file on every
+    /// fetch, as the kubelet rotates it.
+    FederatedTokenFile(std::path::PathBuf),
+    /// The managed identity of the host's Azure resource.
+    Managed(managed::ManagedIdentity),
+}
+
+/// An Entra ID application's client-credentials grant against one tenant (with a secret or
+/// a federated token), or a managed identity's token endpoint.
 pub struct EntraCredential {
     client: reqwest::Client,
     token_url: String,
     client_id: String,
-    secret: Secret,
+    grant: Grant,
     caches: Mutex<HashMap<String, Arc<TokenCache<String>>>>,
     retry: RetryConfig,
 }
@@ -43,7 +63,34 @@ impl EntraCredential {
                 authority_host.trim_end_matches('/')
             ),
             client_id: client_id.to_string(),
-            secret,
+            grant: Grant::Secret(secret),
+            caches: Mutex::new(HashMap::new()),
+            retry: RetryConfig::default(),
+        }
+    }
+
+    /// The app `client_id` in `tenant` signing in with the federated token in `token_file`
+    /// (AKS workload identity: `AZURE_FEDERATED_TOKEN_FILE`).
+    pub fn federated(
+        client: reqwest::Client,
+        authority_host: &str,
+        tenant: &str,
+        client_id: &str,
+        token_file: std::path::PathBuf,
+    ) -> Self {
+        let mut credential =
+            EntraCredential::new(client, authority_host, tenant, client_id, Secret::new(""));
+        credential.grant = Grant::FederatedTokenFile(token_file);
+        credential
+    }
+
+    /// The managed identity `identity`.
+    pub fn managed(client: reqwest::Client, identity: managed::ManagedIdentity) -> Self {
+        EntraCredential {
+            client,
+            token_url: identity.endpoint.clone(),
+            client_id: String::new(),
+            grant: Grant::Managed(identity),
             caches: Mutex::new(HashMap::new()),
             retry: RetryConfig::default(),
         }
@@ -78,12 +125,29 @@ impl EntraCredential {
     }
 
     async fn fetch(&self, scope: &str) -> Result<TemporaryToken<String>, AuthError> {
-        let form = [
+        let proof = match &self.grant {
+            Grant::Secret(secret) => secret.clone(),
+            Grant::FederatedTokenFile(path) => read_federated_token(path)?,
+            Grant::Managed(identity) => {
+                return identity.fetch(&self.client, &self.retry, scope).await;
+            }
+        };
+        let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.expose()),
             ("scope", scope),
         ];
+        match &self.grant {
+            Grant::FederatedTokenFile(_) => form.extend([
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", proof.expose()),
+            ]),
+            _ => form.push(("client_secret", proof.expose())),
+        }
+        let secret = &proof;
         let response = crate::plumbing::retry::send(&self.retry, || {
             self.client.post(&self.token_url).form(&form)
         })
@@ -97,43 +161,81 @@ impl EntraCredential {
         })?;
         let (status, body) = (response.status, response.body);
         if status.is_success() {
-            let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
-                AuthError::Unavailable(format!(
-                    "the token endpoint answered {status} with an unreadable body: {e}"
-                ))
-            })?;
-            return Ok(TemporaryToken::new(
-                answer.access_token,
-                Duration::from_secs(answer.expires_in.seconds()),
-            ));
+            return token_of(status, &body);
         }
         Err(match serde_json::from_slice::<ErrorAnswer>(&body) {
-            Ok(err) => AuthError::Rejected(self.secret.scrub(&err.explain())),
+            Ok(err) => AuthError::Rejected(secret.scrub(&err.explain())),
             Err(_) => AuthError::Unavailable(format!(
                 "the token endpoint answered {status}: {}",
-                self.secret
-                    .scrub(&String::from_utf8_lossy(&body[..body.len().min(300)]))
+                secret.scrub(&String::from_utf8_lossy(&body[..body.len().min(300)]))
             )),
         })
     }
 }
 
+/// The federated token in `path`, read afresh (the kubelet rotates it).
+fn read_federated_token(path: &std::path::Path) -> Result<Secret, AuthError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AuthError::Unavailable(format!(
+            "cannot read the federated token file `{}` (account.federated_token_file or \
+             AZURE_FEDERATED_TOKEN_FILE): {e}",
+            path.display()
+        ))
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(AuthError::Unavailable(format!(
+            "the federated token file `{}` is empty",
+            path.display()
+        )));
+    }
+    Ok(Secret::new(token))
+}
+
+/// A token from a successful answer: `expires_in` (seconds, a number or a string), else
+/// `expires_on` (Unix seconds, as managed identity endpoints answer).
+pub(crate) fn token_of(
+    status: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<TemporaryToken<String>, AuthError> {
+    let answer: TokenAnswer = serde_json::from_slice(body).map_err(|e| {
+        AuthError::Unavailable(format!(
+            "the token endpoint answered {status} with an unreadable body: {e}"
+        ))
+    })?;
+    let lifetime = match (&answer.expires_in, &answer.expires_on) {
+        (Some(seconds), _) => seconds.seconds(),
+        (None, Some(on)) => on.seconds().saturating_sub(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        ),
+        (None, None) => 0,
+    };
+    Ok(TemporaryToken::new(
+        answer.access_token,
+        Duration::from_secs(lifetime),
+    ))
+}
+
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
-    expires_in: Seconds,
+    expires_in: Option<Seconds>,
+    expires_on: Option<Seconds>,
 }
 
-/// `expires_in` is a number on the v2 endpoint and a string on v1.
+/// `expires_in` is a number on the v2 endpoint and a string on v1 and managed identity's.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Seconds {
+pub(crate) enum Seconds {
     Number(u64),
     Text(String),
 }
 
 impl Seconds {
-    fn seconds(&self) -> u64 {
+    pub(crate) fn seconds(&self) -> u64 {
         match self {
             Seconds::Number(n) => *n,
             Seconds::Text(s) => s.trim().parse().unwrap_or(0),
@@ -171,6 +273,12 @@ impl ErrorAnswer {
                 "check account.client_id, and that the app is registered in account.tenant_id"
             }
             Some(90002) | Some(900023) => "check account.tenant_id",
+            Some(70021) => {
+                "no federated credential of the app matches the token's issuer and subject: \
+                 check the app's federated credentials and the service account"
+            }
+            Some(700024) => "the federated token has expired: check that the kubelet refreshes it",
+            Some(50027) => "the federated token file does not hold a JWT",
             Some(1002012) | Some(70011) => "the requested scope is not valid for this app",
             _ => "check the [account] credentials",
         };
@@ -178,77 +286,39 @@ impl ErrorAnswer {
     }
 }
 
-/// The auth capability of one run.
+/// The auth capability of one run: the guest's view of the run's [`Authorizer`].
 pub struct AuthCapability {
-    credential: Option<Arc<EntraCredential>>,
-    granted_scopes: Vec<String>,
+    authorizer: Option<Arc<Authorizer>>,
 }
 
 impl AuthCapability {
-    /// Grants tokens for `granted_scopes` from `credential`.
-    pub fn new(credential: Arc<EntraCredential>, granted_scopes: Vec<String>) -> Self {
+    /// Reports on and renews `authorizer`'s credential.
+    pub fn new(authorizer: Arc<Authorizer>) -> Self {
         AuthCapability {
-            credential: Some(credential),
-            granted_scopes,
+            authorizer: Some(authorizer),
         }
     }
 
     /// Grants nothing.
     pub fn none() -> Self {
-        AuthCapability {
-            credential: None,
-            granted_scopes: Vec::new(),
-        }
+        AuthCapability { authorizer: None }
     }
-}
 
-impl AuthCapability {
-    /// The credential, when the job grants `scope`.
-    fn granted(&self, scope: &str) -> Result<&Arc<EntraCredential>, AuthError> {
-        match &self.credential {
-            Some(c) if self.granted_scopes.iter().any(|s| s == scope) => Ok(c),
-            _ => Err(AuthError::ScopeNotGranted(format!(
-                "this job grants no token for scope `{scope}` (granted: {})",
-                if self.granted_scopes.is_empty() {
-                    "none".into()
-                } else {
-                    self.granted_scopes.join(", ")
-                }
-            ))),
-        }
-    }
-}
-
-/// The WIT form of a cached token: its expiry as wall-clock milliseconds.
-fn access_token(token: TemporaryToken<String>) -> AccessToken {
-    let left = token
-        .expiry
-        .saturating_duration_since(std::time::Instant::now());
-    let expires_at_ms = (SystemTime::now() + left)
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    AccessToken {
-        token: token.token,
-        expires_at_ms,
+    fn granted(&self) -> Result<&Arc<Authorizer>, AuthError> {
+        self.authorizer
+            .as_ref()
+            .ok_or_else(|| AuthError::NotGranted("this job grants no storage credential".into()))
     }
 }
 
 impl auth::Host for AuthCapability {
-    async fn refresh(&mut self, scope: String) -> Result<AccessToken, AuthError> {
-        let credential = self.granted(&scope)?;
-        credential.refresh(&scope).await.map(access_token)
+    async fn ready(&mut self) -> Result<u64, AuthError> {
+        self.granted()?.ready().await
     }
 
-    async fn token(&mut self, scope: String) -> Result<AccessToken, AuthError> {
-        let credential = self.granted(&scope)?;
-        credential.token(&scope).await.map(access_token)
+    async fn refresh(&mut self, refused: u64) -> Result<u64, AuthError> {
+        self.granted()?.refresh(refused).await
     }
-}
-
-/// The token scopes a run of `job` is granted: Azure Storage's.
-pub fn granted_scopes(_job: &crate::job::Job) -> Vec<String> {
-    vec![STORAGE_SCOPE.to_string()]
 }
 
 #[cfg(test)]
@@ -275,22 +345,21 @@ mod tests {
         let b: TokenAnswer =
             serde_json::from_str(r#"{"access_token":"t","expires_in":"3599"}"#).unwrap();
         assert_eq!(
-            (a.expires_in.seconds(), b.expires_in.seconds()),
+            (
+                a.expires_in.unwrap().seconds(),
+                b.expires_in.unwrap().seconds()
+            ),
             (3599, 3599)
         );
     }
 
     #[tokio::test]
-    async fn scopes_outside_the_grant_are_refused() {
+    async fn nothing_is_granted_without_a_credential() {
         let mut cap = AuthCapability::none();
-        let err = auth::Host::token(&mut cap, STORAGE_SCOPE.into())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, AuthError::ScopeNotGranted(_)));
-        let err = auth::Host::refresh(&mut cap, STORAGE_SCOPE.into())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, AuthError::ScopeNotGranted(_)));
+        let err = auth::Host::ready(&mut cap).await.unwrap_err();
+        assert!(matches!(err, AuthError::NotGranted(_)));
+        let err = auth::Host::refresh(&mut cap, 1).await.unwrap_err();
+        assert!(matches!(err, AuthError::NotGranted(_)));
     }
 
     /// A token endpoint on loopback answering `t-1`, `t-2`, …; returns its URL and the count
@@ -341,36 +410,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refresh_drops_the_cached_token_and_fetches_a_fresh_one() {
+    async fn refresh_renews_once_per_generation_and_the_guest_sees_no_token() {
         use std::sync::atomic::Ordering;
         let (url, count) = token_endpoint().await;
-        let credential = || {
-            Arc::new(EntraCredential::new(
-                reqwest::Client::new(),
-                &url,
-                "contoso.onmicrosoft.com",
-                "app",
-                Secret::new("s3cret"),
-            ))
+        let credential = Arc::new(EntraCredential::new(
+            reqwest::Client::new(),
+            &url,
+            "contoso.onmicrosoft.com",
+            "app",
+            Secret::new("s3cret"),
+        ));
+        let authorizer = Arc::new(Authorizer::new(StorageCredential::Bearer(credential)));
+        let mut cap = AuthCapability::new(authorizer.clone());
+        assert_eq!(auth::Host::ready(&mut cap).await.unwrap(), 1);
+        assert_eq!(auth::Host::ready(&mut cap).await.unwrap(), 1, "cached");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        let bearer = |a: Arc<Authorizer>| async move {
+            let mut request = reqwest::Client::new()
+                .get("http://127.0.0.1:1/acct/fs")
+                .build()
+                .unwrap();
+            a.authorize(&mut request).await.unwrap();
+            request.headers()["authorization"]
+                .to_str()
+                .unwrap()
+                .to_string()
         };
-        let scope = || STORAGE_SCOPE.to_string();
-        let mut cap = AuthCapability::new(credential(), vec![scope()]);
-        let first = auth::Host::token(&mut cap, scope()).await.unwrap();
-        let cached = auth::Host::token(&mut cap, scope()).await.unwrap();
-        assert_eq!(
-            (first.token.as_str(), cached.token.as_str()),
-            ("t-1", "t-1")
-        );
-        let fresh = auth::Host::refresh(&mut cap, scope()).await.unwrap();
-        assert_eq!(fresh.token, "t-2");
-        assert!(fresh.expires_at_ms > 0);
-        let after = auth::Host::token(&mut cap, scope()).await.unwrap();
-        assert_eq!(after.token, "t-2", "the refreshed token is cached");
+        assert_eq!(bearer(authorizer.clone()).await, "Bearer t-1");
+        // Two refusals of generation 1 share one renewal.
+        assert_eq!(auth::Host::refresh(&mut cap, 1).await.unwrap(), 2);
+        assert_eq!(auth::Host::refresh(&mut cap, 1).await.unwrap(), 2);
         assert_eq!(count.load(Ordering::SeqCst), 2);
-
-        // A refused token is never handed out again, however new it is.
-        let again = auth::Host::refresh(&mut cap, scope()).await.unwrap();
-        assert_eq!(again.token, "t-3");
-        assert_eq!(count.load(Ordering::SeqCst), 3);
+        assert_eq!(bearer(authorizer.clone()).await, "Bearer t-2");
+        // A refusal of the current generation renews it, however new its token is.
+        assert_eq!(auth::Host::refresh(&mut cap, 2).await.unwrap(), 3);
+        assert_eq!(bearer(authorizer).await, "Bearer t-3");
     }
 }

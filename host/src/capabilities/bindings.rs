@@ -41,8 +41,8 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
     types::Job {
         name: job.name.clone(),
         account: types::Account {
-            client_id: a.client_id.clone(),
-            tenant_id: a.tenant_id.clone(),
+            credential: credential_kind(job),
+            identity: identity(job),
             account_name: a.account_name.clone(),
             container: a.container.clone(),
             dfs_endpoint: a.dfs_endpoint.clone(),
@@ -67,6 +67,35 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
         owner: job.owner.clone(),
         run_id: run_id.to_string(),
         started_at_ms,
+    }
+}
+
+/// The kind of `job`'s storage credential, as the contract names it.
+pub fn credential_kind(job: &Job) -> types::CredentialKind {
+    use crate::job::credential::AuthKind;
+    match job.account.credential.as_ref().map(|c| c.kind()) {
+        Some(AuthKind::SharedKey) => types::CredentialKind::SharedKey,
+        Some(AuthKind::Sas) => types::CredentialKind::Sas,
+        Some(AuthKind::WorkloadIdentity) => types::CredentialKind::WorkloadIdentity,
+        Some(AuthKind::ManagedIdentity) => types::CredentialKind::ManagedIdentity,
+        Some(AuthKind::ClientSecret) | None => types::CredentialKind::ClientSecret,
+    }
+}
+
+/// Who `job`'s storage requests act as, for the guest's messages (never a secret).
+pub fn identity(job: &Job) -> String {
+    use crate::job::credential::AuthKind;
+    let a = &job.account;
+    match a.credential.as_ref().map(|c| c.kind()) {
+        Some(AuthKind::SharedKey) => format!("the account key of `{}`", a.account_name),
+        Some(AuthKind::Sas) => format!("the SAS for `{}`", a.account_name),
+        Some(AuthKind::ManagedIdentity) if a.client_id.is_empty() => {
+            "the system-assigned managed identity".to_string()
+        }
+        Some(AuthKind::ManagedIdentity) => format!("the managed identity {}", a.client_id),
+        Some(AuthKind::WorkloadIdentity | AuthKind::ClientSecret) | None => {
+            format!("the app {} in tenant {}", a.client_id, a.tenant_id)
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! ([`body`]) and sent by a [`pipeline`] that keeps a bounded number of requests in flight
 //! on the runtime's other threads while the guest goes on. Each request is retried on its
 //! own as the job's `[http]` says (`crate::plumbing::retry`): transient statuses and transport
-//! failures, never a 401.
+//! failures, never a 401. After the policy check the run's [`Authorizer`] adds the storage
+//! credential to the request: the guest never sees it, and may not set `Authorization`.
 
 pub mod body;
 pub mod pipeline;
@@ -19,6 +20,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use crate::plumbing::client::describe_error;
 use crate::plumbing::retry::{self, RetryConfig};
 
+use crate::capabilities::auth::Authorizer;
 use crate::capabilities::bindings::errors::HttpError;
 use crate::capabilities::bindings::http::{self, Header, Method, Request, RequestHead, Response};
 use body::{HeldBody, MemoryBudget};
@@ -75,6 +77,8 @@ pub struct HttpCapability {
 struct Outbound {
     client: Option<reqwest::Client>,
     allowed: Vec<Origin>,
+    /// Authorizes each request to the allowed origins; none: requests go as they are.
+    authorizer: Option<Arc<Authorizer>>,
     retry: RetryConfig,
     request_timeout: Option<Duration>,
 }
@@ -92,6 +96,7 @@ impl HttpCapability {
             outbound: Arc::new(Outbound {
                 client: Some(client),
                 allowed,
+                authorizer: None,
                 retry,
                 request_timeout: None,
             }),
@@ -110,12 +115,21 @@ impl HttpCapability {
         self
     }
 
+    /// Authorizes every request (after the policy check) with `authorizer`.
+    pub fn with_authorizer(mut self, authorizer: Arc<Authorizer>) -> Self {
+        Arc::get_mut(&mut self.outbound)
+            .expect("set before any request")
+            .authorizer = Some(authorizer);
+        self
+    }
+
     /// Grants nothing.
     pub fn none() -> Self {
         HttpCapability {
             outbound: Arc::new(Outbound {
                 client: None,
                 allowed: Vec::new(),
+                authorizer: None,
                 retry: RetryConfig::none(),
                 request_timeout: None,
             }),
@@ -189,28 +203,41 @@ impl Outbound {
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        // Framing headers are the client's business.
-        let headers: Vec<Header> = head
+        if head
             .headers
-            .into_iter()
-            .filter(|Header { name, .. }| {
-                !["host", "content-length", "transfer-encoding", "connection"]
-                    .iter()
-                    .any(|h| name.eq_ignore_ascii_case(h))
-            })
-            .collect();
-        // Each attempt resends the whole request; the body is shared, not copied.
-        let make = || {
-            let mut builder = client.request(method.clone(), url.clone());
-            for Header { name, value } in &headers {
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("authorization"))
+        {
+            return Err(HttpError::InvalidRequest(
+                "the request sets `Authorization`: the host authorizes requests itself, and the \
+                 component never holds a credential"
+                    .into(),
+            ));
+        }
+        // Framing headers are the client's business.
+        let mut builder = client.request(method, url);
+        for Header { name, value } in &head.headers {
+            let framing = ["host", "content-length", "transfer-encoding", "connection"]
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h));
+            if !framing {
                 builder = builder.header(name, value);
             }
-            if let Some(timeout) = self.request_timeout {
-                builder = builder.timeout(timeout);
-            }
-            builder.body(body.clone())
-        };
-        let answer = retry::send(&self.retry, make).await.map_err(classify)?;
+        }
+        if let Some(timeout) = self.request_timeout {
+            builder = builder.timeout(timeout);
+        }
+        // The body is shared, not copied, by each attempt.
+        let mut request = builder.body(body).build().map_err(classify)?;
+        if let Some(authorizer) = &self.authorizer {
+            authorizer
+                .authorize(&mut request)
+                .await
+                .map_err(HttpError::Credential)?;
+        }
+        let answer = retry::send_request(&self.retry, client, request)
+            .await
+            .map_err(classify)?;
         let headers = answer
             .headers
             .iter()

@@ -15,7 +15,7 @@ pub mod source;
 pub struct Capabilities {
     /// Outbound HTTP to the job's origins.
     pub http: http::HttpCapability,
-    /// Tokens for the job's scopes.
+    /// The generation and renewal of the job's storage credential (never the credential).
     pub auth: auth::AuthCapability,
     /// The job's dataset.
     pub source: source::SourceCapability,

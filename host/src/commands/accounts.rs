@@ -12,17 +12,20 @@ use serde_json::Value;
 
 mod probe;
 
-use crate::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use crate::capabilities::auth::authorizer::AppProof;
+use crate::capabilities::auth::{Authorizer, EntraCredential, StorageCredential};
 use crate::job::accounts::{SavedAccount, Store, StoredSecret};
+use crate::job::credential::{Credential, Sas};
 use crate::job::{DEFAULT_AUTHORITY_HOST, check_endpoint};
 
 /// `adls-writeback accounts …`.
 #[derive(Debug, Subcommand)]
 pub enum AccountsCommand {
-    /// Save an account (replaces one of the same name). The secret is a reference
+    /// Save an account (replaces one of the same name). The secret (the app's client
+    /// secret, the account key or the SAS token, as --auth says) is a reference
     /// (--secret-env, --secret-file) or read from standard input (--secret-stdin) and kept
     /// in the accounts file, which is then mode 0600.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the saved accounts.
     List {
         /// Print JSON.
@@ -42,8 +45,8 @@ pub enum AccountsCommand {
         /// The account's name.
         name: String,
     },
-    /// Get a storage token with the account's app, check that its file system exists and
-    /// the app may list it, and prove write access: create, write and delete a small
+    /// Check the account's credential (get a storage token, for an Entra ID app), check
+    /// that its file system exists and may be listed, and prove write access: create, write and delete a small
     /// `_`-prefixed probe file (exit 1 when any step fails, with the service's error
     /// explained).
     Test {
@@ -58,12 +61,15 @@ pub enum AccountsCommand {
 pub struct AddArgs {
     /// The account's name, as job files name it (`account = "NAME"`).
     pub name: String,
-    /// Application (client) ID of the Entra ID app.
-    #[arg(long)]
-    pub client_id: String,
-    /// Directory (tenant) ID or domain.
-    #[arg(long)]
-    pub tenant_id: String,
+    /// The credential kind: client-secret (default), shared-key or sas.
+    #[arg(long, default_value = "client-secret", value_parser = ["client-secret", "shared-key", "sas"])]
+    pub auth: String,
+    /// Application (client) ID of the Entra ID app (with --auth client-secret).
+    #[arg(long, required_if_eq("auth", "client-secret"))]
+    pub client_id: Option<String>,
+    /// Directory (tenant) ID or domain (with --auth client-secret).
+    #[arg(long, required_if_eq("auth", "client-secret"))]
+    pub tenant_id: Option<String>,
     /// Storage account name.
     #[arg(long)]
     pub account_name: String,
@@ -92,7 +98,7 @@ pub struct AddArgs {
 pub async fn main(command: AccountsCommand) -> anyhow::Result<ExitCode> {
     let mut store = Store::load_default()?;
     match command {
-        AccountsCommand::Add(args) => add(&mut store, args),
+        AccountsCommand::Add(args) => add(&mut store, *args),
         AccountsCommand::List { json } => {
             if json {
                 let list: Vec<Value> = store.iter().map(|(n, a)| describe(n, a)).collect();
@@ -154,6 +160,7 @@ fn describe(name: &str, a: &SavedAccount) -> Value {
     let default_dfs = crate::plumbing::dfs::default_endpoint(&a.account_name);
     serde_json::json!({
         "name": name,
+        "auth": a.auth.as_deref().unwrap_or("client-secret"),
         "client_id": a.client_id,
         "tenant_id": a.tenant_id,
         "client_secret": a.client_secret.describe(),
@@ -195,8 +202,9 @@ fn add(store: &mut Store, args: AddArgs) -> anyhow::Result<ExitCode> {
         StoredSecret::Value(value)
     };
     let account = SavedAccount {
-        client_id: args.client_id,
-        tenant_id: args.tenant_id,
+        auth: (args.auth != "client-secret").then(|| args.auth.clone()),
+        client_id: args.client_id.unwrap_or_default(),
+        tenant_id: args.tenant_id.unwrap_or_default(),
         client_secret,
         account_name: args.account_name,
         container: args.container,
@@ -221,11 +229,25 @@ fn add(store: &mut Store, args: AddArgs) -> anyhow::Result<ExitCode> {
 async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
     let a = find(store, name)?;
     let section = store.section(name).expect("found above");
-    let secret = section
+    let base = store.path().parent().unwrap_or(std::path::Path::new("."));
+    let reference = section
         .client_secret
-        .expect("a saved account has a secret")
-        .resolve(store.path().parent().unwrap_or(std::path::Path::new(".")))
-        .map_err(|e| anyhow::anyhow!("account `{name}`: client secret: {e}"))?;
+        .or(section.account_key)
+        .or(section.sas_token)
+        .expect("a saved account has a secret");
+    let secret = reference
+        .resolve(base)
+        .map_err(|e| anyhow::anyhow!("account `{name}`: secret: {e}"))?;
+    let kind = a.auth.as_deref().unwrap_or("client-secret");
+    let credential = match kind {
+        "shared-key" => Credential::SharedKey(secret),
+        "sas" => {
+            let sas = Sas::parse(secret.expose())
+                .map_err(|e| anyhow::anyhow!("account `{name}`: the SAS token {e}"))?;
+            Credential::Sas(sas)
+        }
+        _ => Credential::ClientSecret(secret),
+    };
     let authority = a
         .authority_host
         .as_deref()
@@ -234,43 +256,54 @@ async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
         .dfs_endpoint
         .clone()
         .unwrap_or_else(|| crate::plumbing::dfs::default_endpoint(&a.account_name));
+    let who = if a.client_id.is_empty() {
+        format!("{kind} credential")
+    } else {
+        format!("app {} in tenant {}", a.client_id, a.tenant_id)
+    };
     println!(
-        "Testing account `{name}`: app {} in tenant {}, storage {}/{}",
-        a.client_id, a.tenant_id, a.account_name, a.container
+        "Testing account `{name}`: {who}, storage {}/{}",
+        a.account_name, a.container
     );
     let client = crate::plumbing::client::client_trusting(None)?;
-    let credential = EntraCredential::new(
-        client.clone(),
-        authority,
-        &a.tenant_id,
-        &a.client_id,
-        secret,
-    );
-    let token = match credential.token(STORAGE_SCOPE).await {
-        Ok(token) => {
-            println!("  token        ok: Entra ID issued a storage token");
-            token.token
+    let storage_credential =
+        StorageCredential::of(&credential, &a.account_name, &client, |proof| {
+            let secret = match proof {
+                AppProof::Secret(secret) => secret.clone(),
+                AppProof::FederatedTokenFile(_) => unreachable!("saved accounts hold a secret"),
+            };
+            EntraCredential::new(
+                client.clone(),
+                authority,
+                &a.tenant_id,
+                &a.client_id,
+                secret,
+            )
+        });
+    let authorizer = Authorizer::new(storage_credential);
+    match authorizer.ready().await {
+        Ok(_) if kind == "client-secret" => {
+            println!("  token        ok: Entra ID issued a storage token")
         }
+        Ok(_) => println!("  credential   ok: {kind} (checked by the requests below)"),
         Err(e) => {
-            // Worded as a run's token failure is (an Entra ID credential never answers
-            // `scope-not-granted`: only a job's policy does).
             let message = crate::runner::wording::auth_message(&e);
-            println!("  token        FAILED: {message}");
+            println!("  credential   FAILED: {message}");
             return Ok(ExitCode::from(super::EXIT_FAILED));
         }
-    };
+    }
     let storage = probe::Storage {
         client: &client,
         dfs: &dfs,
         container: &a.container,
-        token: &token,
+        authorizer: &authorizer,
     };
     if let Err(message) = storage.can_list().await {
         println!("  file system  FAILED: {message}");
         return Ok(ExitCode::from(super::EXIT_FAILED));
     }
     println!(
-        "  file system  ok: `{}` exists and the app may list it",
+        "  file system  ok: `{}` exists and may be listed",
         a.container
     );
     match storage.can_write().await {

@@ -65,7 +65,11 @@ pub fn text(audit: &Audit) -> String {
     if let Some(job) = &audit.job {
         let _ = writeln!(out, "\nJob `{}` grants", job.job);
         let _ = writeln!(out, "  origins  {}", list(&job.origins));
-        let _ = writeln!(out, "  scopes   {}", list(&job.scopes));
+        let _ = writeln!(
+            out,
+            "  credential {} (the host authorizes each request; the component never sees it)",
+            job.credential
+        );
         let _ = writeln!(out, "  dataset  {}", job.dataset);
     }
     let _ = writeln!(out, "\nImports ({})", audit.imports.len());

@@ -93,6 +93,7 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
             "client_id": well_known::CLIENT_ID,
             "client_secret": well_known::CLIENT_SECRET,
             "account_name": well_known::ACCOUNT_NAME,
+            "account_key": well_known::ACCOUNT_KEY,
             "container": well_known::CONTAINER,
             "domo_client_id": well_known::DOMO_CLIENT_ID,
             "domo_client_secret": well_known::DOMO_CLIENT_SECRET,
@@ -123,6 +124,7 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         println!("  client_id        {}", well_known::CLIENT_ID);
         println!("  client_secret    {}", well_known::CLIENT_SECRET);
         println!("  account_name     {}", well_known::ACCOUNT_NAME);
+        println!("  account_key      {}", well_known::ACCOUNT_KEY);
         println!("  container        {}", well_known::CONTAINER);
         println!("  domo client_id   {}", well_known::DOMO_CLIENT_ID);
         println!("  domo secret      {}", well_known::DOMO_CLIENT_SECRET);

@@ -58,11 +58,16 @@ impl StoredSecret {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SavedAccount {
-    /// Application (client) ID.
+    /// The credential kind (`account.auth`): `client-secret` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// Application (client) ID (empty for a key or SAS).
+    #[serde(default)]
     pub client_id: String,
-    /// Directory (tenant) ID or domain.
+    /// Directory (tenant) ID or domain (empty for a key or SAS).
+    #[serde(default)]
     pub tenant_id: String,
-    /// The app's client secret.
+    /// The kind's secret: the app's client secret, the account key or the SAS token.
     pub client_secret: StoredSecret,
     /// Storage account name.
     pub account_name: String,
@@ -193,10 +198,22 @@ impl Store {
             },
             StoredSecret::Value(v) => SecretRef::Resolved(Secret::new(v.clone())),
         };
+        let (client_secret, account_key, sas_token) = match a.auth.as_deref() {
+            Some("shared-key") => (None, Some(client_secret), None),
+            Some("sas") => (None, None, Some(client_secret)),
+            _ => (Some(client_secret), None, None),
+        };
+        let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
         Some(AccountSection {
-            client_id: Some(a.client_id.clone()),
-            tenant_id: Some(a.tenant_id.clone()),
-            client_secret: Some(client_secret),
+            auth: a.auth.clone(),
+            cloud: None,
+            client_id: non_empty(&a.client_id),
+            tenant_id: non_empty(&a.tenant_id),
+            client_secret,
+            account_key,
+            sas_token,
+            federated_token_file: None,
+            identity_endpoint: None,
             account_name: Some(a.account_name.clone()),
             container: Some(a.container.clone()),
             dfs_endpoint: a.dfs_endpoint.clone(),
@@ -246,12 +263,12 @@ pub enum AccountField {
     /// `account = "name"`.
     Named(String),
     /// `[account]`.
-    Inline(AccountSection),
+    Inline(Box<AccountSection>),
 }
 
 impl Default for AccountField {
     fn default() -> Self {
-        AccountField::Inline(AccountSection::default())
+        AccountField::Inline(Box::default())
     }
 }
 
@@ -271,7 +288,7 @@ impl<'de> Deserialize<'de> for AccountField {
                 map: A,
             ) -> Result<AccountField, A::Error> {
                 AccountSection::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(AccountField::Inline)
+                    .map(|section| AccountField::Inline(Box::new(section)))
             }
         }
         d.deserialize_any(Visitor)
@@ -292,7 +309,7 @@ impl AccountField {
         problems: &mut Vec<FieldError>,
     ) -> AccountSection {
         let name = match self {
-            AccountField::Inline(section) => return section,
+            AccountField::Inline(section) => return *section,
             AccountField::Named(name) => name,
         };
         let found = load().map(|store| (store.section(&name), store.path().to_path_buf()));

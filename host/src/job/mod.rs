@@ -7,6 +7,7 @@
 //! `validate` checks the rest.
 
 pub mod accounts;
+pub mod credential;
 pub mod retry;
 pub mod schedule;
 pub mod secret;
@@ -66,23 +67,36 @@ pub struct JobFile {
     stem: String,
 }
 
-/// `[account]`: the Entra ID application and the storage account.
+/// `[account]`: the storage account and its credential.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
+    /// How requests are authorized: `client-secret` (default), `shared-key`, `sas`,
+    /// `workload-identity`, `managed-identity` or `default`.
+    pub auth: Option<String>,
+    /// `public` (default), `china` or `us-government`: the DFS suffix and the authority.
+    pub cloud: Option<String>,
     /// The Entra ID application (client) ID.
     pub client_id: Option<String>,
     /// The tenant: a GUID or a domain.
     pub tenant_id: Option<String>,
     /// Where the client secret is (`{ env = … }` or `{ file = … }`); never inline.
     pub client_secret: Option<SecretRef>,
+    /// Where the account key is, with `auth = "shared-key"`.
+    pub account_key: Option<SecretRef>,
+    /// Where the SAS token is, with `auth = "sas"`.
+    pub sas_token: Option<SecretRef>,
+    /// The service account token file, with `auth = "workload-identity"`.
+    pub federated_token_file: Option<PathBuf>,
+    /// The managed identity's token endpoint, when not IMDS's (an emulator's, in tests).
+    pub identity_endpoint: Option<String>,
     /// The storage account's name.
     pub account_name: Option<String>,
     /// The container (file system) the job writes into.
     pub container: Option<String>,
-    /// The DFS endpoint, when not the account's default one in Azure's public cloud.
+    /// The DFS endpoint, when not the account's default one in its cloud.
     pub dfs_endpoint: Option<String>,
-    /// The Entra ID authority, when not `https://login.microsoftonline.com`.
+    /// The Entra ID authority, when not the cloud's (`https://login.microsoftonline.com`).
     pub authority_host: Option<String>,
 }
 
@@ -168,6 +182,13 @@ pub struct HttpSection {
     pub retry_timeout_secs: Option<u64>,
     /// Longest time one attempt of a request may take, in seconds.
     pub request_timeout_secs: Option<u64>,
+    /// The proxy every request goes through (`http://host:port`), instead of
+    /// `HTTPS_PROXY` / `HTTP_PROXY`; `NO_PROXY` still applies.
+    pub proxy: Option<String>,
+    /// The proxy's user name, for Basic authentication.
+    pub proxy_username: Option<String>,
+    /// Where the proxy's password is (`{ env = … }` or `{ file = … }`).
+    pub proxy_password: Option<SecretRef>,
 }
 
 /// `[emulator]`: paths are relative to the job file.
@@ -230,12 +251,14 @@ pub struct Job {
 /// The storage account and the credentials to reach it.
 #[derive(Debug, Clone)]
 pub struct Account {
-    /// The Entra ID application (client) ID.
+    /// The Entra ID application (client) ID (empty for a key or SAS).
     pub client_id: String,
-    /// The tenant: a GUID or a domain.
+    /// The tenant: a GUID or a domain (empty for a key or SAS).
     pub tenant_id: String,
-    /// The client secret, read from its reference (`None` when it could not be).
-    pub client_secret: Option<Secret>,
+    /// The credential, secrets read (`None` when it could not be).
+    pub credential: Option<crate::job::credential::Credential>,
+    /// The cloud the account lives in.
+    pub cloud: crate::job::credential::Cloud,
     /// The storage account's name.
     pub account_name: String,
     /// The container (file system).
@@ -352,6 +375,8 @@ pub struct Http {
     pub retry: crate::plumbing::retry::RetryConfig,
     /// Longest time one attempt of a request may take, its answer included.
     pub request_timeout: Duration,
+    /// `http.proxy`, with its credentials; none: the environment's proxy, if any.
+    pub proxy: Option<crate::plumbing::client::ProxySettings>,
 }
 
 impl Default for Http {
@@ -359,6 +384,7 @@ impl Default for Http {
         Http {
             retry: crate::plumbing::retry::RetryConfig::default(),
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            proxy: None,
         }
     }
 }
@@ -389,30 +415,40 @@ impl JobFile {
         let a = self.account.into_section(&mut problems);
         let from_env = |v: Option<String>, var: &str| v.or_else(|| std::env::var(var).ok());
         let account_name = a.account_name.unwrap_or_default();
-        let client_secret = match a.client_secret {
-            Some(r) => resolve_secret(&r, &base, "account.client_secret", &mut problems),
-            None => match std::env::var("AZURE_CLIENT_SECRET") {
-                Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-                _ => {
-                    problems.push(FieldError::new(
-                        "account.client_secret",
-                        "missing: give `{ env = \"NAME\" }` or `{ file = \"path\" }`, or set AZURE_CLIENT_SECRET",
-                    ));
-                    None
-                }
-            },
+        let cloud = match a.cloud.as_deref().map(credential::Cloud::parse) {
+            None => credential::Cloud::default(),
+            Some(Ok(cloud)) => cloud,
+            Some(Err(message)) => {
+                problems.push(FieldError::new("account.cloud", message));
+                credential::Cloud::default()
+            }
         };
+        let client_id = from_env(a.client_id, "AZURE_CLIENT_ID").unwrap_or_default();
+        let tenant_id = from_env(a.tenant_id, "AZURE_TENANT_ID").unwrap_or_default();
+        let run_bound = Duration::from_secs(self.limits.timeout_secs.unwrap_or(3600).max(1));
+        let keys = credential::CredentialKeys {
+            auth: a.auth.as_deref(),
+            client_id: &client_id,
+            tenant_id: &tenant_id,
+            client_secret: a.client_secret.as_ref(),
+            account_key: a.account_key.as_ref(),
+            sas_token: a.sas_token.as_ref(),
+            federated_token_file: a.federated_token_file.as_deref(),
+            identity_endpoint: a.identity_endpoint.as_deref(),
+        };
+        let credential = credential::resolve(keys, &base, run_bound, &mut problems);
         let authority_host = from_env(a.authority_host, "AZURE_AUTHORITY_HOST")
-            .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.into());
+            .unwrap_or_else(|| cloud.authority_host().into());
         check_endpoint("account.authority_host", &authority_host, &mut problems);
         let account = Account {
-            client_id: from_env(a.client_id, "AZURE_CLIENT_ID").unwrap_or_default(),
-            tenant_id: from_env(a.tenant_id, "AZURE_TENANT_ID").unwrap_or_default(),
-            client_secret,
+            client_id,
+            tenant_id,
+            credential,
+            cloud,
             dfs_endpoint: a
                 .dfs_endpoint
                 .map(|e| e.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| crate::plumbing::dfs::default_endpoint(&account_name)),
+                .unwrap_or_else(|| cloud.dfs_endpoint(&account_name)),
             account_name,
             container: a.container.unwrap_or_default(),
             authority_host: authority_host.trim_end_matches('/').to_string(),
@@ -432,7 +468,7 @@ impl JobFile {
         {
             limits.stall = Duration::from_secs(secs);
         }
-        let http = resolve_http(&self.http, &mut problems);
+        let http = resolve_http(&self.http, &base, &mut problems);
         if limits.fuel == Some(0) {
             problems.push(FieldError::new(
                 "limits.fuel",

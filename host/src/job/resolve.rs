@@ -144,8 +144,52 @@ pub(super) fn in_range(
     ok
 }
 
-pub(super) fn resolve_http(h: &HttpSection, problems: &mut Vec<FieldError>) -> Http {
+pub(super) fn resolve_http(h: &HttpSection, base: &Path, problems: &mut Vec<FieldError>) -> Http {
     let mut http = Http::default();
+    if let Some(url) = &h.proxy {
+        match Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                if !u.username().is_empty() || u.password().is_some() {
+                    problems.push(FieldError::new(
+                        "http.proxy",
+                        "holds credentials: give them as http.proxy_username and \
+                         http.proxy_password (a reference), never inline",
+                    ));
+                }
+                let password = h
+                    .proxy_password
+                    .as_ref()
+                    .and_then(|r| resolve_secret(r, base, "http.proxy_password", problems));
+                let credentials = match (&h.proxy_username, password) {
+                    (Some(user), Some(password)) => {
+                        Some((user.clone(), password.expose().to_string()))
+                    }
+                    (None, None) => None,
+                    (Some(_), None) if h.proxy_password.is_some() => None,
+                    _ => {
+                        problems.push(FieldError::new(
+                            "http.proxy_username",
+                            "give both http.proxy_username and http.proxy_password, or neither",
+                        ));
+                        None
+                    }
+                };
+                http.proxy = Some(crate::plumbing::client::ProxySettings {
+                    url: url.clone(),
+                    credentials,
+                });
+            }
+            _ => problems.push(FieldError::new(
+                "http.proxy",
+                format!("`{url}` is not a proxy URL: use http://host:port"),
+            )),
+        }
+    } else if h.proxy_username.is_some() || h.proxy_password.is_some() {
+        problems.push(FieldError::new(
+            "http.proxy",
+            "missing: proxy credentials are given but no http.proxy",
+        ));
+    }
     let retry = &mut http.retry;
     if let Some(n) = h.max_retries
         && in_range("http.max_retries", n.into(), 0, 20, problems)

@@ -11,8 +11,8 @@ fn load(text: &str) -> (Job, Vec<FieldError>) {
 
 const BASE: &str = r#"
     [account]
-    client_id = "c"
-    tenant_id = "t"
+    client_id = "11111111-2222-3333-4444-555555555555"
+    tenant_id = "contoso.onmicrosoft.com"
     client_secret = { file = "secret" }
     account_name = "acct"
     container = "box"
@@ -31,10 +31,10 @@ fn defaults_fill_the_gaps() {
         "https://acct.dfs.core.windows.net"
     );
     assert_eq!(job.account.authority_host, DEFAULT_AUTHORITY_HOST);
-    assert_eq!(
-        job.account.client_secret.as_ref().unwrap().expose(),
-        "s3cret"
-    );
+    match job.account.credential.as_ref().unwrap() {
+        crate::job::credential::Credential::ClientSecret(s) => assert_eq!(s.expose(), "s3cret"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(job.dataset_id(), "data");
     assert_eq!(job.output.naming, Naming::DatasetId);
     assert_eq!(job.output.block_size, DEFAULT_BLOCK_SIZE);
@@ -48,8 +48,8 @@ fn every_host_side_problem_is_reported_at_once() {
         .replace("path = \"data.csv\"", "path = \"nope.csv\"")
         + "[output]\nselect_filename = \"whatever\"\nupdate = \"merge\"\n";
     let text = text.replace(
-        "tenant_id = \"t\"",
-        "tenant_id = \"t\"\nauthority_host = \"http://login.example.com\"",
+        "tenant_id = \"contoso.onmicrosoft.com\"",
+        "tenant_id = \"contoso.onmicrosoft.com\"\nauthority_host = \"http://login.example.com\"",
     );
     let (_, problems) = load(&text);
     let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
@@ -70,7 +70,7 @@ fn every_host_side_problem_is_reported_at_once() {
 fn unknown_keys_are_refused_with_their_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("job.toml");
-    std::fs::write(&path, BASE.replace("client_id = \"c\"", "clientid = \"c\"")).unwrap();
+    std::fs::write(&path, BASE.replace("client_id =", "clientid =")).unwrap();
     let err = JobFile::load(&path).unwrap_err().to_string();
     assert!(err.contains("clientid"), "{err}");
 }
@@ -192,4 +192,47 @@ fn the_memory_cap_follows_the_blocks_in_flight() {
     );
     let (_, problems) = with("[limits]\nmemory_mib = 9000\n");
     assert_eq!(problems[0].field, "limits.memory_mib");
+}
+
+#[test]
+fn the_cloud_sets_the_endpoint_suffix_and_the_authority_unless_overridden() {
+    let text = BASE.replace("[account]", "[account]\ncloud = \"china\"");
+    let (job, problems) = load(&text);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        job.account.dfs_endpoint,
+        "https://acct.dfs.core.chinacloudapi.cn"
+    );
+    assert_eq!(job.account.authority_host, "https://login.chinacloudapi.cn");
+    let text = BASE.replace(
+        "[account]",
+        "[account]\ncloud = \"us-government\"\ndfs_endpoint = \"https://x.example\"\n\
+         authority_host = \"https://login.example\"",
+    );
+    let (job, _) = load(&text);
+    assert_eq!(job.account.dfs_endpoint, "https://x.example");
+    assert_eq!(job.account.authority_host, "https://login.example");
+    let (_, problems) = load(&BASE.replace("[account]", "[account]\ncloud = \"mars\""));
+    assert_eq!(problems[0].field, "account.cloud");
+}
+
+#[test]
+fn a_key_or_a_sas_replaces_the_app() {
+    let keyed = BASE.replace(
+        "client_secret = { file = \"secret\" }",
+        "auth = \"shared-key\"\naccount_key = { file = \"secret\" }",
+    );
+    let (job, problems) = load(&keyed);
+    // `s3cret` is not base64, so not an account key.
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "account.account_key");
+    assert!(job.account.credential.is_none());
+    let missing = BASE.replace("client_secret = { file = \"secret\" }", "auth = \"sas\"");
+    let (_, problems) = load(&missing);
+    assert_eq!(problems[0].field, "account.sas_token");
+    assert!(
+        problems[0].message.contains("AZURE_STORAGE_SAS_TOKEN"),
+        "{}",
+        problems[0].message
+    );
 }

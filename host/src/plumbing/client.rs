@@ -6,10 +6,41 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+/// A proxy for every request, and its Basic credentials (user, password). `Debug` never
+/// shows the password.
+#[derive(Clone, PartialEq)]
+pub struct ProxySettings {
+    /// `http://host:port`.
+    pub url: String,
+    /// User name and password.
+    pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for ProxySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self.credentials.as_ref().map(|(user, _)| user);
+        f.debug_struct("ProxySettings")
+            .field("url", &self.url)
+            .field("user", &user)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds the client every run shares: no redirects (a redirect could leave the granted
 /// origins), bounded connect and request times, the public roots plus those in `ca_file`.
-/// Certificate verification is never turned off.
+/// Certificate verification is never turned off. Proxies come from `HTTPS_PROXY`,
+/// `HTTP_PROXY` and `NO_PROXY` (and their lower-case forms), as the Azure SDKs and AzCopy read
+/// them, credentials in the URL included.
 pub fn client_trusting(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    client_with(ca_file, None)
+}
+
+/// [`client_trusting`], with every request through `proxy` when given (`NO_PROXY` still
+/// applies).
+pub fn client_with(
+    ca_file: Option<&Path>,
+    proxy: Option<&ProxySettings>,
+) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))
@@ -28,6 +59,15 @@ pub fn client_trusting(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client
         for root in roots {
             builder = builder.add_root_certificate(root);
         }
+    }
+    if let Some(settings) = proxy {
+        let mut proxy = reqwest::Proxy::all(&settings.url)
+            .with_context(|| format!("http.proxy `{}`", settings.url))?
+            .no_proxy(reqwest::NoProxy::from_env());
+        if let Some((user, password)) = &settings.credentials {
+            proxy = proxy.basic_auth(user, password);
+        }
+        builder = builder.proxy(proxy);
     }
     Ok(builder.build()?)
 }

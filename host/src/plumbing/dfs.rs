@@ -1,7 +1,7 @@
 //! The few DFS requests the host sends itself (`run --verify` reads a file back,
 //! `accounts test` probes a file system); the guest owns the protocol of an export. Written
-//! once here: the REST API version, how a request is authorised, where the service puts its
-//! error code, and the default endpoint of an account.
+//! once here: the REST API version, where the service puts its error code, and the default
+//! endpoint of an account. (The credential is added by `capabilities::auth::Authorizer`.)
 
 use reqwest::RequestBuilder;
 use reqwest::header::HeaderMap;
@@ -25,11 +25,9 @@ pub fn path_url(endpoint: &str, file_system: &str, path: &str) -> String {
     format!("{}/{path}", file_system_url(endpoint, file_system))
 }
 
-/// `request` with a storage bearer `token` and the API version.
-pub fn authorize(request: RequestBuilder, token: &str) -> RequestBuilder {
-    request
-        .bearer_auth(token)
-        .header("x-ms-version", API_VERSION)
+/// `request` with the API version.
+pub fn versioned(request: RequestBuilder) -> RequestBuilder {
+    request.header("x-ms-version", API_VERSION)
 }
 
 /// The service's error code (`x-ms-error-code`), if the answer carries one.
@@ -63,12 +61,11 @@ mod tests {
     }
 
     #[test]
-    fn requests_carry_the_token_and_the_version() {
+    fn requests_carry_the_version() {
         let client = reqwest::Client::new();
-        let request = authorize(client.get("https://acct.dfs.core.windows.net/fs"), "tok")
+        let request = versioned(client.get("https://acct.dfs.core.windows.net/fs"))
             .build()
             .unwrap();
-        assert_eq!(request.headers()["authorization"], "Bearer tok");
         assert_eq!(request.headers()["x-ms-version"], API_VERSION);
     }
 

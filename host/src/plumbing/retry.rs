@@ -238,6 +238,35 @@ where
     .await
 }
 
+/// Sends the built `request` with `client`, retried as `config` says: each attempt sends a
+/// copy of it (its body must be in memory, as every body the host sends is).
+pub async fn send_request(
+    config: &RetryConfig,
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<Buffered, reqwest::Error> {
+    let target = request.url().path().to_string();
+    let attempt = || async {
+        let copy = request
+            .try_clone()
+            .expect("the host's request bodies are in memory");
+        let response = client.execute(copy).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        Ok(Buffered {
+            status,
+            headers,
+            body,
+        })
+    };
+    retry(config, &target, attempt, |outcome| match outcome {
+        Ok(answer) => classify_status(answer.status.as_u16(), &answer.headers),
+        Err(error) => classify_error(error),
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capabilities::Capabilities;
-use crate::capabilities::auth::{AuthCapability, EntraCredential, granted_scopes};
+use crate::capabilities::auth::authorizer::AppProof;
+use crate::capabilities::auth::{AuthCapability, Authorizer, EntraCredential, StorageCredential};
 use crate::capabilities::bindings;
 use crate::capabilities::http::{HttpCapability, granted_origins};
 use crate::capabilities::log::LogCapability;
@@ -157,27 +158,16 @@ impl Runner {
         })
     }
 
-    /// The HTTP client of `job`'s run and its Entra ID credential, which the run's tokens
-    /// (and `--verify`'s) come from.
-    fn credential(&self, job: &Job) -> anyhow::Result<(reqwest::Client, Arc<EntraCredential>)> {
-        let client = match &job.ca_file {
-            Some(ca_file) => crate::plumbing::client::client_trusting(Some(ca_file))?,
-            None => self.client.clone(),
+    /// The HTTP client of `job`'s run and the authorizer of its storage requests (the run's
+    /// and `--verify`'s).
+    fn credential(&self, job: &Job) -> anyhow::Result<(reqwest::Client, Arc<Authorizer>)> {
+        let client = match (&job.ca_file, &job.http.proxy) {
+            (None, None) => self.client.clone(),
+            (ca_file, proxy) => {
+                crate::plumbing::client::client_with(ca_file.as_deref(), proxy.as_ref())?
+            }
         };
-        let a = &job.account;
-        let secret = a
-            .client_secret
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("account.client_secret is missing"))?;
-        let credential = EntraCredential::new(
-            client.clone(),
-            &a.authority_host,
-            &a.tenant_id,
-            &a.client_id,
-            secret,
-        )
-        .with_retry(job.http.retry.clone());
-        Ok((client, Arc::new(credential)))
+        Ok((client.clone(), Arc::new(authorizer(job, &client)?)))
     }
 
     /// What this job's run is granted: HTTP to its DFS endpoint, storage tokens from its
@@ -187,7 +177,7 @@ impl Runner {
         job: &Job,
         options: RunOptions,
         client: &reqwest::Client,
-        credential: Arc<EntraCredential>,
+        authorizer: Arc<Authorizer>,
     ) -> anyhow::Result<Capabilities> {
         let origins = granted_origins(job);
         let source = match &job.source {
@@ -220,14 +210,41 @@ impl Runner {
             job.output.concurrency as usize,
             job.http.retry.clone(),
         )
-        .with_request_timeout(job.http.request_timeout);
+        .with_request_timeout(job.http.request_timeout)
+        .with_authorizer(authorizer.clone());
         Ok(Capabilities {
             http,
-            auth: AuthCapability::new(credential, granted_scopes(job)),
+            auth: AuthCapability::new(authorizer),
             source: SourceCapability::new(source).with_stall(job.limits.stall),
             log: LogCapability::new(&job.name, options.progress),
         })
     }
+}
+
+/// The authorizer of `job`'s storage requests, its Entra ID token requests sent by `client`.
+pub fn authorizer(job: &Job, client: &reqwest::Client) -> anyhow::Result<Authorizer> {
+    let a = &job.account;
+    let credential = a
+        .credential
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("the [account] credential is missing"))?;
+    if let crate::job::credential::Credential::Sas(sas) = credential {
+        sas.check_expiry(SystemTime::now(), job.limits.timeout)
+            .map_err(|e| anyhow::anyhow!("account.sas_token: {e}"))?;
+    }
+    let storage = StorageCredential::of(credential, &a.account_name, client, |proof| {
+        let (authority, tenant, app) = (&a.authority_host, &a.tenant_id, &a.client_id);
+        match proof {
+            AppProof::Secret(secret) => {
+                EntraCredential::new(client.clone(), authority, tenant, app, secret.clone())
+            }
+            AppProof::FederatedTokenFile(file) => {
+                EntraCredential::federated(client.clone(), authority, tenant, app, file.into())
+            }
+        }
+        .with_retry(job.http.retry.clone())
+    });
+    Ok(Authorizer::new(storage))
 }
 
 /// A new run ID: the start time and a random suffix, e.g. `20261128T224100Z-1a2b3c4d`.

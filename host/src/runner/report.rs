@@ -115,7 +115,8 @@ pub enum FailureKind {
     Ownership,
     /// The dataset could not be described or read.
     Source,
-    /// No token: Entra ID refused or could not be reached.
+    /// No usable credential: refused (by Entra ID, or a key or SAS the service refused), or
+    /// not to be had.
     Auth,
     /// A request failed without an answer from the service.
     Http,

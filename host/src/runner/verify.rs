@@ -7,7 +7,7 @@ use base64::Engine as _;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use crate::capabilities::auth::{EntraCredential, STORAGE_SCOPE};
+use crate::capabilities::auth::Authorizer;
 use crate::job::UpdateMode;
 use crate::plumbing::client::describe_error;
 use crate::plumbing::dfs;
@@ -139,13 +139,14 @@ fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
 enum ReadError {
     Status(u16, reqwest::header::HeaderMap, String),
     Transport(reqwest::Error),
+    Credential(crate::capabilities::bindings::errors::AuthError),
 }
 
-/// Reads `report`'s file back (with a token from `credential`, retried as `retry` says) and
+/// Reads `report`'s file back (authorized by `authorizer`, retried as `retry` says) and
 /// compares it with the report. The error is the message of a failure of kind `verify`.
 pub async fn verify(
     client: &reqwest::Client,
-    credential: &EntraCredential,
+    authorizer: &Authorizer,
     retry: &RetryConfig,
     report: &RunReport,
 ) -> Result<(), String> {
@@ -159,24 +160,22 @@ pub async fn verify(
         // Nothing was written: nothing to read back.
         return compare(&expected, &Digests::of(b""));
     }
-    let token = credential
-        .token(STORAGE_SCOPE)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot get a token to read the file back: {}",
-                crate::runner::wording::auth_message(&e)
-            )
-        })?
-        .token;
+    let cannot = |e| {
+        format!(
+            "cannot authorize reading the file back: {}",
+            crate::runner::wording::auth_message(&e)
+        )
+    };
+    authorizer.ready().await.map_err(cannot)?;
     let target = reqwest::Url::parse(&report.url)
         .map(|u| u.path().to_string())
         .unwrap_or_default();
-    let attempt = || read_back(client, &report.url, &token, start, length);
+    let attempt = || read_back(client, authorizer, &report.url, start, length);
     let outcome = retry::retry(retry, &target, attempt, |outcome| match outcome {
         Ok(_) => Verdict::Final,
         Err(ReadError::Status(status, headers, _)) => retry::classify_status(*status, headers),
         Err(ReadError::Transport(e)) => retry::classify_error(e),
+        Err(ReadError::Credential(_)) => Verdict::Final,
     })
     .await;
     let read = outcome.map_err(|e| match e {
@@ -189,6 +188,7 @@ pub async fn verify(
             report.path,
             describe_error(&e)
         ),
+        ReadError::Credential(e) => cannot(e),
     })?;
     compare(&expected, &read)
 }
@@ -196,14 +196,21 @@ pub async fn verify(
 /// One streamed GET of `length` bytes from `start`.
 async fn read_back(
     client: &reqwest::Client,
+    authorizer: &Authorizer,
     url: &str,
-    token: &str,
     start: u64,
     length: u64,
 ) -> Result<Digests, ReadError> {
-    let mut response = dfs::authorize(client.get(url), token)
+    let mut request = dfs::versioned(client.get(url))
         .header("Range", format!("bytes={start}-{}", start + length - 1))
-        .send()
+        .build()
+        .map_err(ReadError::Transport)?;
+    authorizer
+        .authorize(&mut request)
+        .await
+        .map_err(ReadError::Credential)?;
+    let mut response = client
+        .execute(request)
         .await
         .map_err(ReadError::Transport)?;
     let status = response.status().as_u16();

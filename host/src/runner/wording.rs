@@ -49,12 +49,12 @@ fn source_message(e: &errors::SourceError) -> String {
     }
 }
 
-/// A one-line description of a token failure.
+/// A one-line description of a credential failure.
 pub fn auth_message(e: &errors::AuthError) -> String {
     match e {
-        errors::AuthError::ScopeNotGranted(m) => format!("token refused: {m}"),
-        errors::AuthError::Rejected(m) => format!("Entra ID refused the credentials: {m}"),
-        errors::AuthError::Unavailable(m) => format!("Entra ID unavailable: {m}"),
+        errors::AuthError::NotGranted(m) => format!("no credential granted: {m}"),
+        errors::AuthError::Rejected(m) => format!("the credential was refused: {m}"),
+        errors::AuthError::Unavailable(m) => format!("no credential could be had: {m}"),
     }
 }
 
@@ -64,5 +64,6 @@ fn http_message(e: &errors::HttpError) -> String {
         errors::HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
         errors::HttpError::Timeout(m) => format!("request timed out: {m}"),
         errors::HttpError::Connection(m) => format!("connection failed: {m}"),
+        errors::HttpError::Credential(e) => auth_message(e),
     }
 }

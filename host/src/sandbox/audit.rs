@@ -90,7 +90,7 @@ pub struct Import {
     pub decision: Decision,
     /// What the grant allows, or why it is refused, in words.
     pub policy: String,
-    /// With `--job`: the concrete origins, scopes or dataset granted.
+    /// With `--job`: the concrete origins, credential kind or dataset granted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<String>,
     /// The functions the component uses from it.
@@ -117,16 +117,16 @@ pub struct Export {
 pub struct Function {
     /// The component-model name: `send`, `[method]reader.read`, `[constructor]x`, …
     pub name: String,
-    /// For example `func(scope: string) -> result<access-token, auth-error>`.
+    /// For example `func(refused: generation) -> result<generation, auth-error>`.
     pub signature: String,
 }
 
 /// A named type and its definition in WIT syntax.
 #[derive(Debug, Clone, Serialize)]
 pub struct TypeDef {
-    /// The type's name, e.g. `access-token`.
+    /// The type's name, e.g. `header`.
     pub name: String,
-    /// For example `record { token: string, expires-at-ms: u64 }`, or `resource`.
+    /// For example `record { name: string, value: string }`, or `resource`.
     pub definition: String,
 }
 
@@ -137,8 +137,11 @@ pub struct JobGrants {
     pub job: String,
     /// HTTP origins (`scheme://host:port`) requests may go to.
     pub origins: Vec<String>,
-    /// Token scopes.
-    pub scopes: Vec<String>,
+    /// The kind of storage credential the host authorizes the job's requests with
+    /// (`client-secret`, `shared-key`, `sas`).
+    pub credential: String,
+    /// How the component meets that credential: never (the host adds it to each request).
+    pub credential_seen_by_component: bool,
     /// The one dataset the source serves, e.g. `domo:<id>` or `file:<path>`.
     pub dataset: String,
 }
@@ -162,7 +165,13 @@ impl JobGrants {
         JobGrants {
             job: job.name.clone(),
             origins,
-            scopes: crate::capabilities::auth::granted_scopes(job),
+            credential: job
+                .account
+                .credential
+                .as_ref()
+                .map_or("none", |c| c.kind().as_str())
+                .to_string(),
+            credential_seen_by_component: false,
             dataset,
         }
     }
@@ -305,9 +314,11 @@ pub fn policy(name: &str, kind: &str) -> (Decision, String) {
         CONTRACT => match interface {
             "types" | "errors" => granted("types only, no functions"),
             "source" => granted("reads only the job's dataset"),
-            "auth" => {
-                granted("tokens only for the job's scopes; the client secret never leaves the host")
-            }
+            "auth" => granted(
+                "a generation number and a renewal of the job's storage credential; the \
+                 credential (token, key, SAS, signature) never leaves the host, which adds it \
+                 to each request to the job's origins",
+            ),
             "http" => granted(
                 "requests only to the job's origins (scheme, host and port); \
                  redirects are returned, never followed; request bodies the host holds count \
@@ -355,7 +366,10 @@ fn grants_for(name: &str, job: &JobGrants) -> Vec<String> {
     if is_contract(name, "http") {
         job.origins.clone()
     } else if is_contract(name, "auth") {
-        job.scopes.clone()
+        vec![format!(
+            "{} (held by the host, never seen by the component)",
+            job.credential
+        )]
     } else if is_contract(name, "source") {
         vec![job.dataset.clone()]
     } else {

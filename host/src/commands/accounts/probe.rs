@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::plumbing::dfs;
 
-/// The file system of one account, as its app's token sees it.
+/// The file system of one account, as its credential sees it.
 pub(super) struct Storage<'a> {
     /// The shared HTTP client.
     pub client: &'a reqwest::Client,
@@ -15,8 +15,8 @@ pub(super) struct Storage<'a> {
     pub dfs: &'a str,
     /// The container (file system).
     pub container: &'a str,
-    /// A storage bearer token.
-    pub token: &'a str,
+    /// Authorizes each request with the account's credential.
+    pub authorizer: &'a crate::capabilities::auth::Authorizer,
 }
 
 /// Which request a refusal answered, for the hint.
@@ -80,8 +80,16 @@ impl Storage<'_> {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, step: Step) -> Result<(), String> {
-        let response = dfs::authorize(request, self.token)
-            .send()
+        let mut request = dfs::versioned(request)
+            .build()
+            .map_err(|e| format!("bad request to {}: {e}", self.dfs))?;
+        self.authorizer
+            .authorize(&mut request)
+            .await
+            .map_err(|e| crate::runner::wording::auth_message(&e))?;
+        let response = self
+            .client
+            .execute(request)
             .await
             .map_err(|e| format!("cannot reach the DFS endpoint {}: {e}", self.dfs))?;
         let status = response.status();
@@ -126,6 +134,9 @@ fn hint(code: &str, step: Step, container: &str) -> String {
         ),
         ("InvalidAuthenticationInfo", _) => {
             "the token was refused: check `tenant_id` (the storage account's tenant)".into()
+        }
+        ("AuthenticationFailed", _) => {
+            "the signature was refused: check the account key or SAS, and `account_name`".into()
         }
         (_, Step::List) => "check `account_name`, `container` and `dfs_endpoint`".into(),
         _ => format!("the app could list `{container}` but not write a file there"),

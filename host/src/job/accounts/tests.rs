@@ -4,6 +4,7 @@ use super::*;
 
 fn account(secret: StoredSecret) -> SavedAccount {
     SavedAccount {
+        auth: None,
         client_id: "c".into(),
         tenant_id: "t".into(),
         client_secret: secret,

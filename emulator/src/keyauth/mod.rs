@@ -1,0 +1,101 @@
+//! Requests authorized with the account key, verified as the service does: SharedKey
+//! signatures ([`shared_key`]) and shared access signatures, account and service SAS
+//! ([`sas`]). Every account of the emulator has the published key
+//! [`crate::config::well_known::ACCOUNT_KEY`] (Azurite's `devstoreaccount1` key).
+
+pub(crate) mod sas;
+pub(crate) mod shared_key;
+
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use percent_encoding::percent_decode_str;
+use sha2::Sha256;
+
+use crate::config::well_known;
+use crate::errors::ServiceError;
+
+/// The service's first sentence of an `AuthenticationFailed` answer.
+const FAILED: &str = "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.";
+
+/// `403 AuthenticationFailed`, with the service's detail.
+fn authentication_failed(detail: &str) -> ServiceError {
+    ServiceError::new(
+        StatusCode::FORBIDDEN,
+        "AuthenticationFailed",
+        format!("{FAILED} AuthenticationErrorDetail: {detail}"),
+    )
+}
+
+/// The base64 HMAC-SHA256 of `text` under the emulator's account key.
+#[cfg(test)]
+pub(crate) fn sign(text: &str) -> String {
+    let key = BASE64
+        .decode(well_known::ACCOUNT_KEY)
+        .expect("the published key is base64");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
+    mac.update(text.as_bytes());
+    BASE64.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `signature` (base64) is the signature of `text`, compared in constant time.
+fn signed(text: &str, signature: &str) -> bool {
+    let Ok(given) = BASE64.decode(signature) else {
+        return false;
+    };
+    let key = BASE64
+        .decode(well_known::ACCOUNT_KEY)
+        .expect("the published key is base64");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
+    mac.update(text.as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
+/// The query's parameters, names and values percent-decoded (a `+` stays a `+`).
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// The account a path-style URL names (its first segment).
+fn account_of(uri: &Uri) -> &str {
+    uri.path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+}
+
+/// How a key-based request is authorized, if it is one: `Authorization: SharedKey …`, or a
+/// SAS (`sig` in the query) without an `Authorization` header.
+pub(crate) fn authorize(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<Result<(), ServiceError>> {
+    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some(value) => {
+            let credential = value.trim().strip_prefix("SharedKey ")?;
+            Some(shared_key::verify(method, uri, headers, credential.trim()))
+        }
+        None => {
+            let pairs = query_pairs(uri);
+            pairs
+                .iter()
+                .any(|(n, _)| n == "sig")
+                .then(|| sas::verify(method, uri, headers, &pairs))
+        }
+    }
+}
