@@ -12,6 +12,7 @@
 
 pub mod chunk;
 pub mod dfs;
+pub mod format;
 pub mod model;
 pub mod naming;
 pub mod ownership;
