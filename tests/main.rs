@@ -10,6 +10,7 @@ mod bad_input;
 mod conformance;
 mod e2e;
 mod embed_node;
+mod formats;
 mod hostile;
 mod http_retry;
 mod reliability;

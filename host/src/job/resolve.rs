@@ -124,6 +124,7 @@ pub(super) fn resolve_output(o: OutputSection, problems: &mut Vec<FieldError>) -
         concurrency: o.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         allow_empty: o.allow_empty.unwrap_or(false),
         strict: o.strict.unwrap_or(false),
+        files: crate::job::output::FileOptions::resolve(&o, problems),
     }
 }
 
