@@ -76,7 +76,9 @@ async fn bad_templates_are_refused_by_field_and_write_nothing() {
         let job = job(&h, "bad", output);
         let (code, report, stderr) = run_json(&job).await;
         assert_eq!(code, 2, "{output}: {report}\n{stderr}");
-        let fields = report["fields"].as_array().unwrap();
+        let fields = report["problems"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{output}: {report}"));
         assert!(
             fields
                 .iter()
@@ -100,8 +102,8 @@ async fn csv_gz_reads_back_through_gzip_as_the_csv_output() {
     );
     let (code, report, stderr) = run_json(&job).await;
     assert_eq!(code, 0, "{report}\n{stderr}");
-    assert_eq!(report["path"], "out/sales.csv.gz");
-    let gz = h.read_file("out/sales.csv.gz").await.unwrap();
+    assert_eq!(report["path"], "sales.csv.gz");
+    let gz = h.read_file("sales.csv.gz").await.unwrap();
     assert!(gz.len() < csv.len() / 2, "{} of {}", gz.len(), csv.len());
     assert_eq!(report["bytes"], gz.len() as u64);
     assert_eq!(report["md5"], md5_base64(&gz));
@@ -121,14 +123,14 @@ async fn csv_gz_reads_back_through_gzip_as_the_csv_output() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.stdout == csv, "gzip -d gives other bytes than the CSV");
-    let props = h.properties("out/sales.csv.gz").await;
+    let props = h.properties("sales.csv.gz").await;
     assert_eq!(props["content-type"], "application/gzip");
     let meta = &props["x-ms-properties"];
     assert_eq!(meta["dataset_id"], DATASET);
     assert_eq!(meta["run_id"], report["run_id"]);
     assert_eq!(meta["rows"], report["rows"].to_string().as_str());
     assert_eq!(meta["sha256"], sha256_base64(&gz).as_str());
-    assert_eq!(h.list_files().await, ["out/sales.csv.gz"]);
+    assert_eq!(h.list_files().await, ["sales.csv.gz"]);
 }
 
 /// Checks a split output in `dir` against its source and its manifest; returns the parts.
