@@ -68,7 +68,7 @@ async fn bad_templates_are_refused_by_field_and_write_nothing() {
         ("time_zone = \"Mars/Olympus\"\n", "output.time_zone", "IANA"),
         ("format = \"parquet\"\n", "output.format", "not offered"),
         (
-            "max_rows_per_file = 10\ndirectory = \"\"\n",
+            "max_rows_per_file = 10\n",
             "output.directory",
             "directory of its own",
         ),
