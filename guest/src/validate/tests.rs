@@ -414,7 +414,8 @@ fn templates_are_checked_by_field() {
 #[test]
 fn output_options_are_checked_by_field() {
     use crate::model::OutputFormat;
-    let cases: &[(fn(&mut Job), &str, &str)] = &[
+    type Case = (fn(&mut Job), &'static str, &'static str);
+    let cases: &[Case] = &[
         (
             |j| j.output.dialect.delimiter = b'x',
             "output.delimiter",
