@@ -268,3 +268,25 @@ async fn a_reader_sees_the_old_parts_or_the_new_during_a_replace() {
     );
     assert!(seen.contains("old"), "{seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partitioned_example_runs_against_the_embedded_emulator() {
+    let job = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/partitioned.toml");
+    let (code, report, stderr) = crate::support::Cli::run_json(std::path::Path::new(job))
+        .json()
+        .await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    let run_id = report["run_id"].as_str().unwrap();
+    let (y, m, d) = (&run_id[0..4], &run_id[4..6], &run_id[6..8]);
+    // Paris is ahead of UTC: the directory is the UTC date or the next one.
+    let path = report["path"].as_str().unwrap();
+    assert!(path.starts_with(&format!("sales/{y}/")), "{path}");
+    assert!(path >= format!("sales/{y}/{m}/{d}").as_str(), "{path}");
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3, "120 rows in parts of 50: {report}");
+    assert_eq!(
+        files[0]["path"],
+        format!("{path}/Regional Sales _sample_-00001.csv.gz").as_str()
+    );
+    assert_eq!(report["rows"], 120);
+}
