@@ -280,7 +280,6 @@ async fn the_partitioned_example_runs_against_the_embedded_emulator() {
     let (y, m, d) = (&run_id[0..4], &run_id[4..6], &run_id[6..8]);
     // Paris is ahead of UTC: the directory is the UTC date or the next one.
     let path = report["path"].as_str().unwrap();
-    assert!(path.starts_with(&format!("sales/{y}/")), "{path}");
     assert!(path >= format!("sales/{y}/{m}/{d}").as_str(), "{path}");
     let files = report["files"].as_array().unwrap();
     assert_eq!(files.len(), 3, "120 rows in parts of 50: {report}");
