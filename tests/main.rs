@@ -11,6 +11,7 @@ mod conformance;
 mod credentials;
 mod e2e;
 mod embed_node;
+mod formats;
 mod hostile;
 mod http_retry;
 mod proxy;

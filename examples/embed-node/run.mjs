@@ -113,6 +113,13 @@ async function main() {
       concurrency,
       allowEmpty: Boolean(args['allow-empty']),
       strict: Boolean(args.strict),
+      // The plain CSV file: no other format, dialect, parts or manifest.
+      format: 'csv',
+      dialect: { delimiter: 44, header: true, quoteAll: false, bom: undefined },
+      split: { maxRows: undefined, maxBytes: undefined },
+      manifest: false,
+      successMarker: false,
+      utcOffsetMinutes: 0,
     },
     owner: args.owner,
     runId: newRunId(),

@@ -443,5 +443,7 @@ fn status_text(status: u16) -> String {
     format!("HTTP {status} {reason} without error details")
 }
 
+mod output;
+
 #[cfg(test)]
 mod tests;

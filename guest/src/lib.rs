@@ -12,6 +12,7 @@
 
 pub mod chunk;
 pub mod dfs;
+pub mod format;
 pub mod model;
 pub mod naming;
 pub mod ownership;
@@ -227,6 +228,23 @@ mod glue {
                 concurrency: output.concurrency,
                 allow_empty: output.allow_empty,
                 strict: output.strict,
+                format: match output.format {
+                    types::OutputFormat::Csv => m::OutputFormat::Csv,
+                    types::OutputFormat::CsvGz => m::OutputFormat::CsvGz,
+                },
+                dialect: m::CsvDialect {
+                    delimiter: output.dialect.delimiter,
+                    header: output.dialect.header,
+                    quote_all: output.dialect.quote_all,
+                    bom: output.dialect.bom,
+                },
+                split: m::SplitLimits {
+                    max_rows: output.split.max_rows,
+                    max_bytes: output.split.max_bytes,
+                },
+                manifest: output.manifest,
+                success_marker: output.success_marker,
+                utc_offset_minutes: output.utc_offset_minutes,
             },
             owner,
             run_id,
@@ -392,6 +410,17 @@ mod glue {
                 m::Ownership::NotApplicable(s) => types::Ownership::NotApplicable(s),
             },
             dataset_name: r.dataset_name,
+            files: r
+                .files
+                .into_iter()
+                .map(|f| types::WrittenFile {
+                    path: f.path,
+                    rows: f.rows,
+                    bytes: f.bytes,
+                    md5: f.md5,
+                    sha256: f.sha256,
+                })
+                .collect(),
         }
     }
 

@@ -92,6 +92,90 @@ pub enum UpdateMode {
     Append,
 }
 
+/// The files' format (`types.output-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// CSV, `.csv`.
+    #[default]
+    Csv,
+    /// Gzip-compressed CSV, `.csv.gz`.
+    CsvGz,
+}
+
+impl OutputFormat {
+    /// The file extension, with its dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => ".csv",
+            OutputFormat::CsvGz => ".csv.gz",
+        }
+    }
+
+    /// The content type set on the files written.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "text/csv",
+            OutputFormat::CsvGz => "application/gzip",
+        }
+    }
+
+    /// The name the job file and the manifest give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::CsvGz => "csv.gz",
+        }
+    }
+}
+
+/// How CSV is written (`types.csv-dialect`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CsvDialect {
+    /// Field separator.
+    pub delimiter: u8,
+    /// Whether every file starts with the header record.
+    pub header: bool,
+    /// Quote every field.
+    pub quote_all: bool,
+    /// Byte-order mark: always, never, or as the source (`None`).
+    pub bom: Option<bool>,
+}
+
+impl Default for CsvDialect {
+    /// The source's own dialect: nothing re-encoded.
+    fn default() -> Self {
+        CsvDialect {
+            delimiter: b',',
+            header: true,
+            quote_all: false,
+            bom: None,
+        }
+    }
+}
+
+impl CsvDialect {
+    /// Whether records must be re-encoded (their fields written anew) rather than copied.
+    pub fn reencodes(&self) -> bool {
+        self.delimiter != b',' || self.quote_all
+    }
+}
+
+/// When the output is cut into parts (`types.split-limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SplitLimits {
+    /// Most data rows in one part.
+    pub max_rows: Option<u64>,
+    /// Most bytes in one part.
+    pub max_bytes: Option<u64>,
+}
+
+impl SplitLimits {
+    /// Whether either limit is set.
+    pub fn any(&self) -> bool {
+        self.max_rows.is_some() || self.max_bytes.is_some()
+    }
+}
+
 /// Where and how the output is written (`types.output`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {
@@ -112,6 +196,48 @@ pub struct Output {
     pub allow_empty: bool,
     /// Fail on a record whose field count differs from the header's.
     pub strict: bool,
+    /// The files' format.
+    pub format: OutputFormat,
+    /// How CSV is written.
+    pub dialect: CsvDialect,
+    /// Cutting the output into parts.
+    pub split: SplitLimits,
+    /// Write `_manifest.json`.
+    pub manifest: bool,
+    /// Write `_SUCCESS`.
+    pub success_marker: bool,
+    /// UTC offset of the job's time zone at the run's start, in minutes.
+    pub utc_offset_minutes: i32,
+}
+
+impl Output {
+    /// Whether the output is a directory of files (split, or with a manifest or marker)
+    /// rather than one file.
+    pub fn multi_file(&self) -> bool {
+        self.split.any() || self.manifest || self.success_marker
+    }
+
+    /// Whether the source's bytes go to one file as they are (today's fast path).
+    pub fn passthrough(&self) -> bool {
+        !self.multi_file()
+            && self.format == OutputFormat::Csv
+            && self.dialect == CsvDialect::default()
+    }
+}
+
+/// One file a run published (`types.written-file`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    /// Its path inside the file system.
+    pub path: String,
+    /// Data rows written to it.
+    pub rows: u64,
+    /// Bytes written to it.
+    pub bytes: u64,
+    /// Base64 MD5 of those bytes.
+    pub md5: String,
+    /// Base64 SHA-256 of those bytes.
+    pub sha256: String,
 }
 
 /// One run of a job (`types.job`).
@@ -180,6 +306,8 @@ pub struct Report {
     pub ownership: Ownership,
     /// The dataset's name.
     pub dataset_name: String,
+    /// Every data file written, in order.
+    pub files: Vec<WrittenFile>,
 }
 
 /// A column of the dataset (`source.column`).
@@ -456,6 +584,12 @@ pub(crate) fn sample_job() -> Job {
             concurrency: 4,
             allow_empty: false,
             strict: false,
+            format: OutputFormat::Csv,
+            dialect: CsvDialect::default(),
+            split: SplitLimits::default(),
+            manifest: false,
+            success_marker: false,
+            utc_offset_minutes: 0,
         },
         owner: None,
         run_id: "run-1".into(),

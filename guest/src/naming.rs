@@ -2,7 +2,10 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::model::{FileNaming, Job};
+use crate::model::{FileNaming, Job, OutputFormat};
+pub use template::Vars;
+
+pub mod template;
 
 /// Bytes left as they are in a URL path segment: RFC 3986 unreserved characters only
 /// (letters, digits, `-`, `.`, `_`, `~`). Everything else, `/` inside a segment included,
@@ -21,30 +24,69 @@ pub fn file_system(job: &Job) -> &str {
         .unwrap_or(&job.account.container)
 }
 
-/// The output file's name (it may hold `/`-separated subdirectories when given by the job):
-/// `<dataset id>.csv`, or the given name with `.csv` appended unless it already ends in
-/// `.csv` (in any case).
-pub fn file_name(job: &Job) -> String {
-    match &job.output.naming {
-        FileNaming::DatasetId => format!("{}.csv", job.dataset.id),
-        FileNaming::FileName(name) => with_csv_extension(name),
+/// What the name templates' tokens stand for in `job`'s run, the dataset being called
+/// `dataset_name` by its source.
+pub fn vars(job: &Job, dataset_name: &str) -> Vars {
+    Vars {
+        dataset_id: job.dataset.id.clone(),
+        dataset_name: dataset_name.to_owned(),
+        run_id: job.run_id.clone(),
+        started_at_ms: job.started_at_ms,
+        utc_offset_minutes: job.output.utc_offset_minutes,
     }
 }
 
-fn with_csv_extension(name: &str) -> String {
-    let has_ext = name.len() >= 4
-        && name.is_char_boundary(name.len() - 4)
-        && name[name.len() - 4..].eq_ignore_ascii_case(".csv");
-    if has_ext {
-        name.to_owned()
+/// The output directory (`output.directory` with its tokens filled in), `None` for the
+/// file system's root.
+pub fn directory(job: &Job, vars: &Vars) -> Option<String> {
+    job.output
+        .directory
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(|d| template::render(d, vars, None))
+}
+
+/// The output file's name (it may hold `/`-separated subdirectories when given by the job):
+/// `<dataset id>.<ext>`, or the given name (its tokens filled in) with the format's
+/// extension appended unless it already ends with it (in any case); a `.csv` name of a
+/// `csv.gz` output gets `.gz`. A part of a split output (`part` given) is named by the
+/// template's `{part}`, or else `<name>-<part, 5 digits>.<ext>`.
+pub fn file_name(job: &Job, vars: &Vars, part: Option<u32>) -> String {
+    let template = match &job.output.naming {
+        FileNaming::DatasetId => "{dataset_id}",
+        FileNaming::FileName(name) => name.as_str(),
+    };
+    let name = template::render(template, vars, part);
+    let (stem, suffix) = split_extension(&name, job.output.format);
+    match part {
+        Some(n) if !template::has_token(template, "part") => format!("{stem}-{n:05}{suffix}"),
+        _ => format!("{stem}{suffix}"),
+    }
+}
+
+/// `name` as stem and extension: the format's extension as `name` spells it, or the one
+/// to add.
+fn split_extension(name: &str, format: OutputFormat) -> (&str, String) {
+    let ends_with = |ext: &str| {
+        name.len() >= ext.len()
+            && name.is_char_boundary(name.len() - ext.len())
+            && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
+    };
+    let ext = format.extension();
+    if ends_with(ext) {
+        let at = name.len() - ext.len();
+        (&name[..at], name[at..].to_owned())
+    } else if format == OutputFormat::CsvGz && ends_with(".csv") {
+        let at = name.len() - 4;
+        (&name[..at], format!("{}.gz", &name[at..]))
     } else {
-        format!("{name}.csv")
+        (name, ext.to_owned())
     }
 }
 
 /// The target path inside the file system: `<directory>/<file name>`, or the file name alone.
-pub fn target_path(job: &Job) -> String {
-    join(job.output.directory.as_deref(), &file_name(job))
+pub fn target_path(job: &Job, vars: &Vars) -> String {
+    join(directory(job, vars).as_deref(), &file_name(job, vars, None))
 }
 
 /// The temporary path a replace writes before renaming it onto `target`: the same directory,
@@ -54,6 +96,15 @@ pub fn temp_path(target: &str, run_id: &str) -> String {
     match target.rsplit_once('/') {
         Some((dir, name)) => format!("{dir}/_{name}.{run_id}.tmp"),
         None => format!("_{target}.{run_id}.tmp"),
+    }
+}
+
+/// The directory a replaced multi-file output is moved to while the new one is renamed
+/// into place: `_<name>.<run id>.old` beside it, deleted right after.
+pub fn old_path(target: &str, run_id: &str) -> String {
+    match target.rsplit_once('/') {
+        Some((dir, name)) => format!("{dir}/_{name}.{run_id}.old"),
+        None => format!("_{target}.{run_id}.old"),
     }
 }
 
@@ -89,21 +140,29 @@ pub struct Target {
     pub endpoint: String,
     /// The file system written to.
     pub file_system: String,
-    /// The published file's path.
+    /// The published file's path; for a multi-file output, the output directory's.
     pub path: String,
-    /// The temporary path used by replace.
+    /// The temporary path used by replace (a directory, for a multi-file output).
     pub temp_path: String,
+    /// What the name templates' tokens stand for in this run.
+    pub vars: Vars,
 }
 
 impl Target {
-    /// Names the target of `job`.
-    pub fn new(job: &Job) -> Target {
-        let path = target_path(job);
+    /// Names the target of `job`, whose dataset its source calls `dataset_name`.
+    pub fn new(job: &Job, dataset_name: &str) -> Target {
+        let vars = vars(job, dataset_name);
+        let path = if job.output.multi_file() {
+            directory(job, &vars).unwrap_or_default()
+        } else {
+            target_path(job, &vars)
+        };
         Target {
             endpoint: job.account.dfs_endpoint.trim_end_matches('/').to_owned(),
             file_system: file_system(job).to_owned(),
             temp_path: temp_path(&path, &job.run_id),
             path,
+            vars,
         }
     }
 
@@ -155,8 +214,53 @@ mod tests {
             if let Some(n) = name {
                 job.output.naming = FileNaming::FileName((*n).to_owned());
             }
-            assert_eq!(target_path(&job), *want, "{dir:?} {name:?}");
+            let vars = vars(&job, "Sales");
+            assert_eq!(target_path(&job, &vars), *want, "{dir:?} {name:?}");
         }
+    }
+
+    #[test]
+    fn extensions_follow_the_format() {
+        let cases: &[(OutputFormat, &str, Option<u32>, &str)] = &[
+            (OutputFormat::CsvGz, "sales", None, "sales.csv.gz"),
+            (OutputFormat::CsvGz, "sales.csv", None, "sales.csv.gz"),
+            (OutputFormat::CsvGz, "sales.CSV.GZ", None, "sales.CSV.GZ"),
+            (OutputFormat::Csv, "sales", Some(3), "sales-00003.csv"),
+            (OutputFormat::Csv, "sales.csv", Some(12), "sales-00012.csv"),
+            (OutputFormat::CsvGz, "sales", Some(1), "sales-00001.csv.gz"),
+            (
+                OutputFormat::Csv,
+                "part{part}_{dataset_name}",
+                Some(7),
+                "part00007_EMEA _ Q1.csv",
+            ),
+        ];
+        for (format, name, part, want) in cases {
+            let mut job = sample_job();
+            job.output.format = *format;
+            job.output.naming = FileNaming::FileName((*name).to_owned());
+            let vars = vars(&job, "EMEA / Q1");
+            assert_eq!(file_name(&job, &vars, *part), *want, "{name} {part:?}");
+        }
+    }
+
+    #[test]
+    fn templated_directories_are_date_partitions() {
+        let mut job = sample_job();
+        job.output.directory = Some("sales/{yyyy}/{mm}/{dd}".into());
+        // 2023-11-14T22:13:20Z, and in UTC+2 already the 15th.
+        job.started_at_ms = 1_700_000_000_000;
+        let t = Target::new(&job, "x");
+        assert_eq!(
+            t.path,
+            "sales/2023/11/14/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee.csv"
+        );
+        job.output.utc_offset_minutes = 120;
+        job.output.split.max_rows = Some(10);
+        let t = Target::new(&job, "x");
+        assert_eq!(t.path, "sales/2023/11/15");
+        assert_eq!(t.temp_path, "sales/2023/11/_15.run-1.tmp");
+        assert_eq!(old_path(&t.path, "r"), "sales/2023/11/_15.r.old");
     }
 
     #[test]
@@ -164,7 +268,7 @@ mod tests {
         assert_eq!(temp_path("sales.csv", "r1"), "_sales.csv.r1.tmp");
         assert_eq!(temp_path("a/b/sales.csv", "r1"), "a/b/_sales.csv.r1.tmp");
         let job = sample_job();
-        let t = Target::new(&job);
+        let t = Target::new(&job, "Sales");
         assert_eq!(
             t.temp_path,
             "_aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee.csv.run-1.tmp"
@@ -193,7 +297,7 @@ mod tests {
     fn target_url() {
         let mut job = sample_job();
         job.output.directory = Some("daily reports".into());
-        let t = Target::new(&job);
+        let t = Target::new(&job, "Sales");
         assert_eq!(
             t.url(),
             "https://contosolake.dfs.core.windows.net/exports/daily%20reports/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee.csv"

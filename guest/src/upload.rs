@@ -34,7 +34,7 @@ use crate::chunk::{self, Block, Chunker};
 use crate::dfs::Dfs;
 use crate::model::{
     Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, Generation, HttpError, Job, JobError,
-    Level, Ownership, Report, Request, Response, SourceError, UpdateMode,
+    Level, Ownership, Report, Request, Response, SourceError, UpdateMode, WrittenFile,
 };
 use crate::naming::Target;
 use crate::{ownership, validate};
@@ -115,7 +115,7 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
     let info = host.describe(&job.dataset)?;
     let ownership = ownership::decide(job, &info).map_err(JobError::Ownership)?;
     host.log(Level::Info, &ownership_text(&ownership));
-    let target = Target::new(job);
+    let target = Target::new(job, &info.name);
     let dfs = Dfs::new(
         &target.endpoint,
         &target.file_system,
@@ -131,12 +131,25 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         generation: 0,
     };
     log_start(run.host, job, &target);
-    let file_size = match job.output.update {
-        UpdateMode::Replace => run.replace(&target)?,
-        UpdateMode::Append => run.append(&target)?,
+    let (file_size, files) = match (job.output.passthrough(), job.output.update) {
+        (true, UpdateMode::Replace) => (run.replace(&target)?, None),
+        (true, UpdateMode::Append) => (run.append(&target)?, None),
+        (false, _) => {
+            let (size, files) = run.encoded(&target, &info)?;
+            (size, Some(files))
+        }
     };
     let md5 = run.host.hash_value(&run.written.md5);
     let sha256 = run.host.hash_value(&run.written.sha256);
+    let files = files.unwrap_or_else(|| {
+        vec![WrittenFile {
+            path: target.path.clone(),
+            rows: run.written.rows,
+            bytes: run.written.bytes,
+            md5: BASE64.encode(&md5),
+            sha256: BASE64.encode(&sha256),
+        }]
+    });
     let written = run.written;
     run.host.log(
         Level::Info,
@@ -161,6 +174,7 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         blocks: written.blocks,
         ownership,
         dataset_name: info.name,
+        files,
     })
 }
 
@@ -199,6 +213,8 @@ struct Written<H: Host> {
     last_block: Option<(u64, H::Body)>,
     /// Rows and bytes of the appends the service has acknowledged.
     landed: (u64, u64),
+    /// Digests of a whole multi-file output, fed alongside each file's own.
+    also: Option<(H::Hasher, H::Hasher)>,
 }
 
 impl<H: Host> Written<H> {
@@ -212,6 +228,7 @@ impl<H: Host> Written<H> {
             sha256: host.hasher(Algorithm::Sha256),
             last_block: None,
             landed: (0, 0),
+            also: None,
         }
     }
 }
@@ -382,6 +399,10 @@ impl<H: Host> Run<'_, H> {
         let crc64 = self.host.digest(Algorithm::Crc64, &body);
         self.host.hash(&self.written.md5, &body);
         self.host.hash(&self.written.sha256, &body);
+        if let Some((md5, sha256)) = &self.written.also {
+            self.host.hash(md5, &body);
+            self.host.hash(sha256, &body);
+        }
         self.written.rows += rows;
         self.written.bytes += len;
         self.written.blocks += 1;
@@ -479,6 +500,7 @@ fn check_header(plan: &Plan<'_>, header: &[u8]) -> Result<(), DataError> {
 }
 
 mod append;
+mod encoded;
 mod recovery;
 mod replace;
 

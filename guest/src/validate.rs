@@ -4,7 +4,9 @@
 //! so quoting values is safe.
 
 use crate::model::{FileNaming, Job, SourceKind, ValidationError};
-use crate::naming;
+use crate::naming::{self, template};
+
+mod output;
 
 /// Smallest `output.block_size`: 64 KiB.
 pub const MIN_BLOCK_SIZE: u32 = 64 * 1024;
@@ -45,15 +47,25 @@ pub fn validate(job: &Job) -> Vec<ValidationError> {
     if let Some(fs) = &job.output.file_system {
         check("output.file_system", container_problem(fs, "file system"));
     }
-    let directory_problem = job
-        .output
-        .directory
-        .as_deref()
-        .and_then(|d| path_problem(d, PathKind::Directory));
+    // Templates are checked as written, then as a run would fill them in: the values
+    // going in are path-safe, so the literal text decides the rest.
+    let sample = naming::vars(job, "dataset");
+    let directory_problem = job.output.directory.as_deref().and_then(|d| {
+        template::problem(d, false)
+            .map(|why| format!("{} is not a valid name template ({why})", quote(d)))
+            .or_else(|| path_problem(&template::render(d, &sample, None), PathKind::Directory))
+    });
     let directory_ok = directory_problem.is_none();
     check("output.directory", directory_problem);
     let name_problem = match &job.output.naming {
-        FileNaming::FileName(name) => path_problem(name, PathKind::FileName),
+        FileNaming::FileName(name) => template::problem(name, true)
+            .map(|why| format!("{} is not a valid name template ({why})", quote(name)))
+            .or_else(|| {
+                path_problem(
+                    &template::render(name, &sample, Some(1)),
+                    PathKind::FileName,
+                )
+            }),
         FileNaming::DatasetId => None,
     };
     let name_ok = name_problem.is_none();
@@ -63,8 +75,9 @@ pub fn validate(job: &Job) -> Vec<ValidationError> {
             FileNaming::FileName(_) => "output.file_name",
             FileNaming::DatasetId => "output.directory",
         };
-        check(field, whole_path_problem(job));
+        check(field, whole_path_problem(job, &sample));
     }
+    crate::validate::output::check_output(job, &mut check);
     let block_size = job.output.block_size;
     check(
         "output.block_size",
@@ -340,8 +353,21 @@ fn path_problem(s: &str, kind: PathKind) -> Option<String> {
 
 /// Azure's limits, checked on the temporary path: it is longer than the target path, and
 /// written by every replace and by an append that finds no file yet.
-fn whole_path_problem(job: &Job) -> Option<String> {
-    let checked = &naming::temp_path(&naming::target_path(job), &job.run_id);
+fn whole_path_problem(job: &Job, sample: &naming::Vars) -> Option<String> {
+    let target = match job.output.multi_file() {
+        // A part's path is the longest a multi-file output writes, under its temporary
+        // directory.
+        true => format!(
+            "{}/{}",
+            naming::temp_path(
+                &naming::directory(job, sample).unwrap_or_default(),
+                &job.run_id
+            ),
+            naming::file_name(job, sample, Some(1))
+        ),
+        false => naming::temp_path(&naming::target_path(job, sample), &job.run_id),
+    };
+    let checked = &target;
     let what = "the temporary path written before the rename";
     let chars = checked.chars().count();
     let segments = checked.split('/').count();

@@ -204,6 +204,72 @@ impl Harness {
         }
     }
 
+    /// Deletes a file (or an empty directory).
+    pub async fn delete(&self, path: &str) {
+        let url = format!(
+            "{}/{}/{path}",
+            self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
+            well_known::CONTAINER
+        );
+        let token = self.storage_token().await;
+        let status = self
+            .client
+            .delete(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "deleting {path}: {status}");
+    }
+
+    /// A file's properties from `HEAD`: `content-type`, `content-md5`, and
+    /// `x-ms-properties` with its values decoded (an object).
+    pub async fn properties(&self, path: &str) -> Value {
+        use base64::Engine as _;
+        let url = format!(
+            "{}/{}/{path}",
+            self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
+            well_known::CONTAINER
+        );
+        let token = self.storage_token().await;
+        let response = self
+            .client
+            .head(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "HEAD {path}: {}",
+            response.status()
+        );
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        let mut properties = serde_json::Map::new();
+        for pair in header("x-ms-properties")
+            .split(',')
+            .filter(|p| !p.is_empty())
+        {
+            let (name, value) = pair.split_once('=').unwrap();
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .unwrap();
+            properties.insert(name.into(), String::from_utf8(value).unwrap().into());
+        }
+        serde_json::json!({
+            "content-type": header("content-type"),
+            "content-md5": header("content-md5"),
+            "x-ms-properties": properties,
+        })
+    }
+
     /// Every file (not directory) in the container, recursively.
     pub async fn list_files(&self) -> Vec<String> {
         let url = format!(

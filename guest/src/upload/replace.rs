@@ -56,7 +56,7 @@ impl<H: Host> Run<'_, H> {
     /// Sends the flush of the temporary file, then checks what the service committed: its
     /// length must be `size` (and its MD5 ours, when reported). A flush refused because a
     /// retry of it came after it had succeeded passes the same check.
-    fn flush_replaced(
+    pub(super) fn flush_replaced(
         &mut self,
         flush: crate::model::Request,
         path: &str,

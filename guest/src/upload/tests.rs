@@ -81,6 +81,13 @@ fn replace_writes_a_temporary_file_then_renames_it() {
                 name: "Dana Domo".into()
             }),
             dataset_name: "Sales".into(),
+            files: vec![crate::model::WrittenFile {
+                path: TARGET.into(),
+                rows: 5000,
+                bytes: data.len() as u64,
+                md5: md5_of(&data),
+                sha256: BASE64.encode(super::fake::digest(Algorithm::Sha256, &data)),
+            }],
         }
     );
     assert!(

@@ -295,3 +295,124 @@ fn quoting_escapes_and_truncates() {
     assert_eq!(q.chars().count(), 103);
     assert!(q.ends_with("…`"));
 }
+
+#[test]
+fn templates_are_checked_by_field() {
+    let bad: &[(Edit, &str, &str, &str)] = &[
+        (
+            set_directory,
+            "sales/{year}",
+            "output.directory",
+            "`{year}` is not a token",
+        ),
+        (
+            set_directory,
+            "sales/{yyyy",
+            "output.directory",
+            "never closed",
+        ),
+        (
+            set_directory,
+            "{part}",
+            "output.directory",
+            "output.file_name only",
+        ),
+        (
+            set_directory,
+            "../{yyyy}",
+            "output.directory",
+            "`..` segment",
+        ),
+        (
+            set_directory,
+            "/{yyyy}",
+            "output.directory",
+            "starts with a slash",
+        ),
+        (
+            set_file_name,
+            "{dataset_name}}",
+            "output.file_name",
+            "without its `{`",
+        ),
+        (
+            set_file_name,
+            "../{date}",
+            "output.file_name",
+            "`..` segment",
+        ),
+        (
+            set_file_name,
+            "a//{date}",
+            "output.file_name",
+            "empty segment",
+        ),
+    ];
+    for (edit, value, field, want) in bad {
+        let found = fields_after(|j| edit(j, value));
+        assert!(
+            found.iter().any(|(f, m)| f == field && m.contains(want)),
+            "{value}: {found:?}"
+        );
+    }
+    for (edit, value) in [
+        (set_directory as Edit, "sales/{yyyy}/{mm}/{dd}"),
+        (set_directory, "{dataset_name}/{date}"),
+        (set_file_name, "{dataset_id}_{date}_{time}"),
+        (set_file_name, "{dataset_name}/part-{part}"),
+    ] {
+        assert_eq!(fields_after(|j| edit(j, value)), [], "{value}");
+    }
+}
+
+#[test]
+fn output_options_are_checked_by_field() {
+    use crate::model::OutputFormat;
+    type Case = (fn(&mut Job), &'static str, &'static str);
+    let cases: &[Case] = &[
+        (
+            |j| j.output.dialect.delimiter = b'x',
+            "output.delimiter",
+            "`x`",
+        ),
+        (
+            |j| j.output.split.max_rows = Some(0),
+            "output.max_rows_per_file",
+            "at least 1",
+        ),
+        (
+            |j| j.output.split.max_bytes = Some(100),
+            "output.max_bytes_per_file",
+            "64 KiB",
+        ),
+        (
+            |j| j.output.split.max_rows = Some(5),
+            "output.directory",
+            "directory of its own",
+        ),
+        (
+            |j| {
+                j.output.manifest = true;
+                j.output.directory = Some("out".into());
+                j.output.update = UpdateMode::Append;
+            },
+            "output.update",
+            "append is offered for a plain CSV file only",
+        ),
+    ];
+    for (edit, field, want) in cases {
+        let found = fields_after(edit);
+        assert!(
+            found.iter().any(|(f, m)| f == field && m.contains(want)),
+            "{field}: {found:?}"
+        );
+    }
+    let found = fields_after(|j| {
+        j.output.format = OutputFormat::CsvGz;
+        j.output.dialect.delimiter = b'\t';
+        j.output.split.max_bytes = Some(1 << 20);
+        j.output.directory = Some("out/{date}".into());
+        j.output.manifest = true;
+    });
+    assert_eq!(found, []);
+}

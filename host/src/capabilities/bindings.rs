@@ -1,6 +1,7 @@
 //! Rust bindings of the WIT contract (`wit/writeback.wit`) and the conversion of a
 //! loaded job into the contract's `job` record.
 
+use crate::job::output::Format;
 use crate::job::{Job, Naming, Source, UpdateMode};
 
 /// The code `bindgen!` generates from the WIT; the contract's own documentation
@@ -63,6 +64,23 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
             concurrency: job.output.concurrency,
             allow_empty: job.output.allow_empty,
             strict: job.output.strict,
+            format: match job.output.files.format {
+                Format::Csv => types::OutputFormat::Csv,
+                Format::CsvGz => types::OutputFormat::CsvGz,
+            },
+            dialect: types::CsvDialect {
+                delimiter: job.output.files.delimiter,
+                header: job.output.files.header,
+                quote_all: job.output.files.quote_all,
+                bom: job.output.files.bom,
+            },
+            split: types::SplitLimits {
+                max_rows: job.output.files.max_rows_per_file,
+                max_bytes: job.output.files.max_bytes_per_file,
+            },
+            manifest: job.output.files.manifest,
+            success_marker: job.output.files.success_marker,
+            utc_offset_minutes: job.output.files.utc_offset_minutes(started_at_ms),
         },
         owner: job.owner.clone(),
         run_id: run_id.to_string(),

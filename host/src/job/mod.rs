@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod credential;
+pub mod output;
 pub mod retry;
 pub mod schedule;
 pub mod secret;
@@ -152,6 +153,27 @@ pub struct OutputSection {
     pub allow_empty: Option<bool>,
     /// Fail on a record whose field count differs from the header's.
     pub strict: Option<bool>,
+    /// `csv` or `csv.gz`.
+    pub format: Option<String>,
+    /// Field separator of CSV output: `,`, `;`, `|` or a tab.
+    pub delimiter: Option<String>,
+    /// Whether every CSV file starts with the header record.
+    pub header: Option<bool>,
+    /// Quote every CSV field.
+    pub quote_all: Option<bool>,
+    /// Start every CSV file with a byte-order mark (true), never (false); as the source
+    /// when absent.
+    pub bom: Option<bool>,
+    /// Most data rows in one part of a split output.
+    pub max_rows_per_file: Option<u64>,
+    /// Most bytes in one part of a split output.
+    pub max_bytes_per_file: Option<u64>,
+    /// Write `_manifest.json` beside the parts.
+    pub manifest: Option<bool>,
+    /// Write an empty `_SUCCESS` marker beside the parts.
+    pub success_marker: Option<bool>,
+    /// The IANA time zone of the name templates' date and time tokens (default UTC).
+    pub time_zone: Option<String>,
 }
 
 /// `[limits]`: the sandbox's caps.
@@ -347,6 +369,8 @@ pub struct Output {
     pub allow_empty: bool,
     /// Fail on a record whose field count differs from the header's.
     pub strict: bool,
+    /// The files' format, dialect, parts, manifest and time zone.
+    pub files: crate::job::output::FileOptions,
 }
 
 /// Sandbox caps.

@@ -92,6 +92,7 @@ pub(super) fn resolve_source(
 }
 
 pub(super) fn resolve_output(o: OutputSection, problems: &mut Vec<FieldError>) -> Output {
+    let files = crate::job::output::FileOptions::resolve(&o, problems);
     let naming = match o.select_filename.as_deref().unwrap_or("dataset-id") {
         "dataset-id" => Naming::DatasetId,
         // An empty name is reported by the guest's validation, with its other rules.
@@ -124,6 +125,7 @@ pub(super) fn resolve_output(o: OutputSection, problems: &mut Vec<FieldError>) -
         concurrency: o.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         allow_empty: o.allow_empty.unwrap_or(false),
         strict: o.strict.unwrap_or(false),
+        files,
     }
 }
 

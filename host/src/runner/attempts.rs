@@ -48,7 +48,11 @@ pub fn summarize(result: &anyhow::Result<Result<RunReport, RunFailure>>) -> Summ
             outcome: Outcome {
                 rows: Some(r.rows),
                 bytes: Some(r.bytes),
-                files: vec![format!("{}/{}", r.file_system, r.path)],
+                files: r
+                    .files
+                    .iter()
+                    .map(|f| format!("{}/{}", r.file_system, f.path))
+                    .collect(),
                 md5: Some(r.md5.clone()),
                 component_sha256: Some(r.component_sha256.clone()),
                 error: None,

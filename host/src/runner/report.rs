@@ -81,6 +81,24 @@ pub struct RunReport {
     /// `run --verify` read the file back and found the report's digests (shown only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub verified: bool,
+    /// Every data file written, in order (one unless the output is split; `path` is then
+    /// the output directory).
+    pub files: Vec<FileReport>,
+}
+
+/// One data file a run wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// Its path in the file system.
+    pub path: String,
+    /// Data rows in it.
+    pub rows: u64,
+    /// Bytes written to it.
+    pub bytes: u64,
+    /// Base64 MD5 of them.
+    pub md5: String,
+    /// Base64 SHA-256 of them.
+    pub sha256: String,
 }
 
 /// A failed run. The target path is as it was before the run.
@@ -209,6 +227,17 @@ impl RunReport {
             guest_ms: 0,
             component_sha256: meta.component_sha256.to_string(),
             verified: false,
+            files: report
+                .files
+                .into_iter()
+                .map(|f| FileReport {
+                    path: f.path,
+                    rows: f.rows,
+                    bytes: f.bytes,
+                    md5: f.md5,
+                    sha256: f.sha256,
+                })
+                .collect(),
         }
     }
 }

@@ -15,12 +15,35 @@ use crate::runner::report::RunFailure;
 const MAX_PATH: usize = 4096;
 /// Longest dataset name or ownership detail, in bytes.
 const MAX_TEXT: usize = 1024;
+/// Most files a run's report may list.
+const MAX_FILES: usize = 1_000_000;
 /// Most validation problems kept from a component.
 const MAX_PROBLEMS: usize = 100;
 /// Longest field name or problem message kept, in characters.
 const MAX_PROBLEM_TEXT: usize = 1000;
 /// Longest failure message kept from a component's error, in characters.
 const MAX_ERROR_TEXT: usize = 4000;
+
+/// The directories of `directory` before its first name template token: what every path
+/// the job writes starts with.
+fn literal_prefix(directory: &str) -> &str {
+    let directory = directory.trim_matches('/');
+    match directory.find('{') {
+        None => directory,
+        Some(at) => directory[..at]
+            .rsplit_once('/')
+            .map_or("", |(before, _)| before),
+    }
+}
+
+/// Whether `job` writes a directory of files (its report's path is that directory).
+fn multi_file(job: &Job) -> bool {
+    let f = &job.output.files;
+    f.max_rows_per_file.is_some()
+        || f.max_bytes_per_file.is_some()
+        || f.manifest
+        || f.success_marker
+}
 
 /// Every way `report` breaks the contract for `job`; `Ok` when it keeps it.
 pub fn check_report(job: &Job, report: &types::Report) -> Result<(), Vec<String>> {
@@ -46,16 +69,42 @@ pub fn check_report(job: &Job, report: &types::Report) -> Result<(), Vec<String>
         .output
         .directory
         .as_deref()
-        .map(|d| d.trim_matches('/'))
+        .map(literal_prefix)
         .filter(|d| !d.is_empty())
         && !report
             .path
             .strip_prefix(dir)
-            .is_some_and(|rest| rest.starts_with('/'))
+            .is_some_and(|rest| rest.starts_with('/') || (rest.is_empty() && multi_file(job)))
     {
         problems.push(format!(
             "path `{}` is not inside the job's directory `{dir}`",
             shown(&report.path)
+        ));
+    }
+
+    let prefix = job
+        .output
+        .directory
+        .as_deref()
+        .map(literal_prefix)
+        .unwrap_or("");
+    for file in report.files.iter().take(MAX_PROBLEMS) {
+        let inside = prefix.is_empty()
+            || file
+                .path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if clean_path(&file.path).is_err() || !inside {
+            problems.push(format!(
+                "file `{}` is not a clean path inside the job's directory",
+                shown(&file.path)
+            ));
+        }
+    }
+    if report.files.is_empty() || report.files.len() > MAX_FILES {
+        problems.push(format!(
+            "files lists {} files: a run writes 1 to {MAX_FILES}",
+            report.files.len()
         ));
     }
 

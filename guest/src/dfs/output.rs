@@ -1,0 +1,77 @@
+//! The requests only the output options need: directories, recursive deletes, a flush
+//! with the format's content type, and user-defined properties (`x-ms-meta-*`).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::Dfs;
+use crate::model::{Method, Request};
+
+impl Dfs {
+    /// `PUT ?resource=directory`: creates a directory (and its parents); an existing one
+    /// is kept.
+    pub fn create_directory(&mut self, path: &str) -> Request {
+        self.request(Method::Put, path, "resource=directory")
+    }
+
+    /// `DELETE ?recursive=true`: removes a directory and everything in it.
+    pub fn delete_recursive(&mut self, path: &str) -> Request {
+        self.request(Method::Delete, path, "recursive=true")
+    }
+
+    /// [`flush`](Dfs::flush) setting `content_type` instead of `text/csv`.
+    pub fn flush_as(
+        &mut self,
+        path: &str,
+        position: u64,
+        md5: Option<&[u8]>,
+        content_type: &str,
+    ) -> Request {
+        let mut req = self.flush(path, position, md5, None);
+        for (name, value) in &mut req.headers {
+            if name.eq_ignore_ascii_case("x-ms-content-type") {
+                content_type.clone_into(value);
+            }
+        }
+        req
+    }
+
+    /// `PATCH ?action=setProperties` with `x-ms-properties`: sets the path's user-defined
+    /// properties (the Blob endpoint's `x-ms-meta-*`) to `properties`, values base64-encoded
+    /// as the service wants them.
+    pub fn set_properties(&mut self, path: &str, properties: &[(&str, &str)]) -> Request {
+        let mut req = self.request(Method::Patch, path, "action=setProperties");
+        let value = properties
+            .iter()
+            .map(|(name, value)| format!("{name}={}", BASE64.encode(value)))
+            .collect::<Vec<_>>()
+            .join(",");
+        req.headers.push(("x-ms-properties".into(), value));
+        req
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_requests() {
+        let mut dfs = Dfs::new("http://127.0.0.1:1/acct", "fs", "acct", "app", "run");
+        let r = dfs.create_directory("out/_x.run.tmp");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:1/acct/fs/out/_x.run.tmp?resource=directory"
+        );
+        let r = dfs.delete_recursive("out/_x.run.old");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:1/acct/fs/out/_x.run.old?recursive=true"
+        );
+        let r = dfs.flush_as("a.csv.gz", 10, None, "application/gzip");
+        assert_eq!(r.header("x-ms-content-type"), Some("application/gzip"));
+        assert!(r.url.ends_with("action=flush&position=10&close=true"));
+        let r = dfs.set_properties("a", &[("run_id", "r1"), ("rows", "3")]);
+        assert_eq!(r.header("x-ms-properties"), Some("run_id=cjE=,rows=Mw=="));
+    }
+}

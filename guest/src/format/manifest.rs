@@ -1,0 +1,97 @@
+//! `_manifest.json`: what a run wrote into a multi-file output, for readers that want the
+//! list of parts and their digests without listing the directory.
+
+use serde::Serialize;
+
+use crate::model::{OutputFormat, WrittenFile};
+
+/// The manifest's file name, beside the parts.
+pub const MANIFEST: &str = "_manifest.json";
+/// Spark's marker of a complete output, beside the parts.
+pub const SUCCESS: &str = "_SUCCESS";
+
+/// The manifest document.
+#[derive(Serialize)]
+pub struct Manifest<'a> {
+    /// The run that wrote the output.
+    pub run_id: &'a str,
+    /// The dataset exported.
+    pub dataset: Dataset<'a>,
+    /// The files' format: `csv` or `csv.gz`.
+    pub format: &'static str,
+    /// Data rows in all parts.
+    pub rows: u64,
+    /// The header's field names (the columns of every part).
+    pub columns: Vec<String>,
+    /// Every part, in order.
+    pub files: Vec<Part<'a>>,
+}
+
+/// The dataset, as the source named it.
+#[derive(Serialize)]
+pub struct Dataset<'a> {
+    /// Its ID.
+    pub id: &'a str,
+    /// Its name.
+    pub name: &'a str,
+}
+
+/// One part.
+#[derive(Serialize)]
+pub struct Part<'a> {
+    /// Its path inside the file system, as published.
+    pub path: String,
+    /// Data rows in it.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Base64 MD5.
+    pub md5: &'a str,
+    /// Base64 SHA-256.
+    pub sha256: &'a str,
+    /// Its format.
+    pub format: &'static str,
+}
+
+impl<'a> Manifest<'a> {
+    /// The manifest of `files`, written under `temp_dir` and published as `directory`.
+    pub fn new(
+        run_id: &'a str,
+        dataset: Dataset<'a>,
+        format: OutputFormat,
+        columns: Vec<String>,
+        files: &'a [WrittenFile],
+        temp_dir: &str,
+        directory: &str,
+    ) -> Manifest<'a> {
+        let files = files
+            .iter()
+            .map(|f| Part {
+                path: match f.path.strip_prefix(temp_dir) {
+                    Some(rest) => format!("{directory}{rest}"),
+                    None => f.path.clone(),
+                },
+                rows: f.rows,
+                bytes: f.bytes,
+                md5: &f.md5,
+                sha256: &f.sha256,
+                format: format.as_str(),
+            })
+            .collect::<Vec<_>>();
+        Manifest {
+            run_id,
+            dataset,
+            format: format.as_str(),
+            rows: files.iter().map(|f| f.rows).sum(),
+            columns,
+            files,
+        }
+    }
+
+    /// The document, pretty-printed, with a final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("a manifest always serialises");
+        out.push(b'\n');
+        out
+    }
+}

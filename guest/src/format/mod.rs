@@ -1,0 +1,152 @@
+//! Writing the output's files from the source's records, sans I/O: the CSV dialect
+//! ([`csv`]), gzip ([`flate2`], block by block as the data streams), and the bytes of one
+//! file at a time, for the upload to cut into appends.
+//!
+//! The plain CSV export without options never comes here: its bytes go to the service as
+//! the source has them (`upload`). Here too, a record is copied as the source has it unless
+//! the dialect changes its fields' encoding (`delimiter`, `quote_all`).
+
+pub mod csv;
+pub mod manifest;
+pub mod records;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::Write as _;
+
+use crate::model::{CsvDialect, OutputFormat};
+use records::Record;
+
+/// The UTF-8 byte-order mark.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What the source's start says about the files to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceHead {
+    /// The header record, without BOM and terminator.
+    pub header: Vec<u8>,
+    /// Whether the header ends with CRLF (the files' records then do too).
+    pub crlf: bool,
+    /// Whether the source starts with a byte-order mark.
+    pub bom: bool,
+}
+
+/// The bytes of one output file after another: a file is started, records pushed, and
+/// its bytes taken as they become ready.
+pub struct FileEncoder {
+    format: OutputFormat,
+    dialect: CsvDialect,
+    head: SourceHead,
+    csv: csv::Encoder,
+    /// The file's bytes not yet taken (the compressor's output, for `csv.gz`).
+    gzip: Option<GzEncoder<Vec<u8>>>,
+    plain: Vec<u8>,
+    /// Bytes of the current file already taken.
+    taken: u64,
+    /// One record's CSV, before it goes in.
+    scratch: Vec<u8>,
+}
+
+impl FileEncoder {
+    /// An encoder of files in `format` and `dialect` for a source starting with `head`.
+    pub fn new(format: OutputFormat, dialect: CsvDialect, head: SourceHead) -> FileEncoder {
+        FileEncoder {
+            csv: csv::Encoder::new(&dialect, head.crlf),
+            format,
+            dialect,
+            head,
+            gzip: None,
+            plain: Vec::new(),
+            taken: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Starts a new file: its byte-order mark and header, as the dialect says.
+    pub fn start(&mut self) {
+        self.taken = 0;
+        self.plain.clear();
+        self.gzip = (self.format == OutputFormat::CsvGz)
+            .then(|| GzEncoder::new(Vec::new(), Compression::default()));
+        let mut start = Vec::new();
+        if self.dialect.bom.unwrap_or(self.head.bom) {
+            start.extend_from_slice(BOM);
+        }
+        if self.dialect.header {
+            if self.dialect.reencodes() {
+                let fields = crate::chunk::fields(&self.head.header);
+                self.csv
+                    .record(fields.iter().map(Vec::as_slice), &mut start);
+            } else {
+                start.extend_from_slice(&self.head.header);
+                start.extend_from_slice(if self.head.crlf { b"\r\n" } else { b"\n" });
+            }
+        }
+        self.write(&start);
+    }
+
+    /// The CSV bytes `record` becomes in this dialect (before compression).
+    pub fn encode(&mut self, record: &Record<'_>) -> &[u8] {
+        self.scratch.clear();
+        if self.dialect.reencodes() {
+            self.csv.record(records::fields(record), &mut self.scratch);
+        } else {
+            self.scratch.extend_from_slice(record.raw);
+        }
+        &self.scratch
+    }
+
+    /// Adds the bytes [`encode`](Self::encode) made last to the file.
+    pub fn push_encoded(&mut self) {
+        let bytes = std::mem::take(&mut self.scratch);
+        self.write(&bytes);
+        self.scratch = bytes;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        match &mut self.gzip {
+            // Writing into a Vec cannot fail.
+            Some(gz) => gz.write_all(bytes).expect("writing to memory"),
+            None => self.plain.extend_from_slice(bytes),
+        }
+    }
+
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        match &mut self.gzip {
+            Some(gz) => gz.get_mut(),
+            None => &mut self.plain,
+        }
+    }
+
+    /// The current file's bytes so far (compressed, for `csv.gz`; the compressor may hold
+    /// a few more KiB it has not written out yet).
+    pub fn file_bytes(&mut self) -> u64 {
+        self.taken + self.buffer().len() as u64
+    }
+
+    /// The next `size` bytes of the file, once that many are ready.
+    pub fn take(&mut self, size: usize) -> Option<Vec<u8>> {
+        let buffer = self.buffer();
+        if buffer.len() < size {
+            return None;
+        }
+        let rest = buffer.split_off(size);
+        let block = std::mem::replace(buffer, rest);
+        self.taken += block.len() as u64;
+        Some(block)
+    }
+
+    /// Ends the file: the rest of its bytes (the gzip trailer included).
+    pub fn finish(&mut self) -> Vec<u8> {
+        let rest = match self.gzip.take() {
+            // Finishing into a Vec cannot fail.
+            Some(gz) => gz.finish().expect("writing to memory"),
+            None => std::mem::take(&mut self.plain),
+        };
+        self.taken += rest.len() as u64;
+        rest
+    }
+}
+
+#[cfg(test)]
+mod tests;

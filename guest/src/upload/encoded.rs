@@ -1,0 +1,452 @@
+//! Outputs that are not the source's bytes as they are: another format (`csv.gz`), another
+//! CSV dialect, parts (`max_rows_per_file`, `max_bytes_per_file`), a manifest.
+//!
+//! The source is cut into records (the chunker's checks all apply), each record encoded
+//! ([`crate::format`]) into the current file, whose bytes go out in appends of
+//! `block_size` with `concurrency` in flight, as for a plain export. A single file is
+//! written under its temporary name and renamed onto the target. A multi-file output is
+//! written under a temporary directory beside the target directory (`_<name>.<run>.tmp`):
+//! every part, then `_manifest.json` and `_SUCCESS`; then the old directory is renamed
+//! away (`_<name>.<run>.old`), the new one renamed into place, and the old one deleted. A
+//! reader thus finds the old set of files or the new one, never a mix; for the moment
+//! between the two renames, the directory is absent. Any failure before the swap deletes
+//! the temporary directory and leaves the target as it was.
+
+use std::collections::BTreeMap;
+use std::mem;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::{Host, InFlight, READ_SIZE, Run, Source, Written};
+use crate::chunk::{Block, Chunker};
+use crate::format::manifest::{self, Dataset, Manifest};
+use crate::format::records::Records;
+use crate::format::{BOM, FileEncoder, SourceHead};
+use crate::model::{Algorithm, DataError, DatasetInfo, JobError, Level, OutputFormat, WrittenFile};
+use crate::naming::{self, Target};
+
+/// The file being written.
+struct Current {
+    path: String,
+    /// Bytes appended so far (the next append's position).
+    position: u64,
+    rows: u64,
+    /// Rows pushed since the last block went out.
+    unsent_rows: u64,
+}
+
+/// Totals over the files written.
+#[derive(Default)]
+struct Totals {
+    rows: u64,
+    bytes: u64,
+    blocks: u32,
+}
+
+impl<H: Host> Run<'_, H> {
+    /// Writes and publishes an encoded output; returns the published size (the sum of the
+    /// data files') and every data file, leaving `self.written` with the run's totals.
+    pub(super) fn encoded(
+        &mut self,
+        target: &Target,
+        info: &DatasetInfo,
+    ) -> Result<(u64, Vec<WrittenFile>), JobError> {
+        let mut source = self.host.open(&self.job.dataset)?;
+        self.authorize()?;
+        let multi = self.job.output.multi_file();
+        if multi {
+            let create = self.dfs.create_directory(&target.temp_path);
+            self.send(create, "create temporary directory")?;
+        } else {
+            self.remove_leftovers(target);
+            let create = self.dfs.create_file(&target.temp_path, false);
+            self.send(create, "create temporary file")?;
+        }
+        let outcome = self
+            .write_files(source.as_mut(), target)
+            .and_then(|(files, columns)| {
+                self.publish(target, info, &files, columns)?;
+                Ok(files)
+            });
+        match outcome {
+            Ok(mut files) => {
+                if multi {
+                    for f in &mut files {
+                        if let Some(rest) = f.path.strip_prefix(&target.temp_path) {
+                            f.path = format!("{}{rest}", target.path);
+                        }
+                    }
+                } else {
+                    files[0].path = target.path.clone();
+                }
+                Ok((files.iter().map(|f| f.bytes).sum(), files))
+            }
+            Err(e) => {
+                let operation = "delete temporary output";
+                let deleted = match multi {
+                    true => self.delete_tree(&target.temp_path, operation),
+                    false => self.delete(&target.temp_path, operation),
+                };
+                if let Err(d) = deleted {
+                    self.host.log(
+                        Level::Warn,
+                        &format!("could not delete {}: {d:?}", target.temp_path),
+                    );
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Streams the dataset into the output's files; returns them (under their temporary
+    /// paths) and the header's columns.
+    fn write_files(
+        &mut self,
+        source: &mut dyn Source,
+        target: &Target,
+    ) -> Result<(Vec<WrittenFile>, Vec<String>), JobError> {
+        let output = self.job.output.clone();
+        let block_size = output.block_size as usize;
+        let mut chunker = Chunker::new(block_size, true)
+            .reject_long_records(true)
+            .strict(output.strict);
+        let pipeline = self.host.pipeline(output.concurrency.max(1));
+        let mut flight: BTreeMap<u64, InFlight<H::Body>> = BTreeMap::new();
+        let mut records = Records::default();
+        let mut encoder: Option<FileEncoder> = None;
+        let mut current: Option<Current> = None;
+        let mut files = Vec::new();
+        let mut totals = Totals::default();
+        let mut digests = Some((
+            self.host.hasher(Algorithm::Md5),
+            self.host.hasher(Algorithm::Sha256),
+        ));
+        let mut bom = None;
+        let mut at_end = false;
+        while !at_end {
+            let data = source.read(READ_SIZE)?;
+            if bom.is_none() && !data.is_empty() {
+                bom = Some(data.starts_with(BOM));
+            }
+            if data.is_empty() {
+                chunker.finish()?;
+                at_end = true;
+            } else {
+                chunker.feed(&data);
+                chunker.check()?;
+            }
+            if encoder.is_none()
+                && let Some(header) = chunker.header()
+            {
+                let head = SourceHead {
+                    header: header.to_vec(),
+                    crlf: chunker.header_crlf(),
+                    bom: bom.unwrap_or(false),
+                };
+                encoder = Some(FileEncoder::new(output.format, output.dialect, head));
+            }
+            while let Some(block) = chunker.next_block() {
+                let encoder = encoder.as_mut().expect("rows come after the header");
+                records.each(&block.data, at_end, |record| {
+                    let size = encoder.encode(&record).len() as u64;
+                    if let Some(file) = &current {
+                        let split = output.split;
+                        let pending = match output.format {
+                            OutputFormat::Csv => size,
+                            OutputFormat::CsvGz => 0,
+                        };
+                        let full = split.max_rows.is_some_and(|max| file.rows >= max)
+                            || split
+                                .max_bytes
+                                .is_some_and(|max| encoder.file_bytes() + pending > max);
+                        if file.rows > 0 && full {
+                            let done = current.take().expect("checked above");
+                            let file = self.end_file(
+                                &pipeline,
+                                &mut flight,
+                                encoder,
+                                done,
+                                &mut digests,
+                                &mut totals,
+                            )?;
+                            files.push(file);
+                        }
+                    }
+                    if current.is_none() {
+                        current =
+                            Some(self.start_file(target, encoder, files.len(), &mut digests)?);
+                    }
+                    let file = current.as_mut().expect("started above");
+                    encoder.push_encoded();
+                    file.rows += 1;
+                    file.unsent_rows += 1;
+                    while let Some(data) = encoder.take(block_size) {
+                        self.send_block(&pipeline, &mut flight, file, data)?;
+                    }
+                    Ok::<(), JobError>(())
+                })?;
+            }
+        }
+        let encoder = encoder
+            .as_mut()
+            .expect("a finished chunker has seen the header");
+        if chunker.rows() == 0 && !output.allow_empty {
+            return Err(DataError {
+                line: 1,
+                byte_offset: 0,
+                message: "the dataset has a header but no rows: set output.allow_empty = \
+                          true to write it anyway"
+                    .into(),
+            }
+            .into());
+        }
+        let last = match current.take() {
+            Some(file) => file,
+            None => self.start_file(target, encoder, files.len(), &mut digests)?,
+        };
+        let file = self.end_file(
+            &pipeline,
+            &mut flight,
+            encoder,
+            last,
+            &mut digests,
+            &mut totals,
+        )?;
+        files.push(file);
+        let (md5, sha256) = digests.take().expect("handed back by end_file");
+        self.written = Written::new(self.host);
+        self.written.md5 = md5;
+        self.written.sha256 = sha256;
+        self.written.rows = totals.rows;
+        self.written.bytes = totals.bytes;
+        self.written.blocks = totals.blocks;
+        let columns = chunker
+            .header()
+            .map(|h| {
+                crate::chunk::fields(h)
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((files, columns))
+    }
+
+    /// Starts file number `index` (0-based): created (a part), its header encoded, its
+    /// digests begun.
+    fn start_file(
+        &mut self,
+        target: &Target,
+        encoder: &mut FileEncoder,
+        index: usize,
+        digests: &mut Option<(H::Hasher, H::Hasher)>,
+    ) -> Result<Current, JobError> {
+        let path = if self.job.output.multi_file() {
+            let part = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let name = naming::file_name(self.job, &target.vars, Some(part));
+            let path = format!("{}/{name}", target.temp_path);
+            self.authorize()?;
+            let create = self.dfs.create_file(&path, false);
+            self.send(create, "create part")?;
+            path
+        } else {
+            target.temp_path.clone()
+        };
+        self.written = Written::new(self.host);
+        self.written.also = digests.take();
+        encoder.start();
+        Ok(Current {
+            path,
+            position: 0,
+            rows: 0,
+            unsent_rows: 0,
+        })
+    }
+
+    /// Appends `data` to `file`, with the rows pushed since the last block.
+    fn send_block(
+        &mut self,
+        pipeline: &H::Pipeline,
+        flight: &mut BTreeMap<u64, InFlight<H::Body>>,
+        file: &mut Current,
+        data: Vec<u8>,
+    ) -> Result<(), JobError> {
+        while flight.len() >= self.job.output.concurrency.max(1) as usize {
+            self.land_one(pipeline, flight)?;
+        }
+        let block = Block {
+            data,
+            rows: mem::take(&mut file.unsent_rows),
+        };
+        file.position = self.start_append(pipeline, flight, &file.path, file.position, block)?;
+        Ok(())
+    }
+
+    /// Ends `file`: its last bytes appended, every append landed, the flush (with the
+    /// file's MD5 and the format's content type) checked, its properties set.
+    fn end_file(
+        &mut self,
+        pipeline: &H::Pipeline,
+        flight: &mut BTreeMap<u64, InFlight<H::Body>>,
+        encoder: &mut FileEncoder,
+        mut file: Current,
+        digests: &mut Option<(H::Hasher, H::Hasher)>,
+        totals: &mut Totals,
+    ) -> Result<WrittenFile, JobError> {
+        let rest = encoder.finish();
+        if !rest.is_empty() {
+            self.send_block(pipeline, flight, &mut file, rest)?;
+        }
+        self.land_all(pipeline, flight)?;
+        let md5 = self.host.hash_value(&self.written.md5);
+        let sha256 = BASE64.encode(self.host.hash_value(&self.written.sha256));
+        let md5_base64 = BASE64.encode(&md5);
+        let content_type = self.job.output.format.content_type();
+        self.authorize()?;
+        let flush = self
+            .dfs
+            .flush_as(&file.path, file.position, Some(&md5), content_type);
+        self.flush_replaced(flush, &file.path, file.position, &md5_base64)?;
+        let rows = file.rows.to_string();
+        let properties = [
+            ("dataset_id", self.job.dataset.id.as_str()),
+            ("run_id", self.job.run_id.as_str()),
+            ("rows", rows.as_str()),
+            ("sha256", sha256.as_str()),
+        ];
+        self.authorize()?;
+        let set = self.dfs.set_properties(&file.path, &properties);
+        self.send(set, "set file properties")?;
+        *digests = self.written.also.take();
+        totals.rows += self.written.rows;
+        totals.bytes += self.written.bytes;
+        totals.blocks += self.written.blocks;
+        Ok(WrittenFile {
+            path: file.path,
+            rows: file.rows,
+            bytes: file.position,
+            md5: md5_base64,
+            sha256,
+        })
+    }
+
+    /// Publishes what [`write_files`](Self::write_files) wrote: a single file renamed onto
+    /// the target; a directory completed with its manifest and marker, then swapped in.
+    fn publish(
+        &mut self,
+        target: &Target,
+        info: &DatasetInfo,
+        files: &[WrittenFile],
+        columns: Vec<String>,
+    ) -> Result<(), JobError> {
+        let output = &self.job.output;
+        if !output.multi_file() {
+            return self.rename_onto(&target.temp_path, &target.path, "rename onto target");
+        }
+        if output.manifest {
+            let document = Manifest::new(
+                &self.job.run_id,
+                Dataset {
+                    id: &self.job.dataset.id,
+                    name: &info.name,
+                },
+                output.format,
+                columns,
+                files,
+                &target.temp_path,
+                &target.path,
+            )
+            .to_bytes();
+            let path = format!("{}/{}", target.temp_path, manifest::MANIFEST);
+            self.small_file(&path, document, "application/json")?;
+        }
+        if output.success_marker {
+            let path = format!("{}/{}", target.temp_path, manifest::SUCCESS);
+            self.small_file(&path, Vec::new(), "application/octet-stream")?;
+        }
+        self.swap_in(target)
+    }
+
+    /// Writes a small file whole: create, one append, flush.
+    fn small_file(
+        &mut self,
+        path: &str,
+        data: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), JobError> {
+        self.authorize()?;
+        let create = self.dfs.create_file(path, false);
+        self.send(create, "create manifest")?;
+        let size = data.len() as u64;
+        let body = self.host.body(data);
+        let md5 = self.host.digest(Algorithm::Md5, &body);
+        if size > 0 {
+            let crc64 = self.host.digest(Algorithm::Crc64, &body);
+            let append = self.dfs.append(path, 0, &crc64);
+            let pipeline = self.host.pipeline(1);
+            self.host.submit(&pipeline, &append, &body);
+            let (_, outcome) = self.host.next(&pipeline).expect("one request is in flight");
+            self.dfs.check(&outcome?, "append manifest")?;
+        }
+        self.authorize()?;
+        let flush = self.dfs.flush_as(path, size, Some(&md5), content_type);
+        self.flush_replaced(flush, path, size, &BASE64.encode(&md5))?;
+        Ok(())
+    }
+
+    /// Replaces the target directory with the temporary one: the old one renamed away,
+    /// the new one renamed into place, the old one deleted.
+    fn swap_in(&mut self, target: &Target) -> Result<(), JobError> {
+        let old = naming::old_path(&target.path, &self.job.run_id);
+        self.authorize()?;
+        let existing = self.head(&target.path, "get properties of target")?;
+        if existing.is_some() {
+            self.rename_onto(&target.path, &old, "move the old output aside")?;
+        }
+        if let Err(e) = self.rename_onto(&target.temp_path, &target.path, "rename onto target") {
+            if existing.is_some() {
+                // Put the old output back: the target is as it was.
+                let _ = self.rename_onto(&old, &target.path, "restore the old output");
+            }
+            return Err(e);
+        }
+        if existing.is_some()
+            && let Err(e) = self.delete_tree(&old, "delete the old output")
+        {
+            self.host
+                .log(Level::Warn, &format!("could not delete {old}: {e:?}"));
+        }
+        Ok(())
+    }
+
+    /// Renames `from` onto `to`; a rename finding no source while `to` exists counts as
+    /// done (the host's retry of one that succeeded).
+    fn rename_onto(&mut self, from: &str, to: &str, operation: &str) -> Result<(), JobError> {
+        self.authorize()?;
+        let rename = self.dfs.rename(from, to);
+        let response = self.exchange(rename, operation)?;
+        if let Err(e) = self.dfs.check(&response, operation) {
+            let done = e.code == "SourcePathNotFound" && {
+                self.authorize()?;
+                self.head(to, operation)?.is_some()
+            };
+            if !done {
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a directory and everything in it; one already gone counts as deleted.
+    fn delete_tree(&mut self, path: &str, operation: &str) -> Result<(), JobError> {
+        self.authorize()?;
+        let delete = self.dfs.delete_recursive(path);
+        let response = self.exchange(delete, operation)?;
+        if response.status == 404 {
+            return Ok(());
+        }
+        self.dfs.check(&response, operation)?;
+        Ok(())
+    }
+}

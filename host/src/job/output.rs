@@ -1,0 +1,141 @@
+//! `[output]`'s file options: format, CSV dialect, parts, manifest, the name templates'
+//! time zone. The guest checks the values' ranges; here the spellings are read.
+
+use std::str::FromStr as _;
+
+use chrono_tz::Tz;
+
+use super::{FieldError, OutputSection};
+
+/// The files' format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    /// `csv`.
+    #[default]
+    Csv,
+    /// `csv.gz`.
+    CsvGz,
+}
+
+/// The file options of `[output]`, spellings resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// The files' format.
+    pub format: Format,
+    /// Field separator, one byte.
+    pub delimiter: u8,
+    /// Whether every file starts with the header.
+    pub header: bool,
+    /// Quote every field.
+    pub quote_all: bool,
+    /// Byte-order mark: always, never, or as the source.
+    pub bom: Option<bool>,
+    /// Most rows per part.
+    pub max_rows_per_file: Option<u64>,
+    /// Most bytes per part.
+    pub max_bytes_per_file: Option<u64>,
+    /// Write `_manifest.json`.
+    pub manifest: bool,
+    /// Write `_SUCCESS`.
+    pub success_marker: bool,
+    /// The name templates' time zone.
+    pub time_zone: Tz,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            format: Format::Csv,
+            delimiter: b',',
+            header: true,
+            quote_all: false,
+            bom: None,
+            max_rows_per_file: None,
+            max_bytes_per_file: None,
+            manifest: false,
+            success_marker: false,
+            time_zone: Tz::UTC,
+        }
+    }
+}
+
+impl FileOptions {
+    /// Reads the options of `o`, each problem named by its key.
+    pub(super) fn resolve(o: &OutputSection, problems: &mut Vec<FieldError>) -> FileOptions {
+        let mut f = FileOptions::default();
+        match o.format.as_deref().unwrap_or("csv") {
+            "csv" => {}
+            "csv.gz" => f.format = Format::CsvGz,
+            "parquet" => problems.push(FieldError::new(
+                "output.format",
+                "`parquet` is not offered by this version yet: use \"csv\" or \"csv.gz\"",
+            )),
+            other => problems.push(FieldError::new(
+                "output.format",
+                format!("`{other}` is not a format: use \"csv\" or \"csv.gz\""),
+            )),
+        }
+        if let Some(d) = o.delimiter.as_deref() {
+            match d {
+                "," | ";" | "|" | "\t" => f.delimiter = d.as_bytes()[0],
+                "tab" => f.delimiter = b'\t',
+                other => problems.push(FieldError::new(
+                    "output.delimiter",
+                    format!(
+                        "`{}` is not a delimiter this writer offers: use \",\", \";\", \"|\" or \"\\t\" (tab)",
+                        other.escape_default()
+                    ),
+                )),
+            }
+        }
+        f.header = o.header.unwrap_or(true);
+        f.quote_all = o.quote_all.unwrap_or(false);
+        f.bom = o.bom;
+        f.max_rows_per_file = o.max_rows_per_file;
+        f.max_bytes_per_file = o.max_bytes_per_file;
+        f.manifest = o.manifest.unwrap_or(false);
+        f.success_marker = o.success_marker.unwrap_or(false);
+        if let Some(name) = o.time_zone.as_deref() {
+            match Tz::from_str(name) {
+                Ok(tz) => f.time_zone = tz,
+                Err(_) => problems.push(FieldError::new(
+                    "output.time_zone",
+                    format!(
+                        "`{name}` is not an IANA time zone: use a name such as \"UTC\" or \"Europe/Paris\""
+                    ),
+                )),
+            }
+        }
+        f
+    }
+
+    /// The UTC offset of the time zone at `at_ms` (milliseconds since the epoch), in
+    /// minutes.
+    pub fn utc_offset_minutes(&self, at_ms: u64) -> i32 {
+        use chrono::Offset as _;
+        let at = i64::try_from(at_ms)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .unwrap_or_default();
+        at.with_timezone(&self.time_zone)
+            .offset()
+            .fix()
+            .local_minus_utc()
+            / 60
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_the_zone_and_the_date() {
+        let mut f = FileOptions::default();
+        assert_eq!(f.utc_offset_minutes(1_700_000_000_000), 0);
+        f.time_zone = Tz::Europe__Paris;
+        // November: UTC+1; July: UTC+2.
+        assert_eq!(f.utc_offset_minutes(1_700_000_000_000), 60);
+        assert_eq!(f.utc_offset_minutes(1_720_000_000_000), 120);
+    }
+}
