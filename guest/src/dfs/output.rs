@@ -57,7 +57,8 @@ mod tests {
 
     #[test]
     fn output_requests() {
-        let mut dfs = Dfs::new("http://127.0.0.1:1/acct", "fs", "acct", "app", "run");
+        let account = crate::dfs::tests::account(crate::model::CredentialKind::ClientSecret);
+        let mut dfs = Dfs::new("http://127.0.0.1:1/acct", "fs", &account, "run");
         let r = dfs.create_directory("out/_x.run.tmp");
         assert_eq!(
             r.url,

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn account(credential: CredentialKind) -> Account {
+pub(super) fn account(credential: CredentialKind) -> Account {
     Account {
         credential,
         identity: "app 11111111-2222-3333-4444-555555555555 in tenant contoso".into(),
