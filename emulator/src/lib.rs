@@ -41,6 +41,7 @@ mod errors;
 mod faults;
 mod identity;
 mod jwt;
+mod lease;
 mod store;
 mod timefmt;
 mod tls;

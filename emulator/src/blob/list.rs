@@ -76,6 +76,7 @@ fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool) {
         (Kind::File, None) => "application/octet-stream",
         (Kind::Directory, None) => "",
     };
+    let lease = crate::lease::describe(meta.lease.as_ref(), crate::lease::now());
     doc.open("Blob")
         .leaf("Name", name)
         .open("Properties")
@@ -106,8 +107,9 @@ fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool) {
         .leaf("BlobType", "BlockBlob")
         .leaf("AccessTier", "Hot")
         .leaf("AccessTierInferred", "true")
-        .leaf("LeaseStatus", "unlocked")
-        .leaf("LeaseState", "available")
+        .leaf("LeaseStatus", lease.status)
+        .leaf("LeaseState", lease.state)
+        .leaf_opt("LeaseDuration", lease.duration)
         .leaf("ServerEncrypted", "true")
         .close("Properties");
     if with_metadata {

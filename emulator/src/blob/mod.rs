@@ -13,6 +13,7 @@
 //! them apart by the Blob API's query parameters and headers.
 
 mod container;
+mod lease;
 mod list;
 mod object;
 mod service;
@@ -124,6 +125,22 @@ fn blob_error(code: &str) -> Option<(&'static str, &'static str)> {
         "DirectoryNotEmpty" => (
             "DirectoryIsNotEmpty",
             "This operation is not permitted on a non-empty directory.",
+        ),
+        "LeaseIdMissing" => (
+            "LeaseIdMissing",
+            "There is currently a lease on the blob and no lease ID was specified in the request.",
+        ),
+        "LeaseIdMismatch" => (
+            "LeaseIdMismatchWithBlobOperation",
+            "The lease ID specified did not match the lease ID for the blob.",
+        ),
+        "LeaseNotPresent" => (
+            "LeaseNotPresentWithBlobOperation",
+            "There is currently no lease on the blob.",
+        ),
+        "LeaseLost" => (
+            "LeaseLost",
+            "A lease ID was specified, but the lease for the blob has expired.",
         ),
         _ => return None,
     })

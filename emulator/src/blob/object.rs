@@ -63,6 +63,9 @@ pub(crate) async fn blob(
                 store.replace_path_content(at.account, at.fs, at.path, content, &conditions)?;
             Ok(changed(&meta))
         }
+        (&Method::PUT, Some("lease")) => {
+            super::lease::lease(state, headers, at.account, at.fs, Some(at.path))
+        }
         (&Method::DELETE, None) => {
             store.delete_path(at.account, at.fs, at.path, false, &conditions)?;
             let mut response = empty(StatusCode::ACCEPTED);
@@ -117,8 +120,6 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     for (name, value) in [
         ("x-ms-creation-time", created.as_str()),
         ("x-ms-blob-type", "BlockBlob"),
-        ("x-ms-lease-state", "available"),
-        ("x-ms-lease-status", "unlocked"),
         ("x-ms-server-encrypted", "true"),
         ("x-ms-access-tier", "Hot"),
         ("x-ms-access-tier-inferred", "true"),
@@ -133,6 +134,7 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     }
     let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
     set_metadata_headers(response, &pairs);
+    crate::dfs::path::set_lease_headers(response, meta);
     crate::dfs::path::set_encryption_headers(response, meta);
     crate::dfs::path::set_content_headers(response, meta);
 }

@@ -18,6 +18,7 @@ use super::{At, DfsState, Query, empty, header_str, set, set_version};
 use crate::conditions::Conditions;
 use crate::crc64::{self, Crc64};
 use crate::errors::ServiceError;
+use crate::lease::WriteLease;
 use crate::store::content::Staged;
 use crate::store::model::Kind;
 use crate::store::{Content, FlushRequest, StagingSink};
@@ -152,7 +153,10 @@ pub(crate) async fn append(
         return Err(ServiceError::invalid_header_value());
     }
     let integrity = Integrity::from_headers(headers)?;
-    state.store.check_appendable(at.account, at.fs, at.path)?;
+    let lease = WriteLease::from_headers(headers)?;
+    let held = state
+        .store
+        .check_appendable(at.account, at.fs, at.path, &lease)?;
     let sink = state.store.staging_sink().await?;
     let received = receive(request.into_body(), sink, declared, &integrity).await?;
     let len = received.len;
@@ -180,6 +184,7 @@ pub(crate) async fn append(
     if flush {
         let request = FlushRequest {
             position: position + len,
+            lease: lease.for_flush(held),
             ..FlushRequest::default()
         };
         let meta = state
@@ -217,6 +222,7 @@ pub(crate) async fn flush(
         retain_uncommitted,
         content: super::content_headers(headers)?,
         conditions: Conditions::from_headers(headers),
+        lease: WriteLease::from_headers(headers)?,
     };
     let meta = state.store.flush(at.account, at.fs, at.path, flush).await?;
     let mut response = empty(StatusCode::OK);

@@ -47,6 +47,8 @@ pub(crate) struct FsInfo {
     pub properties: Option<String>,
     /// Default encryption scope (`None`: the account's key).
     pub encryption_scope: Option<String>,
+    /// The lease on the file system.
+    pub lease: Option<crate::lease::Lease>,
 }
 
 impl FsInfo {
@@ -57,6 +59,7 @@ impl FsInfo {
             last_modified: meta.last_modified(),
             properties: meta.properties.clone(),
             encryption_scope: meta.encryption_scope.clone(),
+            lease: meta.lease.clone(),
         }
     }
 }
@@ -240,6 +243,8 @@ impl Store {
         if conditions.evaluate(Some((&meta.etag, meta.last_modified())), false) != Outcome::Pass {
             return Err(ServiceError::condition_not_met());
         }
+        let now = crate::lease::now();
+        crate::lease::check(meta.lease.as_ref(), conditions.lease_id(), true, now)?;
         let staged: Vec<PathBuf> = meta
             .paths
             .values()

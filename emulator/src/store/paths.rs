@@ -12,6 +12,7 @@ use super::model::{self, ContentHeaders, FsMeta, Kind, PathMeta};
 use super::{Store, fs_mut, persist};
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
+use crate::lease;
 
 /// A path create (`PUT ?resource=file|directory`).
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ pub(crate) struct CreateRequest {
     pub access: NewAccess,
     /// `x-ms-encryption-context` (files).
     pub encryption_context: Option<String>,
+    /// A lease to take on the new path: `x-ms-proposed-lease-id` (or a new ID) for
+    /// `x-ms-lease-duration` seconds (`None`: infinite).
+    pub new_lease: Option<(Option<String>, Option<u64>)>,
 }
 
 /// A rename (`PUT` with `x-ms-rename-source`).
@@ -88,10 +92,14 @@ fn check_destination(
     if conditions.is_create_only() && existing.is_some() {
         return Err(ServiceError::path_already_exists());
     }
-    if conditions.evaluate(existing.map(PathMeta::version), false) != Outcome::Pass {
-        return Err(ServiceError::condition_not_met());
+    match existing {
+        Some(existing) => existing.check_write(conditions),
+        None if conditions.evaluate(None, false) != Outcome::Pass => {
+            Err(ServiceError::condition_not_met())
+        }
+        None if conditions.lease_id().is_some() => Err(lease::not_present()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Fails with `PathConflict` when an ancestor of `path` is a file.
@@ -134,6 +142,8 @@ fn move_paths(
     {
         return Err(ServiceError::source_condition_not_met());
     }
+    let source_lease = request.source_conditions.lease_id();
+    lease::check(src.lease.as_ref(), source_lease, true, lease::now())?;
     let src_kind = src.kind;
     if same && source == dest {
         return Ok(Moved {
@@ -227,6 +237,9 @@ impl Store {
             (Kind::Directory, Some(dir)) => {
                 dir.touch();
                 dir.properties = request.properties;
+                if let Some((proposed, duration)) = request.new_lease {
+                    lease::acquire(&mut dir.lease, proposed, duration, lease::now())?;
+                }
                 dir.clone()
             }
             (kind, _) => {
@@ -254,6 +267,11 @@ impl Store {
                     content_md5: None,
                     ..request.content
                 };
+                // A file created over a leased one stays under that lease.
+                meta.lease = fs.paths.get(path).and_then(|old| old.lease.clone());
+                if let Some((proposed, duration)) = request.new_lease {
+                    lease::acquire(&mut meta.lease, proposed, duration, lease::now())?;
+                }
                 if let Some(old) = fs.paths.insert(path.to_string(), meta.clone()) {
                     replaced = leftovers(self, account, fs_name, &old);
                 }
@@ -306,9 +324,7 @@ impl Store {
             .paths
             .get_mut(path)
             .ok_or_else(ServiceError::path_not_found)?;
-        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
-            return Err(ServiceError::condition_not_met());
-        }
+        meta.check_write(conditions)?;
         if properties.is_some() {
             meta.properties = properties;
         }
@@ -333,9 +349,7 @@ impl Store {
             .paths
             .get(path)
             .ok_or_else(ServiceError::path_not_found)?;
-        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
-            return Err(ServiceError::condition_not_met());
-        }
+        meta.check_write(conditions)?;
         let mut names = vec![path.to_string()];
         if meta.kind == Kind::Directory {
             let children = fs.descendants(path);

@@ -15,5 +15,6 @@ mod domo;
 mod durability;
 mod entra;
 mod faults;
+mod leases;
 mod persistence;
 mod tls;

@@ -19,6 +19,7 @@ fn create(s: &Store, path: &str, kind: Kind) -> Result<PathMeta, ServiceError> {
         conditions: Conditions::default(),
         access: NewAccess::default(),
         encryption_context: None,
+        new_lease: None,
     };
     s.create_path("acct1", "fs1", path, request)
 }
