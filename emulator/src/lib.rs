@@ -38,6 +38,7 @@ mod crc64;
 mod dfs;
 mod domo;
 mod errors;
+mod expiry;
 mod faults;
 mod identity;
 mod jwt;

@@ -63,6 +63,14 @@ pub(crate) async fn blob(
                 store.replace_path_content(at.account, at.fs, at.path, content, &conditions)?;
             Ok(changed(&meta))
         }
+        (&Method::PUT, Some("expiry")) => {
+            let expiry = crate::expiry::Expiry::from_headers(headers)?
+                .ok_or_else(ServiceError::missing_required_header)?;
+            let meta = store.set_expiry(at.account, at.fs, at.path, expiry, &conditions)?;
+            let mut response = empty(StatusCode::OK);
+            set_version(&mut response, &meta.etag, meta.last_modified());
+            Ok(response)
+        }
         (&Method::PUT, Some("lease")) => {
             super::lease::lease(state, headers, at.account, at.fs, Some(at.path))
         }
@@ -135,6 +143,7 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
     set_metadata_headers(response, &pairs);
     crate::dfs::path::set_lease_headers(response, meta);
+    crate::dfs::path::set_expiry_header(response, meta);
     crate::dfs::path::set_encryption_headers(response, meta);
     crate::dfs::path::set_content_headers(response, meta);
 }

@@ -51,6 +51,7 @@ pub(crate) fn put(
                 .filter(|c| !c.is_empty())
                 .map(str::to_string),
             new_lease: new_lease(headers)?,
+            expiry: crate::expiry::Expiry::from_headers(headers)?,
         };
         state
             .store
@@ -138,6 +139,7 @@ pub(crate) fn describe(response: &mut Response, meta: &PathMeta) {
     );
     set(response, "x-ms-server-encrypted", "true");
     set_lease_headers(response, meta);
+    set_expiry_header(response, meta);
     if let Some(props) = &meta.properties {
         set(response, "x-ms-properties", props);
     }
@@ -153,6 +155,17 @@ pub(crate) fn set_lease_headers(response: &mut Response, meta: &PathMeta) {
     set(response, "x-ms-lease-status", view.status);
     if let Some(duration) = view.duration {
         set(response, "x-ms-lease-duration", duration);
+    }
+}
+
+/// `x-ms-expiry-time` of a file that expires: the DFS and Blob reads share it.
+pub(crate) fn set_expiry_header(response: &mut Response, meta: &PathMeta) {
+    if let Some(at) = meta.expires {
+        set(
+            response,
+            "x-ms-expiry-time",
+            &timefmt::rfc1123(timefmt::from_nanos(at)),
+        );
     }
 }
 

@@ -303,6 +303,7 @@ mod tests {
                 access: NewAccess::default(),
                 encryption_context: None,
                 new_lease: None,
+                expiry: None,
             };
             s.create_path("acct1", "fs1", path, request).unwrap();
         }

@@ -208,6 +208,7 @@ mod tests {
                 access: crate::store::NewAccess::default(),
                 encryption_context: None,
                 new_lease: None,
+                expiry: None,
             };
             s.create_path("acct1", "fs1", path, request).unwrap();
         }

@@ -345,6 +345,7 @@ mod tests {
             access: super::super::NewAccess::default(),
             encryption_context: None,
             new_lease: None,
+            expiry: None,
         }
     }
 

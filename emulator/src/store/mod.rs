@@ -10,6 +10,7 @@ mod access_ops;
 mod blob;
 pub(crate) mod content;
 mod data;
+mod expiry_ops;
 pub(crate) mod model;
 mod paths;
 pub(crate) mod persist;
@@ -71,6 +72,8 @@ pub(crate) struct Store {
     layout: Option<Layout>,
     accounts: Mutex<Accounts>,
     append_seq: AtomicU64,
+    /// The earliest expiry of any file (nanoseconds since the Unix epoch; `u64::MAX`: none).
+    next_expiry: AtomicU64,
 }
 
 impl Store {
@@ -127,15 +130,20 @@ impl Store {
         }
         Ok(Self {
             layout,
+            next_expiry: AtomicU64::new(expiry_ops::earliest(&accounts)),
             accounts: Mutex::new(accounts),
             append_seq: AtomicU64::new(0),
         })
     }
 
+    /// The metadata, locked, without the files that have expired.
     fn lock(&self) -> MutexGuard<'_, Accounts> {
-        self.accounts
+        let mut accounts = self
+            .accounts
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.purge_expired(&mut accounts, crate::lease::now());
+        accounts
     }
 
     fn next_seq(&self) -> u64 {

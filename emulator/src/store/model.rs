@@ -106,6 +106,9 @@ pub(crate) struct PathMeta {
     /// The lease on the path, when one was ever taken and not released.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// When a file expires and is removed, nanoseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
     /// Uncommitted appends (kept in memory and in staging files; not persisted).
     #[serde(skip)]
     pub pending: Vec<Pending>,
@@ -134,6 +137,7 @@ impl PathMeta {
             encryption_scope: None,
             access: None,
             lease: None,
+            expires: None,
             pending: Vec::new(),
             flushing: false,
             memory: Arc::default(),

@@ -12,6 +12,7 @@ use super::model::{self, ContentHeaders, FsMeta, Kind, PathMeta};
 use super::{Store, fs_mut, persist};
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
+use crate::expiry::Expiry;
 use crate::lease;
 
 /// A path create (`PUT ?resource=file|directory`).
@@ -32,6 +33,8 @@ pub(crate) struct CreateRequest {
     /// A lease to take on the new path: `x-ms-proposed-lease-id` (or a new ID) for
     /// `x-ms-lease-duration` seconds (`None`: infinite).
     pub new_lease: Option<(Option<String>, Option<u64>)>,
+    /// When the new file expires (`x-ms-expiry-option`, `x-ms-expiry-time`).
+    pub expiry: Option<Expiry>,
 }
 
 /// A rename (`PUT` with `x-ms-rename-source`).
@@ -75,7 +78,12 @@ pub(crate) struct Page {
 }
 
 /// Files that a committed change made useless: content and staged appends (none in memory).
-fn leftovers(store: &Store, account: &str, fs_name: &str, meta: &PathMeta) -> Vec<PathBuf> {
+pub(super) fn leftovers(
+    store: &Store,
+    account: &str,
+    fs_name: &str,
+    meta: &PathMeta,
+) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = meta.pending.iter().filter_map(|p| p.data.file()).collect();
     if let Some(id) = &meta.blob {
         files.extend(store.blob_file(account, fs_name, id));
@@ -272,6 +280,11 @@ impl Store {
                 if let Some((proposed, duration)) = request.new_lease {
                     lease::acquire(&mut meta.lease, proposed, duration, lease::now())?;
                 }
+                if kind == Kind::File {
+                    meta.expires = request
+                        .expiry
+                        .and_then(|e| e.instant(meta.created, lease::now()));
+                }
                 if let Some(old) = fs.paths.insert(path.to_string(), meta.clone()) {
                     replaced = leftovers(self, account, fs_name, &old);
                 }
@@ -281,6 +294,7 @@ impl Store {
         self.save(account, fs_name, fs)?;
         drop(accounts);
         persist::remove_files(replaced);
+        self.note_expiry(meta.expires);
         Ok(meta)
     }
 

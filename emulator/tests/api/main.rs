@@ -14,6 +14,7 @@ mod dfs_paths;
 mod domo;
 mod durability;
 mod entra;
+mod expiry;
 mod faults;
 mod leases;
 mod persistence;
