@@ -75,16 +75,55 @@ pub(crate) async fn blob(
             super::lease::lease(state, headers, at.account, at.fs, Some(at.path))
         }
         (&Method::DELETE, None) => {
-            store.delete_path(at.account, at.fs, at.path, false, &conditions)?;
+            let retention = state.service_properties.delete_retention_days(at.account);
+            let deletion_id =
+                store.delete_path(at.account, at.fs, at.path, false, &conditions, retention)?;
             let mut response = empty(StatusCode::ACCEPTED);
-            set(&mut response, "x-ms-delete-type-permanent", "true");
+            let permanent = if deletion_id.is_some() {
+                "false"
+            } else {
+                "true"
+            };
+            set(&mut response, "x-ms-delete-type-permanent", permanent);
+            if let Some(id) = deletion_id {
+                set(&mut response, "x-ms-deletion-id", &id);
+            }
             Ok(response)
         }
-        (_, None | Some("metadata") | Some("properties")) => {
+        (&Method::PUT, Some("undelete")) => {
+            let deletion_id = match header_str(headers, "x-ms-undelete-source") {
+                None => None,
+                Some(source) => Some(undelete_source_id(source, at.path)?),
+            };
+            let kind = store.undelete(at.account, at.fs, at.path, deletion_id.as_deref())?;
+            let mut response = empty(StatusCode::OK);
+            set(&mut response, "x-ms-resource-type", kind.as_str());
+            Ok(response)
+        }
+        (_, None | Some("metadata") | Some("properties") | Some("undelete")) => {
             Err(ServiceError::unsupported_http_verb())
         }
         _ => Err(ServiceError::invalid_query_parameter_value()),
     }
+}
+
+/// The deletion ID of `x-ms-undelete-source: {path}?deletionid={id}`, whose path must be
+/// the request's; `InvalidHeaderValue` otherwise.
+fn undelete_source_id(source: &str, path: &str) -> Result<String, ServiceError> {
+    let (named, query) = source
+        .split_once('?')
+        .ok_or_else(ServiceError::invalid_header_value)?;
+    let named = percent_encoding::percent_decode_str(named.trim_start_matches('/'))
+        .decode_utf8()
+        .map_err(|_| ServiceError::invalid_header_value())?;
+    if named.trim_end_matches('/') != path {
+        return Err(ServiceError::invalid_header_value());
+    }
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name.eq_ignore_ascii_case("deletionid"))
+        .map(|(_, id)| id.into_owned())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(ServiceError::invalid_header_value)
 }
 
 /// The answer to a change: 200 with the new `ETag` and `Last-Modified`.

@@ -263,10 +263,20 @@ pub(crate) fn delete(
 ) -> Result<Response, ServiceError> {
     let recursive = query.flag("recursive")?.unwrap_or(false);
     let conditions = Conditions::from_headers(headers);
-    state
-        .store
-        .delete_path(at.account, at.fs, at.path, recursive, &conditions)?;
-    Ok(empty(StatusCode::OK))
+    let retention = state.service_properties.delete_retention_days(at.account);
+    let deletion_id = state.store.delete_path(
+        at.account,
+        at.fs,
+        at.path,
+        recursive,
+        &conditions,
+        retention,
+    )?;
+    let mut response = empty(StatusCode::OK);
+    if let Some(id) = deletion_id {
+        set(&mut response, "x-ms-deletion-id", &id);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod expiry_ops;
 pub(crate) mod model;
 mod paths;
 pub(crate) mod persist;
+mod soft_delete;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -27,6 +28,7 @@ pub(crate) use blob::{BlobListRequest, Listed};
 pub(crate) use content::{Content, StagingSink};
 pub(crate) use data::FlushRequest;
 pub(crate) use paths::{CreateRequest, ListRequest, RenameRequest};
+pub(crate) use soft_delete::DeletedPath;
 
 use crate::conditions::{Conditions, Outcome};
 use crate::config::StorageAccountConfig;

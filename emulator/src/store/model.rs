@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::Access;
 use super::content::{Chunks, Staged};
+use super::soft_delete::DeletedPath;
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
 use crate::lease::{self, Lease};
@@ -209,6 +210,9 @@ pub(crate) struct FsMeta {
     /// The lease on the file system (Lease Container).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// Soft-deleted paths, kept for the delete retention period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<DeletedPath>,
 }
 
 impl FsMeta {
@@ -222,6 +226,7 @@ impl FsMeta {
             encryption_scope: None,
             root_access: None,
             lease: None,
+            deleted: Vec::new(),
         }
     }
 

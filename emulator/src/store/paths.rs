@@ -348,7 +348,9 @@ impl Store {
         Ok(snapshot)
     }
 
-    /// Deletes a file, or a directory (`recursive` required when it has children).
+    /// Deletes a file, or a directory (`recursive` required when it has children). With a
+    /// delete retention period (`retention_days`) the path is soft-deleted: kept, and its
+    /// deletion ID returned.
     pub(crate) fn delete_path(
         &self,
         account: &str,
@@ -356,7 +358,8 @@ impl Store {
         path: &str,
         recursive: bool,
         conditions: &Conditions,
-    ) -> Result<(), ServiceError> {
+        retention_days: Option<u32>,
+    ) -> Result<Option<String>, ServiceError> {
         let mut accounts = self.lock();
         let fs = fs_mut(&mut accounts, account, fs_name)?;
         let meta = fs
@@ -372,6 +375,18 @@ impl Store {
             }
             names.extend(children);
         }
+        if let Some(days) = retention_days {
+            let garbage: Vec<PathBuf> = names
+                .iter()
+                .filter_map(|name| fs.paths.get(name))
+                .flat_map(|meta| meta.pending.iter().filter_map(|p| p.data.file()))
+                .collect();
+            let deletion_id = super::soft_delete::soft_delete(fs, names, days);
+            self.save(account, fs_name, fs)?;
+            drop(accounts);
+            persist::remove_files(garbage);
+            return Ok(Some(deletion_id));
+        }
         let mut garbage = Vec::new();
         for name in names {
             if let Some(old) = fs.paths.remove(&name) {
@@ -381,7 +396,7 @@ impl Store {
         self.save(account, fs_name, fs)?;
         drop(accounts);
         persist::remove_files(garbage);
-        Ok(())
+        Ok(None)
     }
 
     /// Renames a file or a directory with all its children, in one index commit, within a

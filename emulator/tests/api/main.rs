@@ -18,4 +18,5 @@ mod expiry;
 mod faults;
 mod leases;
 mod persistence;
+mod soft_delete;
 mod tls;
