@@ -56,6 +56,14 @@ impl Conditions {
         Self::with_prefix(headers, "x-ms-source-")
     }
 
+    /// Reads the `x-ms-blob-if-*` headers (and `x-ms-lease-id`) of Get and Set Blob Tags.
+    pub(crate) fn blob_from_headers(headers: &HeaderMap) -> Self {
+        Self {
+            lease_id: Self::from_headers(headers).lease_id,
+            ..Self::with_prefix(headers, "x-ms-blob-")
+        }
+    }
+
     fn with_prefix(headers: &HeaderMap, prefix: &str) -> Self {
         let get = |name: &str| header(headers, &format!("{prefix}{name}")).map(str::to_string);
         let date = |name: &str| get(name).and_then(|v| timefmt::parse_rfc1123(&v));

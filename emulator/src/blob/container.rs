@@ -63,6 +63,8 @@ fn system_container(state: &DfsState, account: &str) -> Result<FsInfo, ServiceEr
         properties: None,
         encryption_scope: None,
         lease: None,
+        public_access: None,
+        identifiers: Vec::new(),
     })
 }
 
@@ -105,6 +107,7 @@ fn list_containers(
             .leaf("LeaseStatus", lease.status)
             .leaf("LeaseState", lease.state)
             .leaf_opt("LeaseDuration", lease.duration)
+            .leaf_opt("PublicAccess", info.public_access.as_deref())
             .leaf(
                 "DefaultEncryptionScope",
                 info.encryption_scope
@@ -134,6 +137,9 @@ fn describe(response: &mut Response, info: &FsInfo) {
     let lease = crate::lease::describe(info.lease.as_ref(), crate::lease::now());
     if let Some(duration) = lease.duration {
         set(response, "x-ms-lease-duration", duration);
+    }
+    if let Some(level) = &info.public_access {
+        set(response, "x-ms-blob-public-access", level);
     }
     for (name, value) in [
         ("x-ms-lease-status", lease.status),
@@ -174,7 +180,12 @@ pub(crate) fn container(
             let scope = header_str(headers, "x-ms-default-encryption-scope")
                 .filter(|s| !s.is_empty())
                 .map(str::to_string);
-            let info = store.create_filesystem(account, fs, metadata, scope)?;
+            let public_access = super::acl::public_access(headers)?;
+            let mut info = store.create_filesystem(account, fs, metadata, scope)?;
+            if public_access.is_some() {
+                let none = Conditions::default();
+                info = store.set_filesystem_acl(account, fs, public_access, Vec::new(), &none)?;
+            }
             let mut response = empty(StatusCode::CREATED);
             set_version(&mut response, &info.etag, info.last_modified);
             Ok(response)

@@ -183,6 +183,9 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     set_metadata_headers(response, &pairs);
     crate::dfs::path::set_lease_headers(response, meta);
     crate::dfs::path::set_expiry_header(response, meta);
+    if !meta.tags.is_empty() {
+        set(response, "x-ms-tag-count", &meta.tags.len().to_string());
+    }
     crate::dfs::path::set_encryption_headers(response, meta);
     crate::dfs::path::set_content_headers(response, meta);
 }

@@ -114,6 +114,61 @@ impl Store {
         Ok((done, etag, modified))
     }
 
+    /// A path's blob index tags, when its conditions pass (unmet ones answer 412, as on
+    /// writes).
+    pub(crate) fn path_tags(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        conditions: &Conditions,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = fs
+            .paths
+            .get(path)
+            .ok_or_else(ServiceError::path_not_found)?;
+        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        lease::check(
+            meta.lease.as_ref(),
+            conditions.lease_id(),
+            false,
+            lease::now(),
+        )?;
+        Ok(meta.tags.clone())
+    }
+
+    /// Replaces a path's blob index tags; its ETag stays as it is.
+    pub(crate) fn set_path_tags(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        tags: Vec<(String, String)>,
+        conditions: &Conditions,
+    ) -> Result<(), ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = fs
+            .paths
+            .get_mut(path)
+            .ok_or_else(ServiceError::path_not_found)?;
+        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        lease::check(
+            meta.lease.as_ref(),
+            conditions.lease_id(),
+            false,
+            lease::now(),
+        )?;
+        meta.tags = tags;
+        self.save(account, fs_name, fs)
+    }
+
     /// Applies `change` to a path whose conditions pass, stamps it modified and commits.
     fn update_path(
         &self,

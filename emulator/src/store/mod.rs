@@ -52,6 +52,10 @@ pub(crate) struct FsInfo {
     pub encryption_scope: Option<String>,
     /// The lease on the file system.
     pub lease: Option<crate::lease::Lease>,
+    /// Public access level (`container`, `blob`; `None`: private).
+    pub public_access: Option<String>,
+    /// Stored access policies.
+    pub identifiers: Vec<crate::blob::SignedIdentifier>,
 }
 
 impl FsInfo {
@@ -63,6 +67,8 @@ impl FsInfo {
             properties: meta.properties.clone(),
             encryption_scope: meta.encryption_scope.clone(),
             lease: meta.lease.clone(),
+            public_access: meta.public_access.clone(),
+            identifiers: meta.identifiers.clone(),
         }
     }
 }
@@ -235,6 +241,31 @@ impl Store {
             return Err(ServiceError::condition_not_met());
         }
         meta.properties = properties;
+        meta.etag = model::new_etag();
+        meta.modified = crate::timefmt::to_nanos(SystemTime::now());
+        self.save(account, fs_name, meta)?;
+        Ok(FsInfo::of(fs_name, meta))
+    }
+
+    /// Replaces a file system's public access level and stored access policies (Set
+    /// Container ACL).
+    pub(crate) fn set_filesystem_acl(
+        &self,
+        account: &str,
+        fs_name: &str,
+        public_access: Option<String>,
+        identifiers: Vec<crate::blob::SignedIdentifier>,
+        conditions: &Conditions,
+    ) -> Result<FsInfo, ServiceError> {
+        let mut accounts = self.lock();
+        let meta = fs_mut(&mut accounts, account, fs_name)?;
+        if conditions.evaluate(Some((&meta.etag, meta.last_modified())), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        let now = crate::lease::now();
+        crate::lease::check(meta.lease.as_ref(), conditions.lease_id(), false, now)?;
+        meta.public_access = public_access;
+        meta.identifiers = identifiers;
         meta.etag = model::new_etag();
         meta.modified = crate::timefmt::to_nanos(SystemTime::now());
         self.save(account, fs_name, meta)?;

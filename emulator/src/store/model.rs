@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::access::Access;
 use super::content::{Chunks, Staged};
 use super::soft_delete::DeletedPath;
+use crate::blob::SignedIdentifier;
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
 use crate::lease::{self, Lease};
@@ -110,6 +111,9 @@ pub(crate) struct PathMeta {
     /// When a file expires and is removed, nanoseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<u64>,
+    /// Blob index tags (Set Blob Tags), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
     /// Uncommitted appends (kept in memory and in staging files; not persisted).
     #[serde(skip)]
     pub pending: Vec<Pending>,
@@ -139,6 +143,7 @@ impl PathMeta {
             access: None,
             lease: None,
             expires: None,
+            tags: Vec::new(),
             pending: Vec::new(),
             flushing: false,
             memory: Arc::default(),
@@ -213,6 +218,12 @@ pub(crate) struct FsMeta {
     /// Soft-deleted paths, kept for the delete retention period.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted: Vec<DeletedPath>,
+    /// Public access level: `container`, `blob`, or `None` (private).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access: Option<String>,
+    /// Stored access policies (Set Container ACL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<SignedIdentifier>,
 }
 
 impl FsMeta {
@@ -227,6 +238,8 @@ impl FsMeta {
             root_access: None,
             lease: None,
             deleted: Vec::new(),
+            public_access: None,
+            identifiers: Vec::new(),
         }
     }
 

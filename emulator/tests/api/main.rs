@@ -19,4 +19,5 @@ mod faults;
 mod leases;
 mod persistence;
 mod soft_delete;
+mod tags_and_acl;
 mod tls;
