@@ -44,6 +44,7 @@ mod identity;
 mod jwt;
 mod lease;
 mod store;
+mod structured;
 mod timefmt;
 mod tls;
 

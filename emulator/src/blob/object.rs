@@ -233,5 +233,6 @@ async fn download(
             }
         }
     }
+    crate::dfs::data::structure_response(headers, &mut response, length).await?;
     Ok(response)
 }

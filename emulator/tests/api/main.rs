@@ -19,5 +19,6 @@ mod faults;
 mod leases;
 mod persistence;
 mod soft_delete;
+mod structured;
 mod tags_and_acl;
 mod tls;
