@@ -145,7 +145,7 @@ mod tests {
             expiry: Some("2026-01-02T00:00:00Z".into()),
             permission: Some("r".into()),
         };
-        assert_eq!(parse(&render(&[one.clone()])).unwrap(), [one.clone()]);
+        assert_eq!(parse(&render(std::slice::from_ref(&one))).unwrap(), [one]);
         assert!(parse("").unwrap().is_empty());
         let six: Vec<SignedIdentifier> = (0..6)
             .map(|i| SignedIdentifier {

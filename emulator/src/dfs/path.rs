@@ -65,10 +65,13 @@ pub(crate) fn put(
 
 /// The lease a create asks for: `x-ms-proposed-lease-id` and `x-ms-lease-duration` (both, or
 /// the duration alone for a lease with a new ID).
-fn new_lease(headers: &HeaderMap) -> Result<Option<(Option<String>, Option<u64>)>, ServiceError> {
+fn new_lease(headers: &HeaderMap) -> Result<Option<crate::lease::NewLease>, ServiceError> {
     let proposed = crate::lease::proposed_header(headers)?;
     match header_str(headers, "x-ms-lease-duration") {
-        Some(raw) => Ok(Some((proposed, crate::lease::parse_duration(raw)?))),
+        Some(raw) => Ok(Some(crate::lease::NewLease {
+            proposed,
+            duration: crate::lease::parse_duration(raw)?,
+        })),
         None if proposed.is_some() => Err(ServiceError::missing_required_header()),
         None => Ok(None),
     }

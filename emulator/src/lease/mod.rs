@@ -36,6 +36,16 @@ pub(crate) struct Lease {
     pub broken_at: Option<u64>,
 }
 
+/// A lease to take on a new path (`x-ms-proposed-lease-id` and `x-ms-lease-duration` at
+/// create).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewLease {
+    /// The lease ID asked for (`None`: a new one).
+    pub proposed: Option<String>,
+    /// Seconds (`None`: infinite).
+    pub duration: Option<u64>,
+}
+
 /// The state of a lease as the service reports it (`x-ms-lease-state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {

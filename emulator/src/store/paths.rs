@@ -32,7 +32,7 @@ pub(crate) struct CreateRequest {
     pub encryption_context: Option<String>,
     /// A lease to take on the new path: `x-ms-proposed-lease-id` (or a new ID) for
     /// `x-ms-lease-duration` seconds (`None`: infinite).
-    pub new_lease: Option<(Option<String>, Option<u64>)>,
+    pub new_lease: Option<lease::NewLease>,
     /// When the new file expires (`x-ms-expiry-option`, `x-ms-expiry-time`).
     pub expiry: Option<Expiry>,
 }
@@ -245,8 +245,8 @@ impl Store {
             (Kind::Directory, Some(dir)) => {
                 dir.touch();
                 dir.properties = request.properties;
-                if let Some((proposed, duration)) = request.new_lease {
-                    lease::acquire(&mut dir.lease, proposed, duration, lease::now())?;
+                if let Some(new) = request.new_lease {
+                    lease::acquire(&mut dir.lease, new.proposed, new.duration, lease::now())?;
                 }
                 dir.clone()
             }
@@ -277,8 +277,8 @@ impl Store {
                 };
                 // A file created over a leased one stays under that lease.
                 meta.lease = fs.paths.get(path).and_then(|old| old.lease.clone());
-                if let Some((proposed, duration)) = request.new_lease {
-                    lease::acquire(&mut meta.lease, proposed, duration, lease::now())?;
+                if let Some(new) = request.new_lease {
+                    lease::acquire(&mut meta.lease, new.proposed, new.duration, lease::now())?;
                 }
                 if kind == Kind::File {
                     meta.expires = request
