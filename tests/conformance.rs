@@ -96,16 +96,23 @@ fn pytest_passes(python: &Path, folder: &str, what: &str) {
 /// The SDK release whose own tests run against the emulator.
 const DATALAKE_SDK: &str = "azure-storage-file-datalake==12.26.1";
 
-/// Microsoft's test files of the SDK that run (the async twins need an async transport the
-/// suite does not install yet; SAS-only `test_sas.py` is listed as skipped).
-const DATALAKE_TEST_FILES: [&str; 9] = [
+/// Microsoft's test files of the SDK that run, with their async twins (aiohttp transport);
+/// SAS-only `test_sas.py` is listed as skipped.
+const DATALAKE_TEST_FILES: [&str; 16] = [
     "test_content_validation.py",
+    "test_content_validation_async.py",
     "test_cpk.py",
+    "test_cpk_async.py",
     "test_datalake_service_client.py",
+    "test_datalake_service_client_async.py",
     "test_directory.py",
+    "test_directory_async.py",
     "test_file.py",
+    "test_file_async.py",
     "test_file_system.py",
+    "test_file_system_async.py",
     "test_large_file.py",
+    "test_large_file_async.py",
     "test_quick_query.py",
     "test_sas.py",
 ];

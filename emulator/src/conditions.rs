@@ -14,6 +14,8 @@ pub(crate) struct Conditions {
     if_none_match: Option<String>,
     if_modified_since: Option<SystemTime>,
     if_unmodified_since: Option<SystemTime>,
+    /// `x-ms-lease-id` (`x-ms-source-lease-id` on a rename's source).
+    lease_id: Option<String>,
 }
 
 /// What the conditions say about a request.
@@ -54,6 +56,14 @@ impl Conditions {
         Self::with_prefix(headers, "x-ms-source-")
     }
 
+    /// Reads the `x-ms-blob-if-*` headers (and `x-ms-lease-id`) of Get and Set Blob Tags.
+    pub(crate) fn blob_from_headers(headers: &HeaderMap) -> Self {
+        Self {
+            lease_id: Self::from_headers(headers).lease_id,
+            ..Self::with_prefix(headers, "x-ms-blob-")
+        }
+    }
+
     fn with_prefix(headers: &HeaderMap, prefix: &str) -> Self {
         let get = |name: &str| header(headers, &format!("{prefix}{name}")).map(str::to_string);
         let date = |name: &str| get(name).and_then(|v| timefmt::parse_rfc1123(&v));
@@ -62,7 +72,18 @@ impl Conditions {
             if_none_match: get("if-none-match"),
             if_modified_since: date("if-modified-since"),
             if_unmodified_since: date("if-unmodified-since"),
+            lease_id: match prefix {
+                "" => header(headers, "x-ms-lease-id"),
+                _ => header(headers, &format!("{prefix}lease-id")),
+            }
+            .filter(|id| !id.is_empty())
+            .map(str::to_string),
         }
+    }
+
+    /// The lease the request names, when it names one.
+    pub(crate) fn lease_id(&self) -> Option<&str> {
+        self.lease_id.as_deref()
     }
 
     /// `If-None-Match: *`: the create-only condition.

@@ -38,11 +38,14 @@ mod crc64;
 mod dfs;
 mod domo;
 mod errors;
+mod expiry;
 mod faults;
 mod identity;
 mod jwt;
 mod keyauth;
+mod lease;
 mod store;
+mod structured;
 mod timefmt;
 mod tls;
 

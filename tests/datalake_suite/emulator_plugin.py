@@ -3,7 +3,7 @@
 
 - starts the emulator (TLS, ephemeral ports, store in memory) before the tests are imported,
   and points the `devtools_testutils` stand-in in `harness/` at it through environment
-  variables;
+  variables; turns soft delete on for its account, as the suite's soft-delete account has it;
 - applies `exceptions.txt`: `skip` entries are not run (SAS, account keys, connection strings:
   the emulator takes Entra ID tokens only), `fail` entries are expected to fail (strictly: one
   that passes fails the run, so the list stays honest), each with its reason. Any other
@@ -79,8 +79,20 @@ def pytest_configure(config):
         "DATALAKE_STORAGE_ACCOUNT_NAME": info["account_name"],
         "STORAGE_DATA_LAKE_SOFT_DELETE_ACCOUNT_NAME": info["account_name"],
     })
+    _enable_soft_delete(info["account_name"])
     path = config.getoption("--exceptions")
     _EMULATOR["exceptions"] = parse_exceptions(path) if path else []
+
+
+def _enable_soft_delete(account):
+    """Turns on the account's delete retention policy: the suite's soft-delete tests run on
+    the same account (`STORAGE_DATA_LAKE_SOFT_DELETE_ACCOUNT_NAME`), which on Azure is one
+    set up with soft delete on."""
+    from azure.storage.filedatalake import DataLakeServiceClient, RetentionPolicy
+    from devtools_testutils.emulator import account_url, emulator_credential
+
+    service = DataLakeServiceClient(account_url(account), credential=emulator_credential())
+    service.set_service_properties(delete_retention_policy=RetentionPolicy(enabled=True, days=7))
 
 
 def pytest_unconfigure(config):

@@ -62,6 +62,9 @@ fn system_container(state: &DfsState, account: &str) -> Result<FsInfo, ServiceEr
         last_modified: oldest.map_or(std::time::SystemTime::UNIX_EPOCH, |f| f.last_modified),
         properties: None,
         encryption_scope: None,
+        lease: None,
+        public_access: None,
+        identifiers: Vec::new(),
     })
 }
 
@@ -95,13 +98,16 @@ fn list_containers(
         .leaf_opt("MaxResults", query.get("maxresults"))
         .open("Containers");
     for info in remaining.iter().take(max) {
+        let lease = crate::lease::describe(info.lease.as_ref(), crate::lease::now());
         doc.open("Container")
             .leaf("Name", &info.name)
             .open("Properties")
             .leaf("Last-Modified", &timefmt::rfc1123(info.last_modified))
             .leaf("Etag", &format!("\"{}\"", info.etag))
-            .leaf("LeaseStatus", "unlocked")
-            .leaf("LeaseState", "available")
+            .leaf("LeaseStatus", lease.status)
+            .leaf("LeaseState", lease.state)
+            .leaf_opt("LeaseDuration", lease.duration)
+            .leaf_opt("PublicAccess", info.public_access.as_deref())
             .leaf(
                 "DefaultEncryptionScope",
                 info.encryption_scope
@@ -128,9 +134,16 @@ fn list_containers(
 fn describe(response: &mut Response, info: &FsInfo) {
     set_version(response, &info.etag, info.last_modified);
     set_metadata_headers(response, &metadata_pairs(info.properties.as_deref(), None));
+    let lease = crate::lease::describe(info.lease.as_ref(), crate::lease::now());
+    if let Some(duration) = lease.duration {
+        set(response, "x-ms-lease-duration", duration);
+    }
+    if let Some(level) = &info.public_access {
+        set(response, "x-ms-blob-public-access", level);
+    }
     for (name, value) in [
-        ("x-ms-lease-status", "unlocked"),
-        ("x-ms-lease-state", "available"),
+        ("x-ms-lease-status", lease.status),
+        ("x-ms-lease-state", lease.state),
         ("x-ms-has-immutability-policy", "false"),
         ("x-ms-has-legal-hold", "false"),
         (
@@ -167,7 +180,12 @@ pub(crate) fn container(
             let scope = header_str(headers, "x-ms-default-encryption-scope")
                 .filter(|s| !s.is_empty())
                 .map(str::to_string);
-            let info = store.create_filesystem(account, fs, metadata, scope)?;
+            let public_access = super::acl::public_access(headers)?;
+            let mut info = store.create_filesystem(account, fs, metadata, scope)?;
+            if public_access.is_some() {
+                let none = Conditions::default();
+                info = store.set_filesystem_acl(account, fs, public_access, Vec::new(), &none)?;
+            }
             let mut response = empty(StatusCode::CREATED);
             set_version(&mut response, &info.etag, info.last_modified);
             Ok(response)
@@ -190,6 +208,7 @@ pub(crate) fn container(
             Ok(response)
         }
         (&Method::GET, Some("list")) => super::list::list_blobs(state, headers, query, account, fs),
+        (&Method::PUT, Some("lease")) => super::lease::lease(state, headers, account, fs, None),
         (_, None | Some("metadata") | Some("list")) => Err(ServiceError::unsupported_http_verb()),
         _ => Err(ServiceError::invalid_query_parameter_value()),
     }

@@ -8,6 +8,8 @@
 
 use axum::http::HeaderMap;
 use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 use super::xml::Xml;
 use super::{
@@ -16,7 +18,7 @@ use super::{
 use crate::dfs::{DfsState, Query};
 use crate::errors::ServiceError;
 use crate::store::model::{Kind, PathMeta};
-use crate::store::{BlobListRequest, Listed};
+use crate::store::{BlobListRequest, DeletedPath, Listed};
 use crate::timefmt;
 
 /// One page of List Blobs as XML.
@@ -36,6 +38,9 @@ pub(crate) fn list_blobs(
             .map(str::to_string),
         max_results: max_results(query)?,
     };
+    if query.get("showonly") == Some("deleted") {
+        return list_deleted(state, headers, query, account, fs, &request);
+    }
     let page = state.store.list_blobs(account, fs, &request)?;
     let with_metadata = includes(query, "metadata");
     let endpoint = service_endpoint(state, headers, account);
@@ -76,6 +81,7 @@ fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool) {
         (Kind::File, None) => "application/octet-stream",
         (Kind::Directory, None) => "",
     };
+    let lease = crate::lease::describe(meta.lease.as_ref(), crate::lease::now());
     doc.open("Blob")
         .leaf("Name", name)
         .open("Properties")
@@ -106,8 +112,9 @@ fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool) {
         .leaf("BlobType", "BlockBlob")
         .leaf("AccessTier", "Hot")
         .leaf("AccessTierInferred", "true")
-        .leaf("LeaseStatus", "unlocked")
-        .leaf("LeaseState", "available")
+        .leaf("LeaseStatus", lease.status)
+        .leaf("LeaseState", lease.state)
+        .leaf_opt("LeaseDuration", lease.duration)
         .leaf("ServerEncrypted", "true")
         .close("Properties");
     if with_metadata {
@@ -117,4 +124,71 @@ fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool) {
         );
     }
     doc.close("Blob");
+}
+
+/// The marker of a deleted path in a listing: its name and deletion ID (names repeat when
+/// a path is deleted more than once).
+fn deleted_marker(entry: &DeletedPath) -> String {
+    STANDARD.encode(format!("{}\n{}", entry.name, entry.deletion_id))
+}
+
+/// List Blobs with `showonly=deleted`: the soft-deleted paths, by name, with their
+/// `DeletionId`, `DeletedTime` and `RemainingRetentionDays`.
+fn list_deleted(
+    state: &DfsState,
+    headers: &HeaderMap,
+    query: &Query,
+    account: &str,
+    fs: &str,
+    request: &BlobListRequest,
+) -> Result<Response, ServiceError> {
+    let all = state.store.list_deleted(account, fs, &request.prefix)?;
+    let start = match &request.marker {
+        None => 0,
+        Some(marker) => all
+            .iter()
+            .position(|d| &deleted_marker(d) == marker)
+            .ok_or_else(ServiceError::invalid_query_parameter_value)?,
+    };
+    let page = &all[start..all.len().min(start + request.max_results)];
+    let next = all.get(start + request.max_results).map(deleted_marker);
+    let now = crate::lease::now();
+    let endpoint = service_endpoint(state, headers, account);
+    let mut doc = Xml::new();
+    doc.open_with(
+        "EnumerationResults",
+        &[("ServiceEndpoint", &endpoint), ("ContainerName", fs)],
+    );
+    doc.leaf_opt("Prefix", query.get("prefix"))
+        .leaf_opt("Marker", request.marker.as_deref())
+        .leaf_opt("MaxResults", query.get("maxresults"))
+        .open("Blobs");
+    for entry in page {
+        let meta = entry.meta();
+        doc.open("Blob")
+            .leaf("Name", &entry.name)
+            .leaf("Deleted", "true")
+            .leaf("DeletionId", &entry.deletion_id)
+            .open("Properties")
+            .leaf("Creation-Time", &timefmt::rfc1123(meta.creation_time()))
+            .leaf("Last-Modified", &timefmt::rfc1123(meta.last_modified()))
+            .leaf("Etag", &meta.etag)
+            .leaf("ResourceType", meta.kind.as_str())
+            .leaf("Content-Length", &meta.len.to_string())
+            .leaf("BlobType", "BlockBlob")
+            .leaf(
+                "DeletedTime",
+                &timefmt::rfc1123(timefmt::from_nanos(entry.deleted)),
+            )
+            .leaf(
+                "RemainingRetentionDays",
+                &entry.remaining_days(now).to_string(),
+            )
+            .close("Properties")
+            .close("Blob");
+    }
+    doc.close("Blobs")
+        .leaf("NextMarker", next.as_deref().unwrap_or_default())
+        .close("EnumerationResults");
+    Ok(xml_response(doc.finish()))
 }

@@ -12,10 +12,13 @@
 //! A path-style URL gives the Blob and DFS APIs the same address, so [`is_blob_request`] tells
 //! them apart by the Blob API's query parameters and headers.
 
+mod acl;
 mod container;
+mod lease;
 mod list;
 mod object;
 mod service;
+mod tags;
 mod xml;
 
 use axum::body::Body;
@@ -28,6 +31,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::dfs::{At, DfsState, Query, Target, auth, header_str};
 use crate::errors::ServiceError;
 use crate::store::model::Kind;
+pub(crate) use acl::SignedIdentifier;
 pub(crate) use service::ServiceProperties;
 
 /// Query parameters only the Blob API uses.
@@ -91,10 +95,25 @@ pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Respo
             _ => Err(ServiceError::unsupported_http_verb()),
         };
     }
-    let method = request.method();
-    let headers = request.headers();
+    let (parts, body) = request.into_parts();
+    let (method, headers) = (&parts.method, &parts.headers);
+    // The small XML documents of Set Blob Tags and Set Container ACL.
+    let document = match (method, query.get("comp")) {
+        (&Method::PUT, Some("tags" | "acl")) => {
+            let body = axum::body::to_bytes(body, tags::MAX_TAGS_BODY)
+                .await
+                .map_err(|_| ServiceError::request_body_too_large())?;
+            let text = String::from_utf8(body.to_vec()).map_err(|_| tags::invalid_xml())?;
+            Some(text)
+        }
+        _ => None,
+    };
+    let document = document.as_deref();
     match (&target.filesystem, &target.path) {
         (None, _) => container::account(state, method, headers, &query, &target.account),
+        (Some(fs), None) if query.get("comp") == Some("acl") => {
+            acl::acl(state, method, headers, document, &target.account, fs)
+        }
         (Some(fs), None) => {
             container::container(state, method, headers, &query, &target.account, fs)
         }
@@ -104,6 +123,9 @@ pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Respo
                 fs,
                 path,
             };
+            if query.get("comp") == Some("tags") {
+                return tags::tags(state, method, headers, document, at);
+            }
             object::blob(state, method, headers, &query, at).await
         }
     }
@@ -124,6 +146,22 @@ fn blob_error(code: &str) -> Option<(&'static str, &'static str)> {
         "DirectoryNotEmpty" => (
             "DirectoryIsNotEmpty",
             "This operation is not permitted on a non-empty directory.",
+        ),
+        "LeaseIdMissing" => (
+            "LeaseIdMissing",
+            "There is currently a lease on the blob and no lease ID was specified in the request.",
+        ),
+        "LeaseIdMismatch" => (
+            "LeaseIdMismatchWithBlobOperation",
+            "The lease ID specified did not match the lease ID for the blob.",
+        ),
+        "LeaseNotPresent" => (
+            "LeaseNotPresentWithBlobOperation",
+            "There is currently no lease on the blob.",
+        ),
+        "LeaseLost" => (
+            "LeaseLost",
+            "A lease ID was specified, but the lease for the blob has expired.",
         ),
         _ => return None,
     })

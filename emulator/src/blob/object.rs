@@ -63,17 +63,67 @@ pub(crate) async fn blob(
                 store.replace_path_content(at.account, at.fs, at.path, content, &conditions)?;
             Ok(changed(&meta))
         }
-        (&Method::DELETE, None) => {
-            store.delete_path(at.account, at.fs, at.path, false, &conditions)?;
-            let mut response = empty(StatusCode::ACCEPTED);
-            set(&mut response, "x-ms-delete-type-permanent", "true");
+        (&Method::PUT, Some("expiry")) => {
+            let expiry = crate::expiry::Expiry::from_headers(headers)?
+                .ok_or_else(ServiceError::missing_required_header)?;
+            let meta = store.set_expiry(at.account, at.fs, at.path, expiry, &conditions)?;
+            let mut response = empty(StatusCode::OK);
+            set_version(&mut response, &meta.etag, meta.last_modified());
             Ok(response)
         }
-        (_, None | Some("metadata") | Some("properties")) => {
+        (&Method::PUT, Some("lease")) => {
+            super::lease::lease(state, headers, at.account, at.fs, Some(at.path))
+        }
+        (&Method::DELETE, None) => {
+            let retention = state.service_properties.delete_retention_days(at.account);
+            let deletion_id =
+                store.delete_path(at.account, at.fs, at.path, false, &conditions, retention)?;
+            let mut response = empty(StatusCode::ACCEPTED);
+            let permanent = if deletion_id.is_some() {
+                "false"
+            } else {
+                "true"
+            };
+            set(&mut response, "x-ms-delete-type-permanent", permanent);
+            if let Some(id) = deletion_id {
+                set(&mut response, "x-ms-deletion-id", &id);
+            }
+            Ok(response)
+        }
+        (&Method::PUT, Some("undelete")) => {
+            let deletion_id = match header_str(headers, "x-ms-undelete-source") {
+                None => None,
+                Some(source) => Some(undelete_source_id(source, at.path)?),
+            };
+            let kind = store.undelete(at.account, at.fs, at.path, deletion_id.as_deref())?;
+            let mut response = empty(StatusCode::OK);
+            set(&mut response, "x-ms-resource-type", kind.as_str());
+            Ok(response)
+        }
+        (_, None | Some("metadata") | Some("properties") | Some("undelete")) => {
             Err(ServiceError::unsupported_http_verb())
         }
         _ => Err(ServiceError::invalid_query_parameter_value()),
     }
+}
+
+/// The deletion ID of `x-ms-undelete-source: {path}?deletionid={id}`, whose path must be
+/// the request's; `InvalidHeaderValue` otherwise.
+fn undelete_source_id(source: &str, path: &str) -> Result<String, ServiceError> {
+    let (named, query) = source
+        .split_once('?')
+        .ok_or_else(ServiceError::invalid_header_value)?;
+    let named = percent_encoding::percent_decode_str(named.trim_start_matches('/'))
+        .decode_utf8()
+        .map_err(|_| ServiceError::invalid_header_value())?;
+    if named.trim_end_matches('/') != path {
+        return Err(ServiceError::invalid_header_value());
+    }
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name.eq_ignore_ascii_case("deletionid"))
+        .map(|(_, id)| id.into_owned())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(ServiceError::invalid_header_value)
 }
 
 /// The answer to a change: 200 with the new `ETag` and `Last-Modified`.
@@ -117,8 +167,6 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     for (name, value) in [
         ("x-ms-creation-time", created.as_str()),
         ("x-ms-blob-type", "BlockBlob"),
-        ("x-ms-lease-state", "available"),
-        ("x-ms-lease-status", "unlocked"),
         ("x-ms-server-encrypted", "true"),
         ("x-ms-access-tier", "Hot"),
         ("x-ms-access-tier-inferred", "true"),
@@ -133,6 +181,11 @@ fn describe(response: &mut Response, meta: &PathMeta) {
     }
     let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
     set_metadata_headers(response, &pairs);
+    crate::dfs::path::set_lease_headers(response, meta);
+    crate::dfs::path::set_expiry_header(response, meta);
+    if !meta.tags.is_empty() {
+        set(response, "x-ms-tag-count", &meta.tags.len().to_string());
+    }
     crate::dfs::path::set_encryption_headers(response, meta);
     crate::dfs::path::set_content_headers(response, meta);
 }
@@ -180,5 +233,6 @@ async fn download(
             }
         }
     }
+    crate::dfs::data::structure_response(headers, &mut response, length).await?;
     Ok(response)
 }

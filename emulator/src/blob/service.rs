@@ -72,6 +72,16 @@ impl ServiceProperties {
         xml_response(body)
     }
 
+    /// The account's delete retention period in days, when soft delete is on.
+    pub(crate) fn delete_retention_days(&self, account: &str) -> Option<u32> {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let policy = all.get(account)?.get("DeleteRetentionPolicy")?.clone();
+        if text(&policy, "Enabled") != Some("true") {
+            return None;
+        }
+        text(&policy, "Days").and_then(|d| d.trim().parse().ok())
+    }
+
     /// `PUT`: replaces the elements the document sends; `InvalidXmlDocument` when it is not a
     /// `StorageServiceProperties` document or a retention period is outside 1 to 365 days.
     pub(crate) fn set(&self, account: &str, body: &str) -> Result<Response, ServiceError> {
@@ -197,6 +207,10 @@ mod tests {
         let props = ServiceProperties::default();
         let body = "<?xml version=\"1.0\"?><StorageServiceProperties><Cors><CorsRule><AllowedOrigins>*</AllowedOrigins></CorsRule></Cors></StorageServiceProperties>";
         props.set("acct", body).unwrap();
+        assert_eq!(props.delete_retention_days("acct"), None);
+        let retention = "<StorageServiceProperties><DeleteRetentionPolicy><Enabled>true</Enabled><Days>7</Days></DeleteRetentionPolicy></StorageServiceProperties>";
+        props.set("acct", retention).unwrap();
+        assert_eq!(props.delete_retention_days("acct"), Some(7));
         let stored = props.0.lock().unwrap()["acct"].clone();
         assert!(stored["Cors"].contains("CorsRule"));
         assert_eq!(stored["Logging"], defaults()["Logging"]);

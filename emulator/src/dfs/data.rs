@@ -18,9 +18,11 @@ use super::{At, DfsState, Query, empty, header_str, set, set_version};
 use crate::conditions::Conditions;
 use crate::crc64::{self, Crc64};
 use crate::errors::ServiceError;
+use crate::lease::WriteLease;
 use crate::store::content::Staged;
 use crate::store::model::Kind;
 use crate::store::{Content, FlushRequest, StagingSink};
+use crate::structured;
 
 /// The largest append the service takes (4000 MiB).
 const MAX_APPEND: u64 = 4000 * 1024 * 1024;
@@ -134,6 +136,73 @@ async fn receive(
     })
 }
 
+/// Receives a structured-message body (`x-ms-structured-body`) of `declared` bytes whose
+/// content is `content_len` bytes: read whole, checked and decoded, then staged.
+async fn receive_structured(
+    body: Body,
+    mut sink: StagingSink,
+    declared: u64,
+    content_len: u64,
+) -> Result<Received, ServiceError> {
+    let decoded = match axum::body::to_bytes(body, declared as usize + 1).await {
+        Ok(bytes) if bytes.len() as u64 == declared => structured::decode(&bytes, content_len),
+        Ok(_) | Err(_) => Err(ServiceError::invalid_header_value()),
+    };
+    let content = match decoded {
+        Ok(content) => content,
+        Err(e) => {
+            sink.discard().await;
+            return Err(e);
+        }
+    };
+    let mut crc = Crc64::default();
+    crc.update(&content);
+    let len = content.len() as u64;
+    sink.write(bytes::Bytes::from(content)).await?;
+    Ok(Received {
+        staged: sink.finish().await?,
+        len,
+        md5: None,
+        crc64: Some(crc.value()),
+    })
+}
+
+/// `x-ms-structured-content-length` of a structured upload, required.
+fn structured_content_length(headers: &HeaderMap) -> Result<u64, ServiceError> {
+    header_str(headers, "x-ms-structured-content-length")
+        .ok_or_else(ServiceError::missing_required_header)?
+        .trim()
+        .parse()
+        .map_err(|_| ServiceError::invalid_header_value())
+}
+
+/// A read's body as a structured message when the request asks for one
+/// (`x-ms-structured-body`): sets `x-ms-structured-body`, `x-ms-structured-content-length`
+/// (the content's length) and the encoded `Content-Length`.
+pub(crate) async fn structure_response(
+    headers: &HeaderMap,
+    response: &mut Response,
+    length: u64,
+) -> Result<(), ServiceError> {
+    if !structured::requested(headers)? {
+        return Ok(());
+    }
+    let body = std::mem::replace(response.body_mut(), Body::empty());
+    let content = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|_| ServiceError::internal_error())?;
+    let encoded = structured::encode(&content, structured::SEGMENT_LEN);
+    set(response, "content-length", &encoded.len().to_string());
+    set(response, "x-ms-structured-body", structured::V1_CRC64);
+    set(
+        response,
+        "x-ms-structured-content-length",
+        &length.to_string(),
+    );
+    *response.body_mut() = Body::from(encoded);
+    Ok(())
+}
+
 /// `PATCH ?action=append&position=N[&flush=true]`.
 pub(crate) async fn append(
     state: &DfsState,
@@ -152,9 +221,22 @@ pub(crate) async fn append(
         return Err(ServiceError::invalid_header_value());
     }
     let integrity = Integrity::from_headers(headers)?;
-    state.store.check_appendable(at.account, at.fs, at.path)?;
+    let lease = WriteLease::from_headers(headers)?;
+    let held = state
+        .store
+        .check_appendable(at.account, at.fs, at.path, &lease)?;
+    let structured = structured::requested(headers)?;
+    let content_len = match structured {
+        true => Some(structured_content_length(headers)?),
+        false => None,
+    };
     let sink = state.store.staging_sink().await?;
-    let received = receive(request.into_body(), sink, declared, &integrity).await?;
+    let received = match content_len {
+        Some(content_len) => {
+            receive_structured(request.into_body(), sink, declared, content_len).await?
+        }
+        None => receive(request.into_body(), sink, declared, &integrity).await?,
+    };
     let len = received.len;
     if len > 0 {
         // The store owns the staged data once the append is registered.
@@ -177,9 +259,13 @@ pub(crate) async fn append(
         set(&mut response, "x-ms-content-crc64", &crc64::to_header(crc));
     }
     set(&mut response, "x-ms-request-server-encrypted", "true");
+    if structured {
+        set(&mut response, "x-ms-structured-body", structured::V1_CRC64);
+    }
     if flush {
         let request = FlushRequest {
             position: position + len,
+            lease: lease.for_flush(held),
             ..FlushRequest::default()
         };
         let meta = state
@@ -217,6 +303,7 @@ pub(crate) async fn flush(
         retain_uncommitted,
         content: super::content_headers(headers)?,
         conditions: Conditions::from_headers(headers),
+        lease: WriteLease::from_headers(headers)?,
     };
     let meta = state.store.flush(at.account, at.fs, at.path, flush).await?;
     let mut response = empty(StatusCode::OK);
@@ -387,6 +474,7 @@ pub(crate) async fn read(
     } else if let Some(md5) = &meta.content.content_md5 {
         set(&mut response, "content-md5", md5);
     }
+    structure_response(headers, &mut response, length).await?;
     Ok(response)
 }
 

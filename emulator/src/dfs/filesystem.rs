@@ -177,6 +177,9 @@ fn list_paths(
             if meta.kind == Kind::Directory {
                 entry["isDirectory"] = json!("true");
             }
+            if let Some(at) = meta.expires {
+                entry["expiryTime"] = json!(windows_file_time(at).to_string());
+            }
             if let Some(context) = &meta.encryption_context {
                 entry["EncryptionContext"] = json!(context);
             }

@@ -50,6 +50,8 @@ pub(crate) fn put(
             encryption_context: header_str(headers, "x-ms-encryption-context")
                 .filter(|c| !c.is_empty())
                 .map(str::to_string),
+            new_lease: new_lease(headers)?,
+            expiry: crate::expiry::Expiry::from_headers(headers)?,
         };
         state
             .store
@@ -59,6 +61,20 @@ pub(crate) fn put(
     set_version(&mut response, &meta.etag, meta.last_modified());
     set(&mut response, "x-ms-request-server-encrypted", "true");
     Ok(response)
+}
+
+/// The lease a create asks for: `x-ms-proposed-lease-id` and `x-ms-lease-duration` (both, or
+/// the duration alone for a lease with a new ID).
+fn new_lease(headers: &HeaderMap) -> Result<Option<crate::lease::NewLease>, ServiceError> {
+    let proposed = crate::lease::proposed_header(headers)?;
+    match header_str(headers, "x-ms-lease-duration") {
+        Some(raw) => Ok(Some(crate::lease::NewLease {
+            proposed,
+            duration: crate::lease::parse_duration(raw)?,
+        })),
+        None if proposed.is_some() => Err(ServiceError::missing_required_header()),
+        None => Ok(None),
+    }
 }
 
 /// Splits `/{filesystem}/{path}` (percent-encoded, maybe with a SAS query) into its parts.
@@ -125,13 +141,35 @@ pub(crate) fn describe(response: &mut Response, meta: &PathMeta) {
         &timefmt::rfc1123(meta.creation_time()),
     );
     set(response, "x-ms-server-encrypted", "true");
-    set(response, "x-ms-lease-state", "available");
-    set(response, "x-ms-lease-status", "unlocked");
+    set_lease_headers(response, meta);
+    set_expiry_header(response, meta);
     if let Some(props) = &meta.properties {
         set(response, "x-ms-properties", props);
     }
     set_encryption_headers(response, meta);
     set_content_headers(response, meta);
+}
+
+/// `x-ms-lease-state`, `x-ms-lease-status` and (while leased) `x-ms-lease-duration` of a
+/// path: the DFS and Blob reads share them.
+pub(crate) fn set_lease_headers(response: &mut Response, meta: &PathMeta) {
+    let view = crate::lease::describe(meta.lease.as_ref(), crate::lease::now());
+    set(response, "x-ms-lease-state", view.state);
+    set(response, "x-ms-lease-status", view.status);
+    if let Some(duration) = view.duration {
+        set(response, "x-ms-lease-duration", duration);
+    }
+}
+
+/// `x-ms-expiry-time` of a file that expires: the DFS and Blob reads share it.
+pub(crate) fn set_expiry_header(response: &mut Response, meta: &PathMeta) {
+    if let Some(at) = meta.expires {
+        set(
+            response,
+            "x-ms-expiry-time",
+            &timefmt::rfc1123(timefmt::from_nanos(at)),
+        );
+    }
 }
 
 /// `x-ms-encryption-context` and `x-ms-encryption-scope` of a path: DFS and Blob reads share
@@ -228,10 +266,20 @@ pub(crate) fn delete(
 ) -> Result<Response, ServiceError> {
     let recursive = query.flag("recursive")?.unwrap_or(false);
     let conditions = Conditions::from_headers(headers);
-    state
-        .store
-        .delete_path(at.account, at.fs, at.path, recursive, &conditions)?;
-    Ok(empty(StatusCode::OK))
+    let retention = state.service_properties.delete_retention_days(at.account);
+    let deletion_id = state.store.delete_path(
+        at.account,
+        at.fs,
+        at.path,
+        recursive,
+        &conditions,
+        retention,
+    )?;
+    let mut response = empty(StatusCode::OK);
+    if let Some(id) = deletion_id {
+        set(&mut response, "x-ms-deletion-id", &id);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

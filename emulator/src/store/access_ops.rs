@@ -171,9 +171,7 @@ impl Store {
                     .paths
                     .get_mut(path)
                     .ok_or_else(ServiceError::path_not_found)?;
-                if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
-                    return Err(ServiceError::condition_not_met());
-                }
+                meta.check_write(conditions)?;
                 let mut access = meta.access();
                 change.apply(&mut access);
                 meta.access = Some(access.clone());
@@ -304,6 +302,8 @@ mod tests {
                 conditions: Conditions::default(),
                 access: NewAccess::default(),
                 encryption_context: None,
+                new_lease: None,
+                expiry: None,
             };
             s.create_path("acct1", "fs1", path, request).unwrap();
         }

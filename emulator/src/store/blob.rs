@@ -1,10 +1,13 @@
 //! Store operations that only the Blob endpoint needs: replacing metadata and content headers
 //! as the Blob API does, and the flat, name-ordered listing of List Blobs.
 
+use std::time::SystemTime;
+
 use super::model::{ContentHeaders, PathMeta};
 use super::{Store, fs_mut};
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
+use crate::lease::{self, Lease};
 
 /// One entry of a List Blobs page.
 #[derive(Debug, Clone)]
@@ -77,6 +80,95 @@ impl Store {
         })
     }
 
+    /// Applies a lease operation (`op`, given the lease slot and the time) to a path whose
+    /// `If-*` conditions pass and commits it; a lease operation leaves the ETag as it is.
+    pub(crate) fn lease_path<T>(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: Option<&str>,
+        conditions: &Conditions,
+        op: impl FnOnce(&mut Option<Lease>, u64) -> Result<T, ServiceError>,
+    ) -> Result<(T, String, SystemTime), ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let (slot, etag, modified) = match path {
+            None => {
+                let (etag, modified) = (fs.etag.clone(), fs.last_modified());
+                (&mut fs.lease, etag, modified)
+            }
+            Some(path) => {
+                let meta = fs
+                    .paths
+                    .get_mut(path)
+                    .ok_or_else(ServiceError::path_not_found)?;
+                let (etag, modified) = (meta.etag.clone(), meta.last_modified());
+                (&mut meta.lease, etag, modified)
+            }
+        };
+        if conditions.evaluate(Some((&etag, modified)), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        let done = op(slot, lease::now())?;
+        self.save(account, fs_name, fs)?;
+        Ok((done, etag, modified))
+    }
+
+    /// A path's blob index tags, when its conditions pass (unmet ones answer 412, as on
+    /// writes).
+    pub(crate) fn path_tags(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        conditions: &Conditions,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = fs
+            .paths
+            .get(path)
+            .ok_or_else(ServiceError::path_not_found)?;
+        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        lease::check(
+            meta.lease.as_ref(),
+            conditions.lease_id(),
+            false,
+            lease::now(),
+        )?;
+        Ok(meta.tags.clone())
+    }
+
+    /// Replaces a path's blob index tags; its ETag stays as it is.
+    pub(crate) fn set_path_tags(
+        &self,
+        account: &str,
+        fs_name: &str,
+        path: &str,
+        tags: Vec<(String, String)>,
+        conditions: &Conditions,
+    ) -> Result<(), ServiceError> {
+        let mut accounts = self.lock();
+        let fs = fs_mut(&mut accounts, account, fs_name)?;
+        let meta = fs
+            .paths
+            .get_mut(path)
+            .ok_or_else(ServiceError::path_not_found)?;
+        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        lease::check(
+            meta.lease.as_ref(),
+            conditions.lease_id(),
+            false,
+            lease::now(),
+        )?;
+        meta.tags = tags;
+        self.save(account, fs_name, fs)
+    }
+
     /// Applies `change` to a path whose conditions pass, stamps it modified and commits.
     fn update_path(
         &self,
@@ -92,9 +184,7 @@ impl Store {
             .paths
             .get_mut(path)
             .ok_or_else(ServiceError::path_not_found)?;
-        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
-            return Err(ServiceError::condition_not_met());
-        }
+        meta.check_write(conditions)?;
         change(meta);
         meta.touch();
         let mut snapshot = meta.clone();
@@ -172,6 +262,8 @@ mod tests {
                 conditions: Conditions::default(),
                 access: crate::store::NewAccess::default(),
                 encryption_context: None,
+                new_lease: None,
+                expiry: None,
             };
             s.create_path("acct1", "fs1", path, request).unwrap();
         }

@@ -20,6 +20,7 @@ use super::model::{ContentHeaders, Kind, PathMeta, Pending};
 use super::{Store, fs_mut, persist};
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
+use crate::lease::{self, WriteLease};
 
 /// A flush (`PATCH ?action=flush`).
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,8 @@ pub(crate) struct FlushRequest {
     pub content: ContentHeaders,
     /// Conditions on the file.
     pub conditions: Conditions,
+    /// The lease the flush is made under, and what it does with it.
+    pub lease: WriteLease,
 }
 
 /// What a flush copies, decided under the lock.
@@ -89,19 +92,28 @@ fn copy_ranges(plan: &Plan) -> io::Result<()> {
 }
 
 impl Store {
-    /// Fails unless `path` is an existing file that data can be appended to.
+    /// Fails unless `path` is an existing file that data can be appended to under `lease`
+    /// (which may acquire or renew the file's lease). Returns the ID of the lease the append
+    /// is made under.
     pub(crate) fn check_appendable(
         &self,
         account: &str,
         fs_name: &str,
         path: &str,
-    ) -> Result<(), ServiceError> {
+        lease: &WriteLease,
+    ) -> Result<Option<String>, ServiceError> {
         let mut accounts = self.lock();
         let fs = fs_mut(&mut accounts, account, fs_name)?;
-        match fs.paths.get(path) {
-            Some(meta) if meta.kind == Kind::File => Ok(()),
-            _ => Err(ServiceError::path_not_found()),
+        let meta = match fs.paths.get_mut(path) {
+            Some(meta) if meta.kind == Kind::File => meta,
+            _ => return Err(ServiceError::path_not_found()),
+        };
+        let before = meta.lease.clone();
+        let held = lease.begin(&mut meta.lease, lease::now())?;
+        if meta.lease != before {
+            self.save(account, fs_name, fs)?;
         }
+        Ok(held)
     }
 
     /// Records staged data as an uncommitted range of `path`. On error the caller still owns
@@ -188,6 +200,8 @@ impl Store {
         }
         let ranges = tile(&meta.pending, meta.len, request.position)
             .ok_or_else(ServiceError::invalid_flush_position)?;
+        // The lease is taken (or checked) last: a flush refused otherwise changes nothing.
+        request.lease.begin(&mut meta.lease, lease::now())?;
         let all = std::mem::take(&mut meta.pending);
         let mut dropped = Vec::new();
         for pending in all {
@@ -267,6 +281,7 @@ impl Store {
             }
         }
         stored.content_md5 = given.content_md5;
+        request.lease.finish(&mut meta.lease);
         let mut snapshot = meta.clone();
         snapshot.pending.clear();
         self.save(account, fs_name, fs)?;
@@ -329,6 +344,8 @@ mod tests {
             conditions: Conditions::default(),
             access: super::super::NewAccess::default(),
             encryption_context: None,
+            new_lease: None,
+            expiry: None,
         }
     }
 

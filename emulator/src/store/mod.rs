@@ -10,9 +10,11 @@ mod access_ops;
 mod blob;
 pub(crate) mod content;
 mod data;
+mod expiry_ops;
 pub(crate) mod model;
 mod paths;
 pub(crate) mod persist;
+mod soft_delete;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -26,6 +28,7 @@ pub(crate) use blob::{BlobListRequest, Listed};
 pub(crate) use content::{Content, StagingSink};
 pub(crate) use data::FlushRequest;
 pub(crate) use paths::{CreateRequest, ListRequest, RenameRequest};
+pub(crate) use soft_delete::DeletedPath;
 
 use crate::conditions::{Conditions, Outcome};
 use crate::config::StorageAccountConfig;
@@ -47,6 +50,12 @@ pub(crate) struct FsInfo {
     pub properties: Option<String>,
     /// Default encryption scope (`None`: the account's key).
     pub encryption_scope: Option<String>,
+    /// The lease on the file system.
+    pub lease: Option<crate::lease::Lease>,
+    /// Public access level (`container`, `blob`; `None`: private).
+    pub public_access: Option<String>,
+    /// Stored access policies.
+    pub identifiers: Vec<crate::blob::SignedIdentifier>,
 }
 
 impl FsInfo {
@@ -57,6 +66,9 @@ impl FsInfo {
             last_modified: meta.last_modified(),
             properties: meta.properties.clone(),
             encryption_scope: meta.encryption_scope.clone(),
+            lease: meta.lease.clone(),
+            public_access: meta.public_access.clone(),
+            identifiers: meta.identifiers.clone(),
         }
     }
 }
@@ -68,6 +80,8 @@ pub(crate) struct Store {
     layout: Option<Layout>,
     accounts: Mutex<Accounts>,
     append_seq: AtomicU64,
+    /// The earliest expiry of any file (nanoseconds since the Unix epoch; `u64::MAX`: none).
+    next_expiry: AtomicU64,
 }
 
 impl Store {
@@ -124,15 +138,20 @@ impl Store {
         }
         Ok(Self {
             layout,
+            next_expiry: AtomicU64::new(expiry_ops::earliest(&accounts)),
             accounts: Mutex::new(accounts),
             append_seq: AtomicU64::new(0),
         })
     }
 
+    /// The metadata, locked, without the files that have expired.
     fn lock(&self) -> MutexGuard<'_, Accounts> {
-        self.accounts
+        let mut accounts = self
+            .accounts
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.purge_expired(&mut accounts, crate::lease::now());
+        accounts
     }
 
     fn next_seq(&self) -> u64 {
@@ -228,6 +247,31 @@ impl Store {
         Ok(FsInfo::of(fs_name, meta))
     }
 
+    /// Replaces a file system's public access level and stored access policies (Set
+    /// Container ACL).
+    pub(crate) fn set_filesystem_acl(
+        &self,
+        account: &str,
+        fs_name: &str,
+        public_access: Option<String>,
+        identifiers: Vec<crate::blob::SignedIdentifier>,
+        conditions: &Conditions,
+    ) -> Result<FsInfo, ServiceError> {
+        let mut accounts = self.lock();
+        let meta = fs_mut(&mut accounts, account, fs_name)?;
+        if conditions.evaluate(Some((&meta.etag, meta.last_modified())), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        let now = crate::lease::now();
+        crate::lease::check(meta.lease.as_ref(), conditions.lease_id(), false, now)?;
+        meta.public_access = public_access;
+        meta.identifiers = identifiers;
+        meta.etag = model::new_etag();
+        meta.modified = crate::timefmt::to_nanos(SystemTime::now());
+        self.save(account, fs_name, meta)?;
+        Ok(FsInfo::of(fs_name, meta))
+    }
+
     /// Deletes a file system with everything in it (at once; the real service takes a while).
     pub(crate) fn delete_filesystem(
         &self,
@@ -240,6 +284,8 @@ impl Store {
         if conditions.evaluate(Some((&meta.etag, meta.last_modified())), false) != Outcome::Pass {
             return Err(ServiceError::condition_not_met());
         }
+        let now = crate::lease::now();
+        crate::lease::check(meta.lease.as_ref(), conditions.lease_id(), true, now)?;
         let staged: Vec<PathBuf> = meta
             .paths
             .values()

@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::access::Access;
 use super::content::{Chunks, Staged};
+use super::soft_delete::DeletedPath;
+use crate::blob::SignedIdentifier;
+use crate::conditions::{Conditions, Outcome};
+use crate::errors::ServiceError;
+use crate::lease::{self, Lease};
 use crate::timefmt;
 
 /// A path is a file or a directory.
@@ -100,6 +105,15 @@ pub(crate) struct PathMeta {
     /// Owner, group, permissions and ACL (`None`: the defaults of its kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Access>,
+    /// The lease on the path, when one was ever taken and not released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// When a file expires and is removed, nanoseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
+    /// Blob index tags (Set Blob Tags), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
     /// Uncommitted appends (kept in memory and in staging files; not persisted).
     #[serde(skip)]
     pub pending: Vec<Pending>,
@@ -127,6 +141,9 @@ impl PathMeta {
             encryption_context: None,
             encryption_scope: None,
             access: None,
+            lease: None,
+            expires: None,
+            tags: Vec::new(),
             pending: Vec::new(),
             flushing: false,
             memory: Arc::default(),
@@ -155,6 +172,20 @@ impl PathMeta {
             .unwrap_or_else(|| Access::default_for(self.kind))
     }
 
+    /// Checks a write's conditions: its `If-*` headers (`ConditionNotMet`) and the lease it
+    /// names (`x-ms-lease-id`; a leased path takes writes only under its lease).
+    pub(crate) fn check_write(&self, conditions: &Conditions) -> Result<(), ServiceError> {
+        if conditions.evaluate(Some(self.version()), false) != Outcome::Pass {
+            return Err(ServiceError::condition_not_met());
+        }
+        lease::check(
+            self.lease.as_ref(),
+            conditions.lease_id(),
+            true,
+            lease::now(),
+        )
+    }
+
     /// Marks a modification: new ETag, new Last-Modified.
     pub(crate) fn touch(&mut self) {
         self.etag = new_etag();
@@ -181,6 +212,18 @@ pub(crate) struct FsMeta {
     /// Access control of the root directory `/` (`None`: a directory's defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_access: Option<Access>,
+    /// The lease on the file system (Lease Container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// Soft-deleted paths, kept for the delete retention period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<DeletedPath>,
+    /// Public access level: `container`, `blob`, or `None` (private).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access: Option<String>,
+    /// Stored access policies (Set Container ACL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<SignedIdentifier>,
 }
 
 impl FsMeta {
@@ -193,6 +236,10 @@ impl FsMeta {
             paths: BTreeMap::new(),
             encryption_scope: None,
             root_access: None,
+            lease: None,
+            deleted: Vec::new(),
+            public_access: None,
+            identifiers: Vec::new(),
         }
     }
 

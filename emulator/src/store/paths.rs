@@ -12,6 +12,8 @@ use super::model::{self, ContentHeaders, FsMeta, Kind, PathMeta};
 use super::{Store, fs_mut, persist};
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
+use crate::expiry::Expiry;
+use crate::lease;
 
 /// A path create (`PUT ?resource=file|directory`).
 #[derive(Debug, Clone)]
@@ -28,6 +30,11 @@ pub(crate) struct CreateRequest {
     pub access: NewAccess,
     /// `x-ms-encryption-context` (files).
     pub encryption_context: Option<String>,
+    /// A lease to take on the new path: `x-ms-proposed-lease-id` (or a new ID) for
+    /// `x-ms-lease-duration` seconds (`None`: infinite).
+    pub new_lease: Option<lease::NewLease>,
+    /// When the new file expires (`x-ms-expiry-option`, `x-ms-expiry-time`).
+    pub expiry: Option<Expiry>,
 }
 
 /// A rename (`PUT` with `x-ms-rename-source`).
@@ -71,7 +78,12 @@ pub(crate) struct Page {
 }
 
 /// Files that a committed change made useless: content and staged appends (none in memory).
-fn leftovers(store: &Store, account: &str, fs_name: &str, meta: &PathMeta) -> Vec<PathBuf> {
+pub(super) fn leftovers(
+    store: &Store,
+    account: &str,
+    fs_name: &str,
+    meta: &PathMeta,
+) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = meta.pending.iter().filter_map(|p| p.data.file()).collect();
     if let Some(id) = &meta.blob {
         files.extend(store.blob_file(account, fs_name, id));
@@ -88,10 +100,14 @@ fn check_destination(
     if conditions.is_create_only() && existing.is_some() {
         return Err(ServiceError::path_already_exists());
     }
-    if conditions.evaluate(existing.map(PathMeta::version), false) != Outcome::Pass {
-        return Err(ServiceError::condition_not_met());
+    match existing {
+        Some(existing) => existing.check_write(conditions),
+        None if conditions.evaluate(None, false) != Outcome::Pass => {
+            Err(ServiceError::condition_not_met())
+        }
+        None if conditions.lease_id().is_some() => Err(lease::not_present()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Fails with `PathConflict` when an ancestor of `path` is a file.
@@ -134,6 +150,8 @@ fn move_paths(
     {
         return Err(ServiceError::source_condition_not_met());
     }
+    let source_lease = request.source_conditions.lease_id();
+    lease::check(src.lease.as_ref(), source_lease, true, lease::now())?;
     let src_kind = src.kind;
     if same && source == dest {
         return Ok(Moved {
@@ -227,6 +245,9 @@ impl Store {
             (Kind::Directory, Some(dir)) => {
                 dir.touch();
                 dir.properties = request.properties;
+                if let Some(new) = request.new_lease {
+                    lease::acquire(&mut dir.lease, new.proposed, new.duration, lease::now())?;
+                }
                 dir.clone()
             }
             (kind, _) => {
@@ -254,6 +275,16 @@ impl Store {
                     content_md5: None,
                     ..request.content
                 };
+                // A file created over a leased one stays under that lease.
+                meta.lease = fs.paths.get(path).and_then(|old| old.lease.clone());
+                if let Some(new) = request.new_lease {
+                    lease::acquire(&mut meta.lease, new.proposed, new.duration, lease::now())?;
+                }
+                if kind == Kind::File {
+                    meta.expires = request
+                        .expiry
+                        .and_then(|e| e.instant(meta.created, lease::now()));
+                }
                 if let Some(old) = fs.paths.insert(path.to_string(), meta.clone()) {
                     replaced = leftovers(self, account, fs_name, &old);
                 }
@@ -263,6 +294,7 @@ impl Store {
         self.save(account, fs_name, fs)?;
         drop(accounts);
         persist::remove_files(replaced);
+        self.note_expiry(meta.expires);
         Ok(meta)
     }
 
@@ -306,9 +338,7 @@ impl Store {
             .paths
             .get_mut(path)
             .ok_or_else(ServiceError::path_not_found)?;
-        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
-            return Err(ServiceError::condition_not_met());
-        }
+        meta.check_write(conditions)?;
         if properties.is_some() {
             meta.properties = properties;
         }
@@ -318,7 +348,9 @@ impl Store {
         Ok(snapshot)
     }
 
-    /// Deletes a file, or a directory (`recursive` required when it has children).
+    /// Deletes a file, or a directory (`recursive` required when it has children). With a
+    /// delete retention period (`retention_days`) the path is soft-deleted: kept, and its
+    /// deletion ID returned.
     pub(crate) fn delete_path(
         &self,
         account: &str,
@@ -326,16 +358,15 @@ impl Store {
         path: &str,
         recursive: bool,
         conditions: &Conditions,
-    ) -> Result<(), ServiceError> {
+        retention_days: Option<u32>,
+    ) -> Result<Option<String>, ServiceError> {
         let mut accounts = self.lock();
         let fs = fs_mut(&mut accounts, account, fs_name)?;
         let meta = fs
             .paths
             .get(path)
             .ok_or_else(ServiceError::path_not_found)?;
-        if conditions.evaluate(Some(meta.version()), false) != Outcome::Pass {
-            return Err(ServiceError::condition_not_met());
-        }
+        meta.check_write(conditions)?;
         let mut names = vec![path.to_string()];
         if meta.kind == Kind::Directory {
             let children = fs.descendants(path);
@@ -343,6 +374,18 @@ impl Store {
                 return Err(ServiceError::directory_not_empty());
             }
             names.extend(children);
+        }
+        if let Some(days) = retention_days {
+            let garbage: Vec<PathBuf> = names
+                .iter()
+                .filter_map(|name| fs.paths.get(name))
+                .flat_map(|meta| meta.pending.iter().filter_map(|p| p.data.file()))
+                .collect();
+            let deletion_id = super::soft_delete::soft_delete(fs, names, days);
+            self.save(account, fs_name, fs)?;
+            drop(accounts);
+            persist::remove_files(garbage);
+            return Ok(Some(deletion_id));
         }
         let mut garbage = Vec::new();
         for name in names {
@@ -353,7 +396,7 @@ impl Store {
         self.save(account, fs_name, fs)?;
         drop(accounts);
         persist::remove_files(garbage);
-        Ok(())
+        Ok(None)
     }
 
     /// Renames a file or a directory with all its children, in one index commit, within a

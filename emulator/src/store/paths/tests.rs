@@ -19,6 +19,8 @@ fn create(s: &Store, path: &str, kind: Kind) -> Result<PathMeta, ServiceError> {
         conditions: Conditions::default(),
         access: NewAccess::default(),
         encryption_context: None,
+        new_lease: None,
+        expiry: None,
     };
     s.create_path("acct1", "fs1", path, request)
 }
