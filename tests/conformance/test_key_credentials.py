@@ -1,7 +1,9 @@
-"""The emulator with Microsoft's Data Lake SDK for Python authorizing with the account key:
-an `AzureNamedKeyCredential` (SharedKey signatures) and a SAS made by the SDK's own
-`generate_file_system_sas`, each uploading a file that reads back byte for byte, and each
-refused as the service refuses it when the key or the SAS does not allow the request."""
+"""The emulator with Microsoft's SDKs for Python authorizing without a client secret: an
+`AzureNamedKeyCredential` (SharedKey signatures), a SAS made by the SDK's own
+`generate_file_system_sas`, and azure-identity's `CertificateCredential` (a client assertion
+signed with the app's certificate), each uploading a file that reads back byte for byte, and
+each refused as the service refuses it when the key, the SAS or the certificate is not the
+one that allows the request."""
 
 import base64
 import hashlib
@@ -11,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.identity import CertificateCredential
 from azure.storage.filedatalake import (
     DataLakeServiceClient,
     FileSystemClient,
@@ -98,3 +101,35 @@ def test_a_sas_is_held_to_its_permissions_and_expiry(emulator, key_file_system):
         expired.get_file_client("kept.csv").download_file()
     assert refused.value.error_code == "AuthenticationFailed"
     assert key_file_system.get_file_client("kept.csv").download_file().readall() == b"a,b\n1,2\n"
+
+
+def certificate_credential(emulator, path):
+    return CertificateCredential(
+        emulator["tenant_id"], emulator["client_id"], certificate_path=path,
+        authority=emulator["authority"], disable_instance_discovery=True,
+        connection_verify=emulator["ca_file"],
+    )
+
+
+def test_upload_with_the_apps_certificate(emulator):
+    """azure-identity's CertificateCredential signs a client assertion with the certificate
+    the emulator registers for its app; the token it gets writes a file."""
+    credential = certificate_credential(emulator, emulator["client_certificate_file"])
+    service = DataLakeServiceClient(
+        emulator["account_url"], credential=credential, connection_verify=emulator["ca_file"],
+    )
+    fs = service.create_file_system("cert-" + uuid.uuid4().hex[:12])
+    try:
+        data = payload(1024 * 1024 + 3)
+        file = fs.get_file_client("certificate/data.csv")
+        file.upload_data(data, overwrite=True)
+        assert file.download_file().readall() == data
+    finally:
+        fs.delete_file_system()
+
+
+def test_a_certificate_not_registered_for_the_app_is_refused_with_aadsts700027(emulator):
+    credential = certificate_credential(emulator, "tests/support/unregistered-client-certificate.pem")
+    with pytest.raises(ClientAuthenticationError) as refused:
+        credential.get_token("https://storage.azure.com/.default")
+    assert "AADSTS700027" in str(refused.value)

@@ -73,6 +73,14 @@ fn thumbprints(der: &[u8]) -> (String, String) {
     (URL_SAFE_NO_PAD.encode(sha256), URL_SAFE_NO_PAD.encode(sha1))
 }
 
+/// A base64url thumbprint without its padding: MSAL pads `x5t` (`…=`), others do not.
+fn unpadded(thumbprint: &str) -> String {
+    thumbprint
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
 /// Checks a certificate assertion for `app`, sent to `token_endpoints` (the URLs its `aud`
 /// may name: the endpoint by the tenant as the request named it, and by the tenant's ID).
 pub(super) fn check(
@@ -108,11 +116,8 @@ pub(super) fn check(
         .flat_map(|pem| CertificateDer::pem_slice_iter(pem.as_bytes()).flatten())
         .find(|der| {
             let (s256, s1) = thumbprints(der);
-            if sha256 {
-                s256 == thumbprint
-            } else {
-                s1 == thumbprint
-            }
+            let wanted = if sha256 { s256 } else { s1 };
+            wanted == unpadded(thumbprint)
         });
     let Some(certificate) = registered else {
         return Err(invalid(
@@ -166,8 +171,9 @@ pub(super) fn check(
         ));
     }
     let now = timefmt::unix_secs(SystemTime::now());
-    let exp = claims["exp"].as_u64().unwrap_or(0);
-    let nbf = claims["nbf"].as_u64().unwrap_or(0);
+    // NumericDate may have a fraction (MSAL Python sends `time.time()` floats).
+    let seconds = |name: &str| claims[name].as_f64().unwrap_or(0.0) as u64;
+    let (exp, nbf) = (seconds("exp"), seconds("nbf"));
     if now >= exp + CLOCK_SKEW_SECS || nbf > now + CLOCK_SKEW_SECS {
         return Err(invalid(
             700024,
