@@ -1,6 +1,7 @@
 //! Conformance of the emulator with Microsoft's own Data Lake SDK for Python:
 //!
-//! - `microsoft_data_lake_sdk_conformance` runs our pytest suite in `tests/conformance/`;
+//! - `microsoft_data_lake_sdk_conformance` runs our pytest suite in `tests/conformance/` (an
+//!   Entra ID token credential, an account key and a SAS made by the SDK);
 //! - `microsoft_data_lake_sdk_own_test_suite` runs Microsoft's own tests of the SDK,
 //!   unmodified, from the SDK's sdist at a pinned version, through the plugin and harness
 //!   stand-in in `tests/datalake_suite/`, with the exceptions listed (with reasons) in
@@ -96,8 +97,10 @@ fn pytest_passes(python: &Path, folder: &str, what: &str) {
 /// The SDK release whose own tests run against the emulator.
 const DATALAKE_SDK: &str = "azure-storage-file-datalake==12.26.1";
 
-/// Microsoft's test files of the SDK that run, with their async twins (aiohttp transport);
-/// SAS-only `test_sas.py` is listed as skipped.
+/// Microsoft's test files of the SDK that run, with their async twins (aiohttp transport).
+/// The harness hands them the emulator's account key, so they sign with SharedKey and make
+/// their SAS tokens with the SDK, as they do against Azure; SAS-only `test_sas.py` is listed
+/// as skipped.
 const DATALAKE_TEST_FILES: [&str; 16] = [
     "test_content_validation.py",
     "test_content_validation_async.py",

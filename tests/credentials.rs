@@ -13,13 +13,13 @@ use sha2::Sha256;
 
 use crate::support::{Harness, JobSpec, md5_base64, run_json};
 
-const DATASET: &str = "845305d8-da3d-4107-a9d6-13ef3f86d4a4";
-const OWNER: u64 = 27;
-const CSV: &[u8] = b"region,amount\nnorth,1\n\"south, far\",2\n";
+pub(crate) const DATASET: &str = "845305d8-da3d-4107-a9d6-13ef3f86d4a4";
+pub(crate) const OWNER: u64 = 27;
+pub(crate) const CSV: &[u8] = b"region,amount\nnorth,1\n\"south, far\",2\n";
 
 /// Writes `secret` beside the job `name` and the job, with `account` merged into
 /// `[account]`.
-fn job_with(h: &Harness, name: &str, account: &str, secret: &str) -> std::path::PathBuf {
+pub(crate) fn job_with(h: &Harness, name: &str, account: &str, secret: &str) -> std::path::PathBuf {
     let spec = JobSpec {
         name: name.into(),
         dataset_id: DATASET.into(),
@@ -66,7 +66,7 @@ fn container_sas(key: &str, permissions: &str, expiry: SystemTime) -> String {
     format!("sv=2023-11-03&sr=c&sp={permissions}&se={se}&sig={sig}")
 }
 
-fn assert_nothing_secret(text: &str, secret: &str) {
+pub(crate) fn assert_nothing_secret(text: &str, secret: &str) {
     assert!(
         !text.contains(secret),
         "a credential reached the output:\n{text}"

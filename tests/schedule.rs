@@ -203,6 +203,7 @@ impl Accounts {
             data_access: false,
             read_only: false,
             federated: Vec::new(),
+            certificates: Vec::new(),
             managed_identity: false,
         });
         config.apps.push(EntraApp {
@@ -213,6 +214,7 @@ impl Accounts {
             data_access: true,
             read_only: true,
             federated: Vec::new(),
+            certificates: Vec::new(),
             managed_identity: false,
         });
         let emulator = Emulator::start(config).await.unwrap();

@@ -24,6 +24,11 @@ pub mod well_known {
     pub const FEDERATED_ISSUER: &str = "https://oidc.emulator.invalid/cluster";
     /// Subject of that federated credential: a Kubernetes service account.
     pub const FEDERATED_SUBJECT: &str = "system:serviceaccount:writeback:adls-writeback";
+    /// The certificate registered for [`CLIENT_ID`] and its private key (PEM, RSA 2048): a
+    /// client assertion signed with this key signs the app in (`auth = "client-certificate"`).
+    /// Published like the account key; the emulator writes it to `client-certificate.pem` in
+    /// its data folder.
+    pub const CLIENT_CERTIFICATE_PEM: &str = include_str!("identity/client-certificate.pem");
     /// `IDENTITY_HEADER` the emulator's App Service identity endpoint (`/msi/token`) wants.
     pub const IDENTITY_HEADER: &str = "emulator-identity-header";
     /// Name of the storage account created at start.
@@ -137,6 +142,9 @@ pub struct EntraApp {
     /// service account token) with that issuer and subject, for audience
     /// `api://AzureADTokenExchange`, signs the app in (workload identity federation).
     pub federated: Vec<(String, String)>,
+    /// Certificates registered for the app (PEM, each may hold several): a client
+    /// assertion signed with one's private key and naming its thumbprint signs the app in.
+    pub certificates: Vec<String>,
     /// Whether the app is also the managed identity of the emulated Azure resource: the
     /// identity endpoints (`/metadata/identity/oauth2/token`, `/msi/token`) issue its tokens.
     pub managed_identity: bool,
@@ -206,6 +214,7 @@ impl EmulatorConfig {
                     well_known::FEDERATED_ISSUER.to_string(),
                     well_known::FEDERATED_SUBJECT.to_string(),
                 )],
+                certificates: vec![well_known::CLIENT_CERTIFICATE_PEM.to_string()],
                 managed_identity: true,
             }],
             accounts: vec![StorageAccountConfig {

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::config::EntraApp;
 use crate::{jwt, timefmt};
 
+mod certificate;
 mod federated;
 mod managed;
 
@@ -326,6 +327,12 @@ fn grant(
         )
     })?;
     if let Some(assertion) = form.get("client_assertion") {
+        if certificate::is_certificate_assertion(app, assertion) {
+            federated::check_type(form.get("client_assertion_type"))?;
+            let endpoint = |t: &str| format!("{}/{t}/oauth2/v2.0/token", state.authority_url);
+            certificate::check(app, &[endpoint(tenant), endpoint(&tenant_id)], assertion)?;
+            return Ok(issued(state, &tenant_id, &app.client_id, &resource));
+        }
         federated::check(app, form.get("client_assertion_type"), assertion)?;
         return Ok(issued(state, &tenant_id, &app.client_id, &resource));
     }
@@ -493,6 +500,7 @@ mod tests {
             data_access: true,
             read_only: false,
             federated: Vec::new(),
+            certificates: Vec::new(),
             managed_identity: false,
         }]);
         assert_eq!(directory.tenant("t-1"), Some("T-1"));

@@ -4,8 +4,8 @@
 - starts the emulator (TLS, ephemeral ports, store in memory) before the tests are imported,
   and points the `devtools_testutils` stand-in in `harness/` at it through environment
   variables; turns soft delete on for its account, as the suite's soft-delete account has it;
-- applies `exceptions.txt`: `skip` entries are not run (SAS, account keys, connection strings:
-  the emulator takes Entra ID tokens only), `fail` entries are expected to fail (strictly: one
+- applies `exceptions.txt`: `skip` entries are not run (what the emulator does not offer by
+  design, such as user delegation SAS), `fail` entries are expected to fail (strictly: one
   that passes fails the run, so the list stays honest), each with its reason. Any other
   failure fails the run. An entry that matches no collected test is an error too.
 
@@ -70,6 +70,7 @@ def pytest_configure(config):
         "EMULATOR_TENANT_ID": info["tenant_id"],
         "EMULATOR_CLIENT_ID": info["client_id"],
         "EMULATOR_CLIENT_SECRET": info["client_secret"],
+        "EMULATOR_ACCOUNT_KEY": info["account_key"],
         "EMULATOR_CA_FILE": info["ca_file"],
         # requests (azure-core's sync transport) and aiohttp trust the emulator's CA.
         "REQUESTS_CA_BUNDLE": info["ca_file"],

@@ -21,12 +21,8 @@ fn invalid(code: u32, description: String) -> AadError {
     AadError::new(StatusCode::BAD_REQUEST, "invalid_client", code, description)
 }
 
-/// Checks `assertion` (of `assertion_type`) against `app`'s federated credentials.
-pub(super) fn check(
-    app: &EntraApp,
-    assertion_type: Option<&String>,
-    assertion: &str,
-) -> Result<(), AadError> {
+/// Fails unless `assertion_type` is the JWT bearer assertion type.
+pub(super) fn check_type(assertion_type: Option<&String>) -> Result<(), AadError> {
     if assertion_type.map(String::as_str) != Some(ASSERTION_TYPE) {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
@@ -35,6 +31,16 @@ pub(super) fn check(
             format!("client_assertion_type must be '{ASSERTION_TYPE}'."),
         ));
     }
+    Ok(())
+}
+
+/// Checks `assertion` (of `assertion_type`) against `app`'s federated credentials.
+pub(super) fn check(
+    app: &EntraApp,
+    assertion_type: Option<&String>,
+    assertion: &str,
+) -> Result<(), AadError> {
+    check_type(assertion_type)?;
     let claims = assertion
         .split('.')
         .nth(1)

@@ -33,6 +33,8 @@ enum Grant {
     FederatedTokenFile(std::path::PathBuf),
     /// The managed identity of the host's Azure resource.
     Managed(managed::ManagedIdentity),
+    /// A certificate: each fetch sends a new client assertion signed with its key.
+    Certificate(crate::job::credential::ClientCertificate),
 }
 
 /// An Entra ID application's client-credentials grant against one tenant (with a secret or
@@ -84,6 +86,21 @@ impl EntraCredential {
         credential
     }
 
+    /// The app `client_id` in `tenant` signing in with client assertions signed by
+    /// `certificate` (azure-identity's `CertificateCredential`).
+    pub fn certificate(
+        client: reqwest::Client,
+        authority_host: &str,
+        tenant: &str,
+        client_id: &str,
+        certificate: crate::job::credential::ClientCertificate,
+    ) -> Self {
+        let mut credential =
+            EntraCredential::new(client, authority_host, tenant, client_id, Secret::new(""));
+        credential.grant = Grant::Certificate(certificate);
+        credential
+    }
+
     /// The managed identity `identity`.
     pub fn managed(client: reqwest::Client, identity: managed::ManagedIdentity) -> Self {
         EntraCredential {
@@ -128,6 +145,14 @@ impl EntraCredential {
         let proof = match &self.grant {
             Grant::Secret(secret) => secret.clone(),
             Grant::FederatedTokenFile(path) => read_federated_token(path)?,
+            // The assertion's audience is the token endpoint it is sent to.
+            Grant::Certificate(certificate) => certificate
+                .assertion(
+                    &self.client_id,
+                    &self.token_url,
+                    std::time::SystemTime::now(),
+                )
+                .map_err(AuthError::Unavailable)?,
             Grant::Managed(identity) => {
                 return identity.fetch(&self.client, &self.retry, scope).await;
             }
@@ -138,7 +163,7 @@ impl EntraCredential {
             ("scope", scope),
         ];
         match &self.grant {
-            Grant::FederatedTokenFile(_) => form.extend([
+            Grant::FederatedTokenFile(_) | Grant::Certificate(_) => form.extend([
                 (
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -278,7 +303,16 @@ impl ErrorAnswer {
                  check the app's federated credentials and the service account"
             }
             Some(700024) => "the federated token has expired: check that the kubelet refreshes it",
-            Some(50027) => "the federated token file does not hold a JWT",
+            Some(50027) => "the client assertion is not a JWT the service reads",
+            Some(700027) => {
+                "the certificate is not registered for the app, or its key did not sign the \
+                 assertion: check account.client_certificate against the app's Certificates & \
+                 secrets"
+            }
+            Some(700021) | Some(700023) => {
+                "the client assertion names another app or token endpoint: check \
+                 account.client_id and account.tenant_id"
+            }
             Some(1002012) | Some(70011) => "the requested scope is not valid for this app",
             _ => "check the [account] credentials",
         };

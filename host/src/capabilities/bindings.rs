@@ -92,6 +92,7 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
 pub fn credential_kind(job: &Job) -> types::CredentialKind {
     use crate::job::credential::AuthKind;
     match job.account.credential.as_ref().map(|c| c.kind()) {
+        Some(AuthKind::ClientCertificate) => types::CredentialKind::ClientCertificate,
         Some(AuthKind::SharedKey) => types::CredentialKind::SharedKey,
         Some(AuthKind::Sas) => types::CredentialKind::Sas,
         Some(AuthKind::WorkloadIdentity) => types::CredentialKind::WorkloadIdentity,
@@ -111,7 +112,8 @@ pub fn identity(job: &Job) -> String {
             "the system-assigned managed identity".to_string()
         }
         Some(AuthKind::ManagedIdentity) => format!("the managed identity {}", a.client_id),
-        Some(AuthKind::WorkloadIdentity | AuthKind::ClientSecret) | None => {
+        Some(AuthKind::WorkloadIdentity | AuthKind::ClientSecret | AuthKind::ClientCertificate)
+        | None => {
             format!("the app {} in tenant {}", a.client_id, a.tenant_id)
         }
     }

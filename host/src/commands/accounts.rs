@@ -270,7 +270,9 @@ async fn test(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
         StorageCredential::of(&credential, &a.account_name, &client, |proof| {
             let secret = match proof {
                 AppProof::Secret(secret) => secret.clone(),
-                AppProof::FederatedTokenFile(_) => unreachable!("saved accounts hold a secret"),
+                AppProof::FederatedTokenFile(_) | AppProof::Certificate(_) => {
+                    unreachable!("saved accounts hold a secret")
+                }
             };
             EntraCredential::new(
                 client.clone(),

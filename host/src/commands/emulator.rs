@@ -80,6 +80,11 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     }
     let emulator = Emulator::start(config).await?;
     let ca_file = emulator.ca_file().map(|p| p.display().to_string());
+    // The well-known app's certificate and key, for `auth = "client-certificate"`.
+    let certificate_file = args.data_dir.join("client-certificate.pem");
+    std::fs::create_dir_all(&args.data_dir)?;
+    std::fs::write(&certificate_file, well_known::CLIENT_CERTIFICATE_PEM)?;
+    let certificate_file = certificate_file.display().to_string();
     if args.json {
         let info = serde_json::json!({
             "account_url": emulator.account_endpoint(well_known::ACCOUNT_NAME),
@@ -92,6 +97,7 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
             "tenant_id": well_known::TENANT_ID,
             "client_id": well_known::CLIENT_ID,
             "client_secret": well_known::CLIENT_SECRET,
+            "client_certificate_file": certificate_file,
             "account_name": well_known::ACCOUNT_NAME,
             "account_key": well_known::ACCOUNT_KEY,
             "container": well_known::CONTAINER,
@@ -123,6 +129,7 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         println!("  tenant_id        {}", well_known::TENANT_ID);
         println!("  client_id        {}", well_known::CLIENT_ID);
         println!("  client_secret    {}", well_known::CLIENT_SECRET);
+        println!("  certificate      {certificate_file}  (auth = \"client-certificate\")");
         println!("  account_name     {}", well_known::ACCOUNT_NAME);
         println!("  account_key      {}", well_known::ACCOUNT_KEY);
         println!("  container        {}", well_known::CONTAINER);

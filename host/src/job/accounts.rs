@@ -210,6 +210,7 @@ impl Store {
             client_id: non_empty(&a.client_id),
             tenant_id: non_empty(&a.tenant_id),
             client_secret,
+            client_certificate: None,
             account_key,
             sas_token,
             federated_token_file: None,

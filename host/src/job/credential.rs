@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+mod certificate;
+
+pub use certificate::ClientCertificate;
+
 use super::{FieldError, SecretRef, resolve::resolve_secret};
 use crate::job::secret::Secret;
 
@@ -14,6 +18,9 @@ pub enum AuthKind {
     /// An Entra ID app's client secret: the OAuth 2.0 client-credentials grant
     /// (learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
     ClientSecret,
+    /// An Entra ID app's certificate: a client assertion (an RS256 JWT) signed with its key
+    /// (learn.microsoft.com/entra/identity-platform/certificate-credentials).
+    ClientCertificate,
     /// The storage account key: requests signed with SharedKey
     /// (learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key).
     SharedKey,
@@ -36,6 +43,7 @@ impl AuthKind {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthKind::ClientSecret => "client-secret",
+            AuthKind::ClientCertificate => "client-certificate",
             AuthKind::SharedKey => "shared-key",
             AuthKind::Sas => "sas",
             AuthKind::WorkloadIdentity => "workload-identity",
@@ -45,20 +53,16 @@ impl AuthKind {
 
     /// The kind `value` names; `None` for `default` (azure-identity's chain).
     fn parse(value: &str) -> Result<Option<AuthKind>, String> {
-        const KINDS: &str = "\"client-secret\", \"shared-key\", \"sas\", \"workload-identity\", \
-                             \"managed-identity\" or \"default\"";
+        const KINDS: &str = "\"client-secret\", \"client-certificate\", \"shared-key\", \"sas\", \
+                             \"workload-identity\", \"managed-identity\" or \"default\"";
         Ok(Some(match value {
             "client-secret" => AuthKind::ClientSecret,
             "shared-key" => AuthKind::SharedKey,
             "sas" => AuthKind::Sas,
             "workload-identity" => AuthKind::WorkloadIdentity,
             "managed-identity" => AuthKind::ManagedIdentity,
+            "client-certificate" => AuthKind::ClientCertificate,
             "default" => return Ok(None),
-            "client-certificate" => {
-                return Err(format!(
-                    "`client-certificate` is not supported by this build yet: use {KINDS}"
-                ));
-            }
             other => return Err(format!("`{other}` is not a credential kind: use {KINDS}")),
         }))
     }
@@ -175,6 +179,8 @@ impl Sas {
 pub enum Credential {
     /// The app's client secret (the app and tenant are the account's).
     ClientSecret(Secret),
+    /// The app's certificate and private key (the app and tenant are the account's).
+    ClientCertificate(ClientCertificate),
     /// The account key (base64).
     SharedKey(Secret),
     /// A SAS token.
@@ -203,6 +209,7 @@ impl Credential {
     pub fn kind(&self) -> AuthKind {
         match self {
             Credential::ClientSecret(_) => AuthKind::ClientSecret,
+            Credential::ClientCertificate(_) => AuthKind::ClientCertificate,
             Credential::SharedKey(_) => AuthKind::SharedKey,
             Credential::Sas(_) => AuthKind::Sas,
             Credential::WorkloadIdentity(_) => AuthKind::WorkloadIdentity,
@@ -217,6 +224,7 @@ pub(super) struct CredentialKeys<'a> {
     pub client_id: &'a str,
     pub tenant_id: &'a str,
     pub client_secret: Option<&'a SecretRef>,
+    pub client_certificate: Option<&'a SecretRef>,
     pub account_key: Option<&'a SecretRef>,
     pub sas_token: Option<&'a SecretRef>,
     pub federated_token_file: Option<&'a Path>,
@@ -295,6 +303,38 @@ pub(super) fn resolve(
                 problems,
             )
             .map(Credential::ClientSecret)
+        }
+        AuthKind::ClientCertificate => {
+            check_client(keys.client_id, keys.tenant_id, problems);
+            let field = "account.client_certificate";
+            let pem = match keys.client_certificate {
+                Some(r) => resolve_secret(r, base, field, problems)?,
+                // azure-identity's EnvironmentCredential names the PEM file by its path.
+                None => match from_env("AZURE_CLIENT_CERTIFICATE_PATH") {
+                    Some(path) => match std::fs::read_to_string(&path) {
+                        Ok(text) => Secret::new(text),
+                        Err(e) => {
+                            problems.push(FieldError::new(
+                                field,
+                                format!("cannot read AZURE_CLIENT_CERTIFICATE_PATH `{path}`: {e}"),
+                            ));
+                            return None;
+                        }
+                    },
+                    None => {
+                        problems.push(missing(
+                            field,
+                            "a PEM file with the app's certificate and private key",
+                            "AZURE_CLIENT_CERTIFICATE_PATH",
+                        ));
+                        return None;
+                    }
+                },
+            };
+            ClientCertificate::from_pem(pem.expose())
+                .map(Credential::ClientCertificate)
+                .map_err(|why| problems.push(FieldError::new(field, format!("the PEM {why}"))))
+                .ok()
         }
         AuthKind::SharedKey => {
             let field = "account.account_key";

@@ -72,7 +72,8 @@ pub struct JobFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
-    /// How requests are authorized: `client-secret` (default), `shared-key`, `sas`,
+    /// How requests are authorized: `client-secret` (default), `client-certificate`,
+    /// `shared-key`, `sas`,
     /// `workload-identity`, `managed-identity` or `default`.
     pub auth: Option<String>,
     /// `public` (default), `china` or `us-government`: the DFS suffix and the authority.
@@ -83,6 +84,9 @@ pub struct AccountSection {
     pub tenant_id: Option<String>,
     /// Where the client secret is (`{ env = … }` or `{ file = … }`); never inline.
     pub client_secret: Option<SecretRef>,
+    /// Where the PEM holding the app's certificate and private key is, with
+    /// `auth = "client-certificate"` (`{ file = "app.pem" }` or `{ env = … }`).
+    pub client_certificate: Option<SecretRef>,
     /// Where the account key is, with `auth = "shared-key"`.
     pub account_key: Option<SecretRef>,
     /// Where the SAS token is, with `auth = "sas"`.
@@ -455,6 +459,7 @@ impl JobFile {
             client_id: &client_id,
             tenant_id: &tenant_id,
             client_secret: a.client_secret.as_ref(),
+            client_certificate: a.client_certificate.as_ref(),
             account_key: a.account_key.as_ref(),
             sas_token: a.sas_token.as_ref(),
             federated_token_file: a.federated_token_file.as_deref(),

@@ -241,6 +241,13 @@ pub fn authorizer(job: &Job, client: &reqwest::Client) -> anyhow::Result<Authori
             AppProof::FederatedTokenFile(file) => {
                 EntraCredential::federated(client.clone(), authority, tenant, app, file.into())
             }
+            AppProof::Certificate(certificate) => EntraCredential::certificate(
+                client.clone(),
+                authority,
+                tenant,
+                app,
+                certificate.clone(),
+            ),
         }
         .with_retry(job.http.retry.clone())
     });

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 
 use super::{EntraCredential, STORAGE_SCOPE};
 use crate::capabilities::bindings::errors::AuthError;
-use crate::job::credential::{Credential, Sas};
+use crate::job::credential::{ClientCertificate, Credential, Sas};
 use crate::job::secret::Secret;
 
 /// How the account's Entra ID app proves itself.
@@ -20,6 +20,8 @@ pub enum AppProof<'a> {
     Secret(&'a Secret),
     /// A federated token in this file.
     FederatedTokenFile(&'a std::path::Path),
+    /// Its certificate (client assertions signed with the certificate's key).
+    Certificate(&'a ClientCertificate),
 }
 
 /// What the host authorizes storage requests with.
@@ -50,6 +52,9 @@ impl StorageCredential {
         match credential {
             Credential::ClientSecret(secret) => {
                 StorageCredential::Bearer(Arc::new(app(AppProof::Secret(secret))))
+            }
+            Credential::ClientCertificate(certificate) => {
+                StorageCredential::Bearer(Arc::new(app(AppProof::Certificate(certificate))))
             }
             Credential::WorkloadIdentity(file) => {
                 StorageCredential::Bearer(Arc::new(app(AppProof::FederatedTokenFile(file))))

@@ -20,6 +20,9 @@ fn resolve_with(
             .filter(|_| matches!(auth, None | Some("client-secret"))),
         account_key: secret.as_ref().filter(|_| auth == Some("shared-key")),
         sas_token: secret.as_ref().filter(|_| auth == Some("sas")),
+        client_certificate: secret
+            .as_ref()
+            .filter(|_| auth == Some("client-certificate")),
         federated_token_file: None,
         identity_endpoint: None,
     };
@@ -226,6 +229,7 @@ fn default_follows_azure_identitys_chain_and_names_what_it_tried() {
         client_id: APP.0,
         tenant_id: APP.1,
         client_secret: secret.as_ref(),
+        client_certificate: None,
         account_key: None,
         sas_token: None,
         federated_token_file: None,
@@ -236,6 +240,26 @@ fn default_follows_azure_identitys_chain_and_names_what_it_tried() {
         matches!(c, Some(Credential::ClientSecret(_))),
         "{problems:?}"
     );
-    let (_, p) = resolve_with(Some("client-certificate"), APP, None, HOUR);
-    assert!(p[0].message.contains("not supported"), "{}", p[0].message);
+}
+
+#[test]
+fn a_client_certificate_is_read_from_its_pem_and_named_when_missing_or_keyless() {
+    let pem = adls_writeback_emulator::well_known::CLIENT_CERTIFICATE_PEM;
+    let (c, p) = resolve_with(Some("client-certificate"), APP, value(pem), HOUR);
+    assert!(matches!(c, Some(Credential::ClientCertificate(_))), "{p:?}");
+    if std::env::var_os("AZURE_CLIENT_CERTIFICATE_PATH").is_none() {
+        let (_, p) = resolve_with(Some("client-certificate"), APP, None, HOUR);
+        assert_eq!(p[0].field, "account.client_certificate");
+        assert!(p[0].message.starts_with("missing"), "{}", p[0].message);
+    }
+    let certificate_only = pem.split("-----BEGIN PRIVATE KEY-----").next().unwrap();
+    let (c, p) = resolve_with(
+        Some("client-certificate"),
+        APP,
+        value(certificate_only),
+        HOUR,
+    );
+    assert!(c.is_none());
+    assert_eq!(p[0].field, "account.client_certificate");
+    assert!(p[0].message.contains("no private key"), "{}", p[0].message);
 }

@@ -3,16 +3,18 @@ SDK repository, not on PyPI) that the Data Lake SDK's tests import, for one mode
 against the local emulator, without recording.
 
 - `EnvironmentVariableLoader` passes the test the account name from the environment and, for
-  each "secret" (the account keys), an object whose `.secret` is an Entra ID token credential
-  from the emulator: the tests build their clients with `credential=account_key.secret`, so
-  they authenticate with bearer tokens instead of a shared key.
+  each "secret" (the account keys), an object whose `.secret` is the emulator's account key:
+  the tests build their clients with `credential=account_key.secret` (SharedKey signatures)
+  and make SAS tokens with it (`generate_file_system_sas` and the like), as they do live
+  against Azure; `get_credential` gives the tests that want a token credential the
+  emulator's Entra ID app.
 - `recorded_by_proxy` runs the test as it is (there is no test proxy in live mode).
 """
 
 import functools
 import os
 
-from .emulator import emulator_credential
+from .emulator import account_key, emulator_credential
 
 __all__ = [
     "AzureRecordedTestCase",
@@ -44,14 +46,15 @@ class EnvironmentVariableOptions:
 
 class EmulatorSecret:
     """A secret value as the tests receive it: `.secret` is what they hand the SDK as the
-    credential, here the emulator's Entra ID token credential (never an account key)."""
+    credential or sign SAS tokens with, here the emulator's account key (every emulated
+    account has the same published key)."""
 
     def __init__(self, name):
         self.name = name
 
     @property
     def secret(self):
-        return emulator_credential()
+        return account_key()
 
     def __repr__(self):
         return f"EmulatorSecret({self.name})"

@@ -10,6 +10,11 @@ def account_url(account):
     return f"{os.environ['EMULATOR_DFS_URL']}/{account}"
 
 
+def account_key():
+    """The account key of the emulator's accounts, as `emulator --json` printed it."""
+    return os.environ["EMULATOR_ACCOUNT_KEY"]
+
+
 def emulator_credential(is_async=False):
     """A client-secret credential of the emulator's well-known app, against the emulator's
     Entra ID endpoint. The sync one is shared (its token cache too); an async one is new each
