@@ -8,6 +8,10 @@ use csv_core::{ReadRecordResult, Reader};
 
 /// Field ends per parser call; a wider record takes more calls.
 const ENDS: usize = 256;
+/// Room for a record's fields asked of the buffer at once. Sizing it by the rest of the
+/// block zeroed megabytes per record (quadratic); a record longer than this just takes
+/// another turn (`OutputFull`).
+const FIELD_ROOM: usize = 64 * 1024;
 
 /// One record of a block.
 pub struct Record<'a> {
@@ -42,16 +46,20 @@ impl Records {
         let mut ends = [0usize; ENDS];
         while at < block.len() {
             let start = at;
-            self.out.clear();
+            // `out` keeps its length between records (growing it zeroes bytes); `used` is
+            // how much of it holds this record's fields.
+            let mut used = 0;
             self.ends.clear();
             let complete = loop {
                 let input = &block[at..];
                 // A record's fields are never longer than its bytes.
-                let filled = self.out.len();
-                self.out.resize(filled + input.len() + 1, 0);
+                let room = used + input.len().min(FIELD_ROOM) + 1;
+                if self.out.len() < room {
+                    self.out.resize(room, 0);
+                }
                 let (result, read, wrote, nends) =
-                    reader.read_record(input, &mut self.out[filled..], &mut ends);
-                self.out.truncate(filled + wrote);
+                    reader.read_record(input, &mut self.out[used..], &mut ends);
+                used += wrote;
                 self.ends.extend_from_slice(&ends[..nends]);
                 at += read;
                 match result {
@@ -78,7 +86,7 @@ impl Records {
             }
             each(Record {
                 raw: &block[start..at],
-                fields: &self.out,
+                fields: &self.out[..used],
                 ends: &self.ends,
             })?;
         }
