@@ -179,13 +179,18 @@ impl Harness {
         answer["access_token"].as_str().unwrap().to_string()
     }
 
-    /// The committed bytes of a file, or `None` when it does not exist.
-    pub async fn read_file(&self, path: &str) -> Option<Vec<u8>> {
-        let url = format!(
+    /// The DFS URL of `path` in the well-known container.
+    pub fn path_url(&self, path: &str) -> String {
+        format!(
             "{}/{}/{path}",
             self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
             well_known::CONTAINER
-        );
+        )
+    }
+
+    /// The committed bytes of a file, or `None` when it does not exist.
+    pub async fn read_file(&self, path: &str) -> Option<Vec<u8>> {
+        let url = self.path_url(path);
         let token = self.storage_token().await;
         let response = self
             .client
@@ -206,11 +211,7 @@ impl Harness {
 
     /// Deletes a file (or an empty directory).
     pub async fn delete(&self, path: &str) {
-        let url = format!(
-            "{}/{}/{path}",
-            self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
-            well_known::CONTAINER
-        );
+        let url = self.path_url(path);
         let token = self.storage_token().await;
         let status = self
             .client
@@ -227,11 +228,7 @@ impl Harness {
     /// `x-ms-properties` with its values decoded (an object).
     pub async fn properties(&self, path: &str) -> Value {
         use base64::Engine as _;
-        let url = format!(
-            "{}/{}/{path}",
-            self.emulator.account_endpoint(well_known::ACCOUNT_NAME),
-            well_known::CONTAINER
-        );
+        let url = self.path_url(path);
         let token = self.storage_token().await;
         let response = self
             .client

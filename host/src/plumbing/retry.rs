@@ -221,21 +221,9 @@ where
         .unwrap_or_default();
     let attempt = || async {
         let (client, request) = make().build_split();
-        let response = client.execute(request?).await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await?;
-        Ok(Buffered {
-            status,
-            headers,
-            body,
-        })
+        read_whole(&client, request?).await
     };
-    retry(config, &target, attempt, |outcome| match outcome {
-        Ok(answer) => classify_status(answer.status.as_u16(), &answer.headers),
-        Err(error) => classify_error(error),
-    })
-    .await
+    retry(config, &target, attempt, classify_buffered).await
 }
 
 /// Sends the built `request` with `client`, retried as `config` says: each attempt sends a
@@ -250,21 +238,33 @@ pub async fn send_request(
         let copy = request
             .try_clone()
             .expect("the host's request bodies are in memory");
-        let response = client.execute(copy).await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await?;
-        Ok(Buffered {
-            status,
-            headers,
-            body,
-        })
+        read_whole(client, copy).await
     };
-    retry(config, &target, attempt, |outcome| match outcome {
+    retry(config, &target, attempt, classify_buffered).await
+}
+
+/// One attempt: `request` sent with `client`, its answer read whole.
+async fn read_whole(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<Buffered, reqwest::Error> {
+    let response = client.execute(request).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    Ok(Buffered {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// What to do after an attempt whose answer was read whole.
+fn classify_buffered(outcome: &Result<Buffered, reqwest::Error>) -> Verdict {
+    match outcome {
         Ok(answer) => classify_status(answer.status.as_u16(), &answer.headers),
         Err(error) => classify_error(error),
-    })
-    .await
+    }
 }
 
 #[cfg(test)]
