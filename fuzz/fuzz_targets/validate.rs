@@ -5,10 +5,13 @@
 #![no_main]
 
 use adls_writeback_guest::model::{
-    Account, DatasetRef, FileNaming, Job, Output, SourceKind, UpdateMode,
+    Account, CredentialKind, CsvDialect, DatasetRef, FileNaming, Job, Output, OutputFormat,
+    SourceKind, SplitLimits, UpdateMode,
 };
 use adls_writeback_guest::naming;
-use adls_writeback_guest::validate::{MAX_BLOCK_SIZE, MAX_CONCURRENCY, MIN_BLOCK_SIZE, validate};
+use adls_writeback_guest::validate::{
+    MAX_BLOCK_SIZE, MAX_CONCURRENCY, MIN_BLOCK_SIZE, MIN_PART_BYTES, validate,
+};
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
@@ -138,8 +141,20 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
         raw_allowed,
     };
     let name: String = b.u.arbitrary()?;
-    let client_id = b.string(guid)?;
-    let tenant_id = b.string(|u| if u.arbitrary()? { guid(u) } else { domain(u) })?;
+    let credential = *b.u.choose(&[
+        CredentialKind::ClientSecret,
+        CredentialKind::ClientCertificate,
+        CredentialKind::WorkloadIdentity,
+        CredentialKind::ManagedIdentity,
+        CredentialKind::SharedKey,
+        CredentialKind::Sas,
+    ])?;
+    // Who the requests act as is for messages only: any text will do.
+    let identity = b.u.arbitrary::<bool>()?;
+    let identity = match identity {
+        true => guid(b.u)?,
+        false => domain(b.u)?,
+    };
     let account_name = b.string(account_name)?;
     let container_name = b.string(container)?;
     let dfs_endpoint = b.string(|u| endpoint(u, &account_name))?;
@@ -179,6 +194,36 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
         )
     };
     let (allow_empty, strict) = (b.u.arbitrary()?, b.u.arbitrary()?);
+    let format = match b.u.arbitrary()? {
+        true => OutputFormat::CsvGz,
+        false => OutputFormat::Csv,
+    };
+    let delimiter = if b.raw_allowed && b.u.ratio(1, 8)? {
+        let byte: u8 = b.u.arbitrary()?;
+        b.all_valid &= matches!(byte, b',' | b';' | b'|' | b'\t');
+        byte
+    } else {
+        *b.u.choose(b",;|\t")?
+    };
+    let dialect = CsvDialect {
+        delimiter,
+        header: b.u.arbitrary()?,
+        quote_all: b.u.arbitrary()?,
+        bom: b.u.arbitrary()?,
+    };
+    let split = SplitLimits {
+        max_rows: match b.u.arbitrary()? {
+            true => Some(b.u.int_in_range(1..=u64::MAX)?),
+            false => None,
+        },
+        max_bytes: match b.u.arbitrary()? {
+            true => Some(b.u.int_in_range(MIN_PART_BYTES..=u64::MAX)?),
+            false => None,
+        },
+    };
+    let (manifest, success_marker) = (b.u.arbitrary()?, b.u.arbitrary()?);
+    let utc_offset_minutes = b.u.int_in_range(-14 * 60..=14 * 60)?;
+
     let owner = match b.u.arbitrary()? {
         true => Some(b.string(|u| Ok(u.int_in_range(1..=u64::MAX)?.to_string()))?),
         false => None,
@@ -189,8 +234,8 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
     let job = Job {
         name,
         account: Account {
-            client_id,
-            tenant_id,
+            credential,
+            identity,
             account_name,
             container: container_name,
             dfs_endpoint,
@@ -205,11 +250,23 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
             concurrency,
             allow_empty,
             strict,
+            format,
+            dialect,
+            split,
+            manifest,
+            success_marker,
+            utc_offset_minutes,
         },
         owner,
         run_id,
         started_at_ms,
     };
+    // Rules that tie fields together: append writes a plain CSV file only, and a
+    // directory of files needs a directory of its own.
+    let output = &job.output;
+    let all_valid = all_valid
+        && (output.update == UpdateMode::Replace || output.passthrough())
+        && (!output.multi_file() || output.directory.as_deref().is_some_and(|d| !d.is_empty()));
     Ok((job, all_valid))
 }
 
@@ -227,11 +284,17 @@ fuzz_target!(|data: &[u8]| {
             problems.is_empty(),
             "a job of valid pieces: {problems:?}\n{job:#?}"
         );
-        let target = naming::target_path(&job);
+        let vars = naming::vars(&job, "dataset");
+        let target = naming::target_path(&job, &vars);
         let temp = naming::temp_path(&target, &job.run_id);
+        let extension = job.output.format.extension();
         assert!(
-            temp.ends_with(".tmp") && target.ends_with(".csv"),
+            temp.ends_with(".tmp") && target.to_ascii_lowercase().ends_with(extension),
             "{target} {temp}"
         );
+        if job.output.split.any() {
+            let part = naming::file_name(&job, &vars, Some(7));
+            assert!(part.to_ascii_lowercase().ends_with(extension), "{part}");
+        }
     }
 });
