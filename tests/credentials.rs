@@ -177,7 +177,7 @@ async fn a_sas_signed_with_another_key_is_refused_by_the_emulator() {
 }
 
 /// A service account token as the kubelet projects it (the emulator checks its claims).
-fn service_account_token(subject: &str, expires_in: i64) -> String {
+pub(crate) fn service_account_token(subject: &str, expires_in: i64) -> String {
     let b64 = |v: &serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::job::secret::{Secret, SecretRef};
 use crate::job::{AccountSection, FieldError};
 
-/// A saved account's client secret.
+/// Where a saved account's secret is.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum StoredSecret {
@@ -61,14 +61,26 @@ pub struct SavedAccount {
     /// The credential kind (`account.auth`): `client-secret` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
-    /// Application (client) ID (empty for a key or SAS).
+    /// `public` (default), `china` or `us-government`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
+    /// Application (client) ID (empty for a key or SAS, and for a system-assigned managed
+    /// identity).
     #[serde(default)]
     pub client_id: String,
     /// Directory (tenant) ID or domain (empty for a key or SAS).
     #[serde(default)]
     pub tenant_id: String,
-    /// The kind's secret: the app's client secret, the account key or the SAS token.
-    pub client_secret: StoredSecret,
+    /// The kind's secret: the app's client secret, the PEM of its certificate and key, the
+    /// account key or the SAS token; none for workload and managed identities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<StoredSecret>,
+    /// The service account token file (workload identity), relative to the accounts file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_token_file: Option<PathBuf>,
+    /// The managed identity's token endpoint, when not IMDS's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_endpoint: Option<String>,
     /// Storage account name.
     pub account_name: String,
     /// Container (file system).
@@ -191,40 +203,39 @@ impl Store {
     pub fn section(&self, name: &str) -> Option<AccountSection> {
         let a = self.get(name)?;
         let base = self.path.parent().unwrap_or(Path::new("."));
-        let client_secret = match &a.client_secret {
+        let secret = a.client_secret.as_ref().map(|stored| match stored {
             StoredSecret::Env { env } => SecretRef::Env { env: env.clone() },
             StoredSecret::File { file } => SecretRef::File {
                 file: base.join(file),
             },
             StoredSecret::Value(v) => SecretRef::Resolved(Secret::new(v.clone())),
-        };
-        let (client_secret, account_key, sas_token) = match a.auth.as_deref() {
-            Some("shared-key") => (None, Some(client_secret), None),
-            Some("sas") => (None, None, Some(client_secret)),
-            _ => (Some(client_secret), None, None),
-        };
-        let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
-        Some(AccountSection {
+        });
+        let mut section = AccountSection {
             auth: a.auth.clone(),
-            cloud: None,
-            client_id: non_empty(&a.client_id),
-            tenant_id: non_empty(&a.tenant_id),
-            client_secret,
-            client_certificate: None,
-            account_key,
-            sas_token,
-            federated_token_file: None,
-            identity_endpoint: None,
+            cloud: a.cloud.clone(),
+            client_id: (!a.client_id.is_empty()).then(|| a.client_id.clone()),
+            tenant_id: (!a.tenant_id.is_empty()).then(|| a.tenant_id.clone()),
+            federated_token_file: a.federated_token_file.as_ref().map(|f| base.join(f)),
+            identity_endpoint: a.identity_endpoint.clone(),
             account_name: Some(a.account_name.clone()),
             container: Some(a.container.clone()),
             dfs_endpoint: a.dfs_endpoint.clone(),
             authority_host: a.authority_host.clone(),
-        })
+            ..AccountSection::default()
+        };
+        // One stored secret, in the key its kind reads.
+        match a.auth.as_deref() {
+            Some("shared-key") => section.account_key = secret,
+            Some("sas") => section.sas_token = secret,
+            Some("client-certificate") => section.client_certificate = secret,
+            _ => section.client_secret = secret,
+        }
+        Some(section)
     }
 
     fn holds_values(&self) -> bool {
         self.iter()
-            .any(|(_, a)| matches!(a.client_secret, StoredSecret::Value(_)))
+            .any(|(_, a)| matches!(a.client_secret, Some(StoredSecret::Value(_))))
     }
 }
 

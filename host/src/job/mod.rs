@@ -417,6 +417,60 @@ impl Default for Http {
     }
 }
 
+impl AccountSection {
+    /// Applies the cloud's defaults and the `AZURE_*` environment variables and reads the
+    /// credential (secrets relative to `base`; `run_bound` bounds a run, for a SAS's expiry),
+    /// adding every problem to `problems`.
+    pub fn resolve(
+        self,
+        base: &Path,
+        run_bound: Duration,
+        problems: &mut Vec<FieldError>,
+    ) -> Account {
+        let a = self;
+        let from_env = |v: Option<String>, var: &str| v.or_else(|| std::env::var(var).ok());
+        let account_name = a.account_name.unwrap_or_default();
+        let cloud = match a.cloud.as_deref().map(credential::Cloud::parse) {
+            None => credential::Cloud::default(),
+            Some(Ok(cloud)) => cloud,
+            Some(Err(message)) => {
+                problems.push(FieldError::new("account.cloud", message));
+                credential::Cloud::default()
+            }
+        };
+        let client_id = from_env(a.client_id, "AZURE_CLIENT_ID").unwrap_or_default();
+        let tenant_id = from_env(a.tenant_id, "AZURE_TENANT_ID").unwrap_or_default();
+        let keys = credential::CredentialKeys {
+            auth: a.auth.as_deref(),
+            client_id: &client_id,
+            tenant_id: &tenant_id,
+            client_secret: a.client_secret.as_ref(),
+            client_certificate: a.client_certificate.as_ref(),
+            account_key: a.account_key.as_ref(),
+            sas_token: a.sas_token.as_ref(),
+            federated_token_file: a.federated_token_file.as_deref(),
+            identity_endpoint: a.identity_endpoint.as_deref(),
+        };
+        let credential = credential::resolve(keys, base, run_bound, problems);
+        let authority_host = from_env(a.authority_host, "AZURE_AUTHORITY_HOST")
+            .unwrap_or_else(|| cloud.authority_host().into());
+        check_endpoint("account.authority_host", &authority_host, problems);
+        Account {
+            client_id,
+            tenant_id,
+            credential,
+            cloud,
+            dfs_endpoint: a
+                .dfs_endpoint
+                .map(|e| e.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| cloud.dfs_endpoint(&account_name)),
+            account_name,
+            container: a.container.unwrap_or_default(),
+            authority_host: authority_host.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
 impl JobFile {
     /// Reads and parses a job file.
     pub fn load(path: &Path) -> anyhow::Result<JobFile> {
@@ -440,48 +494,11 @@ impl JobFile {
     pub fn resolve(self) -> (Job, Vec<FieldError>) {
         let mut problems = Vec::new();
         let base = self.base_dir.clone();
-        let a = self.account.into_section(&mut problems);
-        let from_env = |v: Option<String>, var: &str| v.or_else(|| std::env::var(var).ok());
-        let account_name = a.account_name.unwrap_or_default();
-        let cloud = match a.cloud.as_deref().map(credential::Cloud::parse) {
-            None => credential::Cloud::default(),
-            Some(Ok(cloud)) => cloud,
-            Some(Err(message)) => {
-                problems.push(FieldError::new("account.cloud", message));
-                credential::Cloud::default()
-            }
-        };
-        let client_id = from_env(a.client_id, "AZURE_CLIENT_ID").unwrap_or_default();
-        let tenant_id = from_env(a.tenant_id, "AZURE_TENANT_ID").unwrap_or_default();
         let run_bound = Duration::from_secs(self.limits.timeout_secs.unwrap_or(3600).max(1));
-        let keys = credential::CredentialKeys {
-            auth: a.auth.as_deref(),
-            client_id: &client_id,
-            tenant_id: &tenant_id,
-            client_secret: a.client_secret.as_ref(),
-            client_certificate: a.client_certificate.as_ref(),
-            account_key: a.account_key.as_ref(),
-            sas_token: a.sas_token.as_ref(),
-            federated_token_file: a.federated_token_file.as_deref(),
-            identity_endpoint: a.identity_endpoint.as_deref(),
-        };
-        let credential = credential::resolve(keys, &base, run_bound, &mut problems);
-        let authority_host = from_env(a.authority_host, "AZURE_AUTHORITY_HOST")
-            .unwrap_or_else(|| cloud.authority_host().into());
-        check_endpoint("account.authority_host", &authority_host, &mut problems);
-        let account = Account {
-            client_id,
-            tenant_id,
-            credential,
-            cloud,
-            dfs_endpoint: a
-                .dfs_endpoint
-                .map(|e| e.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| cloud.dfs_endpoint(&account_name)),
-            account_name,
-            container: a.container.unwrap_or_default(),
-            authority_host: authority_host.trim_end_matches('/').to_string(),
-        };
+        let account =
+            self.account
+                .into_section(&mut problems)
+                .resolve(&base, run_bound, &mut problems);
 
         let source = resolve_source(self.source, &base, &mut problems);
         let output = resolve_output(self.output, &mut problems);

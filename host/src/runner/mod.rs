@@ -223,13 +223,23 @@ impl Runner {
 
 /// The authorizer of `job`'s storage requests, its Entra ID token requests sent by `client`.
 pub fn authorizer(job: &Job, client: &reqwest::Client) -> anyhow::Result<Authorizer> {
-    let a = &job.account;
+    account_authorizer(&job.account, job.limits.timeout, &job.http.retry, client)
+}
+
+/// The authorizer of requests to `account` for a run of at most `run` (a SAS must outlive
+/// it), Entra ID token requests sent by `client` and retried as `retry` says.
+pub fn account_authorizer(
+    a: &crate::job::Account,
+    run: std::time::Duration,
+    retry: &crate::plumbing::retry::RetryConfig,
+    client: &reqwest::Client,
+) -> anyhow::Result<Authorizer> {
     let credential = a
         .credential
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("the [account] credential is missing"))?;
     if let crate::job::credential::Credential::Sas(sas) = credential {
-        sas.check_expiry(SystemTime::now(), job.limits.timeout)
+        sas.check_expiry(SystemTime::now(), run)
             .map_err(|e| anyhow::anyhow!("account.sas_token: {e}"))?;
     }
     let storage = StorageCredential::of(credential, &a.account_name, client, |proof| {
@@ -249,7 +259,7 @@ pub fn authorizer(job: &Job, client: &reqwest::Client) -> anyhow::Result<Authori
                 certificate.clone(),
             ),
         }
-        .with_retry(job.http.retry.clone())
+        .with_retry(retry.clone())
     });
     Ok(Authorizer::new(storage))
 }

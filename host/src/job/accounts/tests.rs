@@ -5,9 +5,12 @@ use super::*;
 fn account(secret: StoredSecret) -> SavedAccount {
     SavedAccount {
         auth: None,
+        cloud: None,
         client_id: "c".into(),
         tenant_id: "t".into(),
-        client_secret: secret,
+        client_secret: Some(secret),
+        federated_token_file: None,
+        identity_endpoint: None,
         account_name: "acct".into(),
         container: "box".into(),
         dfs_endpoint: None,
@@ -101,6 +104,52 @@ fn a_saved_account_becomes_the_account_table() {
     let inline = store.section("inline").unwrap().client_secret.unwrap();
     assert_eq!(inline.resolve(Path::new("/")).unwrap().expose(), "v4lue");
     assert!(store.section("nope").is_none());
+}
+
+#[test]
+fn each_kind_keeps_its_secret_in_the_key_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::load(&dir.path().join("accounts.toml")).unwrap();
+    let file = |name: &str| StoredSecret::File { file: name.into() };
+    for (name, auth) in [
+        ("key", "shared-key"),
+        ("sas", "sas"),
+        ("cert", "client-certificate"),
+    ] {
+        let mut a = account(file(name));
+        a.auth = Some(auth.into());
+        store.insert(name, a);
+    }
+    let mut workload = account(file("unused"));
+    workload.auth = Some("workload-identity".into());
+    workload.client_secret = None;
+    workload.federated_token_file = Some("token".into());
+    store.insert("workload", workload);
+    let mut managed = account(file("unused"));
+    managed.auth = Some("managed-identity".into());
+    managed.client_secret = None;
+    managed.cloud = Some("china".into());
+    managed.identity_endpoint = Some("http://127.0.0.1:9/token".into());
+    store.insert("managed", managed);
+
+    let key = store.section("key").unwrap();
+    assert!(key.account_key.is_some() && key.client_secret.is_none());
+    assert!(store.section("sas").unwrap().sas_token.is_some());
+    let cert = store.section("cert").unwrap();
+    assert!(cert.client_certificate.is_some() && cert.client_secret.is_none());
+    let workload = store.section("workload").unwrap();
+    assert_eq!(
+        workload.federated_token_file.unwrap(),
+        dir.path().join("token"),
+        "relative to the accounts file"
+    );
+    let managed = store.section("managed").unwrap();
+    assert!(managed.client_secret.is_none());
+    assert_eq!(managed.cloud.as_deref(), Some("china"));
+    assert_eq!(
+        managed.identity_endpoint.as_deref(),
+        Some("http://127.0.0.1:9/token")
+    );
 }
 
 #[test]
