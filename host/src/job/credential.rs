@@ -250,6 +250,13 @@ pub(super) fn resolve(
         Ok(None) if keys.client_secret.is_some() || from_env("AZURE_CLIENT_SECRET").is_some() => {
             AuthKind::ClientSecret
         }
+        // EnvironmentCredential takes a certificate when there is no secret.
+        Ok(None)
+            if keys.client_certificate.is_some()
+                || from_env("AZURE_CLIENT_CERTIFICATE_PATH").is_some() =>
+        {
+            AuthKind::ClientCertificate
+        }
         Ok(None)
             if keys.federated_token_file.is_some()
                 || from_env("AZURE_FEDERATED_TOKEN_FILE").is_some() =>
@@ -259,8 +266,9 @@ pub(super) fn resolve(
         Ok(None) => {
             tried = Some(
                 "auth = \"default\" tried the environment (no client_secret or \
-                 AZURE_CLIENT_SECRET), workload identity (no federated_token_file or \
-                 AZURE_FEDERATED_TOKEN_FILE), then managed identity"
+                 AZURE_CLIENT_SECRET, no client_certificate or AZURE_CLIENT_CERTIFICATE_PATH), \
+                 workload identity (no federated_token_file or AZURE_FEDERATED_TOKEN_FILE), \
+                 then managed identity"
                     .to_string(),
             );
             AuthKind::ManagedIdentity

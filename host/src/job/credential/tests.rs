@@ -240,6 +240,33 @@ fn default_follows_azure_identitys_chain_and_names_what_it_tried() {
         matches!(c, Some(Credential::ClientSecret(_))),
         "{problems:?}"
     );
+    // Without a secret, a certificate comes next, then the federated token file.
+    let pem = value(adls_writeback_emulator::well_known::CLIENT_CERTIFICATE_PEM);
+    let token = std::env::temp_dir().join(format!("default-chain-{}", std::process::id()));
+    std::fs::write(&token, "a.b.c").unwrap();
+    for (certificate, kind) in [
+        (pem.as_ref(), AuthKind::ClientCertificate),
+        (None, AuthKind::WorkloadIdentity),
+    ] {
+        if certificate.is_none() && std::env::var_os("AZURE_CLIENT_SECRET").is_some() {
+            continue;
+        }
+        let mut problems = Vec::new();
+        let keys = CredentialKeys {
+            auth: Some("default"),
+            client_id: APP.0,
+            tenant_id: APP.1,
+            client_secret: None,
+            client_certificate: certificate,
+            account_key: None,
+            sas_token: None,
+            federated_token_file: Some(&token),
+            identity_endpoint: None,
+        };
+        let c = resolve(keys, Path::new("."), HOUR, &mut problems);
+        assert_eq!(c.map(|c| c.kind()), Some(kind), "{problems:?}");
+    }
+    std::fs::remove_file(&token).unwrap();
 }
 
 #[test]
