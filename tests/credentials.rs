@@ -33,7 +33,7 @@ pub(crate) fn job_with(h: &Harness, name: &str, account: &str, secret: &str) -> 
 
 /// A service SAS for the emulator's container, signed with `key`, as the service (and
 /// `generate_file_system_sas`) computes it for version 2023-11-03.
-fn container_sas(key: &str, permissions: &str, expiry: SystemTime) -> String {
+pub(crate) fn container_sas(key: &str, permissions: &str, expiry: SystemTime) -> String {
     let se = humantime::format_rfc3339_seconds(expiry).to_string();
     let resource = format!(
         "/blob/{}/{}",

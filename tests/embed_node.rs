@@ -183,3 +183,76 @@ fn node_host_policy_tests_pass() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The Node host signs with the account key (SharedKey) and appends a SAS, as the Rust host
+/// does: the emulator checks both, the file lands byte-exact, and no secret is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_host_writes_with_an_account_key_and_a_sas() {
+    require_node();
+    let h = Harness::start().await;
+    let csv = generated_csv(300_000, 11);
+    let source = h.dir.path().join("keyed.csv");
+    std::fs::write(&source, &csv).unwrap();
+    let component = h.dir.path().join("guest.wasm");
+    std::fs::write(&component, adls_writeback::sandbox::BUILTIN_GUEST).unwrap();
+    let dfs = h.emulator.account_endpoint(well_known::ACCOUNT_NAME);
+    let hour = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let sas = crate::credentials::container_sas(well_known::ACCOUNT_KEY, "racwdl", hour);
+    for (auth, secret, dir) in [
+        ("shared-key", well_known::ACCOUNT_KEY, "keyed"),
+        ("sas", sas.as_str(), "sas"),
+    ] {
+        let node = tokio::process::Command::new("node")
+            .arg(example_dir().join("run.mjs"))
+            .arg("--component")
+            .arg(&component)
+            .args(["--auth", auth, "--secret-env", SECRET_VAR])
+            .args(["--dfs-endpoint", &dfs])
+            .args(["--account", well_known::ACCOUNT_NAME])
+            .args(["--container", well_known::CONTAINER])
+            .arg("--csv")
+            .arg(&source)
+            .args(["--directory", dir, "--block-size", "65536", "--json"])
+            .env(SECRET_VAR, secret)
+            .output()
+            .await
+            .expect("running node");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&node.stdout),
+            String::from_utf8_lossy(&node.stderr),
+        );
+        assert!(node.status.success(), "{auth}: {stdout}\n{stderr}");
+        let signature = secret.rsplit("sig=").next().unwrap();
+        for text in [&stdout, &stderr] {
+            assert!(!text.contains(secret) && !text.contains(signature), "{auth}: {text}");
+        }
+        let file = format!("{dir}/keyed.csv");
+        assert_eq!(h.read_file(&file).await.unwrap(), csv, "{auth}");
+    }
+    // A wrong key is refused by the service, explained, and writes nothing.
+    let wrong = "d3Jvbmcta2V5LW9mLXRoZS1yaWdodC1sZW5ndGgtZm9yLWEtdGVzdA==";
+    let node = tokio::process::Command::new("node")
+        .arg(example_dir().join("run.mjs"))
+        .arg("--component")
+        .arg(&component)
+        .args(["--auth", "shared-key", "--secret-env", SECRET_VAR])
+        .args(["--dfs-endpoint", &dfs])
+        .args(["--account", well_known::ACCOUNT_NAME])
+        .args(["--container", well_known::CONTAINER])
+        .arg("--csv")
+        .arg(&source)
+        .args(["--directory", "wrong", "--json"])
+        .env(SECRET_VAR, wrong)
+        .output()
+        .await
+        .expect("running node");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&node.stdout),
+        String::from_utf8_lossy(&node.stderr)
+    );
+    assert_eq!(node.status.code(), Some(1), "{out}");
+    assert!(out.contains("AuthenticationFailed"), "{out}");
+    assert!(!out.contains(wrong), "{out}");
+    assert_eq!(h.list_files().await, ["keyed/keyed.csv", "sas/keyed.csv"]);
+}

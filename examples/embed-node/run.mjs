@@ -14,7 +14,7 @@ import { basename, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { storageCredential } from './host/auth.mjs';
+import { sasCredential, sharedKeyCredential, storageCredential } from './host/auth.mjs';
 import { BlockingWorker } from './host/blocking.mjs';
 import { digestImport } from './host/digest.mjs';
 import { httpImport } from './host/http.mjs';
@@ -32,7 +32,9 @@ const OPTIONS = {
   'authority-host': { type: 'string', default: 'https://login.microsoftonline.com', help: 'Entra ID authority' },
   'tenant-id': { type: 'string', help: 'directory (tenant) ID' },
   'client-id': { type: 'string', help: 'application (client) ID' },
-  'client-secret-env': { type: 'string', default: 'AZURE_CLIENT_SECRET', help: 'environment variable holding the client secret' },
+  auth: { type: 'string', default: 'client-secret', help: 'client-secret, shared-key (the account key) or sas' },
+  'secret-env': { type: 'string', help: 'environment variable holding the secret [AZURE_CLIENT_SECRET, AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, by --auth]' },
+  'client-secret-env': { type: 'string', help: 'the same as --secret-env, for --auth client-secret' },
   account: { type: 'string', help: 'storage account name' },
   container: { type: 'string', help: 'container (file system) of the credentials' },
   'file-system': { type: 'string', help: 'file system to write to (default: the container)' },
@@ -51,6 +53,30 @@ const OPTIONS = {
   verbose: { type: 'boolean', default: false, help: 'show debug messages and progress' },
   wit: { type: 'boolean', default: false, help: "print the component's imports and exports (WIT) and exit" },
   help: { type: 'boolean', default: false },
+};
+
+/** The credential kinds this host offers, as `--auth` names them. */
+const CREDENTIAL_KINDS = {
+  'client-secret': {
+    env: 'AZURE_CLIENT_SECRET',
+    secret: 'client secret',
+    identity: (a) => `the app ${a['client-id']} in tenant ${a['tenant-id']}`,
+    credential: (a, secret, worker) => storageCredential({
+      authorityHost: a['authority-host'], tenantId: a['tenant-id'], clientId: a['client-id'], secret, worker,
+    }),
+  },
+  'shared-key': {
+    env: 'AZURE_STORAGE_KEY',
+    secret: 'account key',
+    identity: (a) => `the account key of \`${a.account}\``,
+    credential: (a, key) => sharedKeyCredential({ accountName: a.account, key }),
+  },
+  sas: {
+    env: 'AZURE_STORAGE_SAS_TOKEN',
+    secret: 'SAS token',
+    identity: (a) => `the SAS for \`${a.account}\``,
+    credential: (_, token) => sasCredential({ token }),
+  },
 };
 
 const EXIT_FAILED = 1;
@@ -79,13 +105,17 @@ async function main() {
     console.log(await componentWit(readFileSync(args.component)));
     return 0;
   }
-  const missing = ['dfs-endpoint', 'tenant-id', 'client-id', 'account', 'container', 'csv'].filter((k) => !args[k]);
+  const kind = CREDENTIAL_KINDS[args.auth];
+  if (!kind) throw new Error(`--auth ${args.auth} is not a credential kind: use ${Object.keys(CREDENTIAL_KINDS).join(', ')}`);
+  const required = ['dfs-endpoint', 'account', 'container', 'csv', ...(args.auth === 'client-secret' ? ['tenant-id', 'client-id'] : [])];
+  const missing = required.filter((k) => !args[k]);
   if (missing.length) throw new Error(`missing ${missing.map((k) => `--${k}`).join(', ')} (see --help)`);
 
   // The secret: read once, then removed from our environment. It is never printed.
-  const secret = process.env[args['client-secret-env']];
-  if (!secret) throw new Error(`set the client secret in $${args['client-secret-env']}`);
-  delete process.env[args['client-secret-env']];
+  const secretEnv = args['secret-env'] ?? args['client-secret-env'] ?? kind.env;
+  const secret = process.env[secretEnv];
+  if (!secret) throw new Error(`set the ${kind.secret} in $${secretEnv}`);
+  delete process.env[secretEnv];
 
   // As in the Rust host: endpoints are https, or plain http on loopback (an emulator).
   for (const key of ['dfs-endpoint', 'authority-host']) checkEndpoint(key, args[key]);
@@ -97,8 +127,8 @@ async function main() {
     name: args.name,
     account: {
       // No credential: the guest learns only its kind and who it acts as, for messages.
-      credential: 'client-secret',
-      identity: `the app ${args['client-id']} in tenant ${args['tenant-id']}`,
+      credential: args.auth,
+      identity: kind.identity(args),
       accountName: args.account,
       container: args.container,
       dfsEndpoint: args['dfs-endpoint'].replace(/\/+$/, ''),
@@ -133,13 +163,7 @@ async function main() {
   const worker = new BlockingWorker(new URL('./host/fetch-worker.mjs', import.meta.url));
   // The credential stays in this process: http adds it to each request after its policy
   // check, and the guest's auth import only sees a generation number.
-  const credential = storageCredential({
-    authorityHost: args['authority-host'],
-    tenantId: args['tenant-id'],
-    clientId: args['client-id'],
-    secret,
-    worker,
-  });
+  const credential = kind.credential(args, secret, worker);
   const http = httpImport({
     allowedOrigin,
     maxInFlight: Math.max(1, concurrency),

@@ -8,8 +8,8 @@ export const REQUEST_TIMEOUT_MS = 300_000;
 /**
  * The http interface for a job that may reach `allowedOrigin` only, with at most
  * `maxInFlight` requests of a pipeline at once, over the BlockingWorker `worker`; each
- * request that passes the policy goes out as `authorize(request)` returns it (with the
- * storage credential, which the guest never sees).
+ * request that passes the policy goes out as `authorize(request, bodyLength)` returns it
+ * (with the storage credential, which the guest never sees).
  */
 export function httpImport({ allowedOrigin, maxInFlight, worker, authorize = (r) => r }) {
   // The policy, checked before anything leaves the process. `URL.origin` is normalised
@@ -68,7 +68,7 @@ export function httpImport({ allowedOrigin, maxInFlight, worker, authorize = (r)
       const refusal = check(head.url, head.headers);
       let authorized;
       try {
-        authorized = refusal ? null : authorize(head);
+        authorized = refusal ? null : authorize(head, body.bytes.length);
       } catch (e) {
         this.#ready.push({ ticket, outcome: { tag: 'err', val: { tag: 'credential', val: e } } });
         return ticket;
@@ -110,7 +110,7 @@ export function httpImport({ allowedOrigin, maxInFlight, worker, authorize = (r)
       if (refusal) throw refusal;
       let authorized;
       try {
-        authorized = authorize(request);
+        authorized = authorize(request, request.body?.length ?? 0);
       } catch (e) {
         throw { tag: 'credential', val: e };
       }

@@ -1,13 +1,14 @@
 // Tests of the host's policy, its pipeline and its digests, without the component: `npm test`.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 
-import { storageCredential } from '../host/auth.mjs';
+import { sasCredential, sharedKeyCredential, sharedKeyStringToSign, storageCredential } from '../host/auth.mjs';
 import { BlockingWorker } from '../host/blocking.mjs';
 import { digestImport } from '../host/digest.mjs';
 import { httpImport } from '../host/http.mjs';
@@ -163,4 +164,50 @@ test('a pipeline runs its requests concurrently in the worker, up to its bound',
   assert.ok(elapsed < 900, `took ${elapsed} ms: the requests ran one after another`);
   const most = finished.map((f) => Number(f.outcome.val.headers.find((h) => h.name === 'x-most').value));
   assert.equal(Math.max(...most), 4);
+});
+
+/** The emulator's published account key (Azurite's too). */
+const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+test("SharedKey signs the string the Rust host signs, and the key stays in the host", () => {
+  const append = {
+    method: 'patch',
+    url: 'http://127.0.0.1:10004/devstoreaccount1/fs/a%20b.csv?position=0&action=append',
+    headers: [
+      { name: 'x-ms-version', value: '2023-11-03' },
+      { name: 'X-MS-Client-Request-Id', value: '  run-1   7 ' },
+      { name: 'Content-Type', value: 'text/csv' },
+    ],
+  };
+  // The same request and string as host/src/plumbing/shared_key.rs's test.
+  assert.equal(
+    sharedKeyStringToSign(append, 3, 'devstoreaccount1'),
+    'PATCH\n\n\n3\n\ntext/csv\n\n\n\n\n\n\n'
+      + 'x-ms-client-request-id:run-1 7\nx-ms-version:2023-11-03\n'
+      + '/devstoreaccount1/devstoreaccount1/fs/a%20b.csv\naction:append\nposition:0',
+  );
+  const { auth, authorize } = sharedKeyCredential({ accountName: 'devstoreaccount1', key: ACCOUNT_KEY });
+  assert.equal(auth.ready(), 1n);
+  const signed = authorize(append, 3);
+  const header = (name) => signed.headers.find((h) => h.name === name)?.value;
+  assert.ok(header('x-ms-date'), 'dated');
+  const expected = createHmac('sha256', Buffer.from(ACCOUNT_KEY, 'base64'))
+    .update(sharedKeyStringToSign(signed, 3, 'devstoreaccount1')).digest('base64');
+  assert.equal(header('authorization'), `SharedKey devstoreaccount1:${expected}`);
+  assert.ok(!JSON.stringify(signed).includes(ACCOUNT_KEY));
+  // A refused signature cannot be renewed, and the explanation names no key.
+  assert.throws(() => auth.refresh(1n), (e) => e.tag === 'rejected' && !e.val.includes(ACCOUNT_KEY));
+  assert.throws(() => sharedKeyCredential({ accountName: 'a', key: 'not base64!' }), /not base64/);
+});
+
+test('a SAS is appended to the query, and an expired one is refused before any request', () => {
+  const token = '?sv=2023-11-03&se=2999-01-01T00%3A00%3A00Z&sp=racwdl&sr=c&sig=abc%3D';
+  const { auth, authorize } = sasCredential({ token });
+  assert.equal(auth.ready(), 1n);
+  const sent = authorize(request('http://127.0.0.1:8080/acct/fs/a.csv?action=append&position=0'));
+  assert.equal(sent.url, 'http://127.0.0.1:8080/acct/fs/a.csv?action=append&position=0&' + token.slice(1));
+  const bare = authorize(request('http://127.0.0.1:8080/acct/fs'));
+  assert.equal(bare.url, 'http://127.0.0.1:8080/acct/fs?' + token.slice(1));
+  assert.throws(() => sasCredential({ token: 'sv=1&se=2001-01-01T00:00:00Z&sig=x' }), (e) => e.tag === 'rejected' && /expired/.test(e.val));
+  assert.throws(() => sasCredential({ token: 'sv=1&se=2999-01-01T00:00:00Z' }), /signature/);
 });
