@@ -224,7 +224,10 @@ async fn node_host_writes_with_an_account_key_and_a_sas() {
         assert!(node.status.success(), "{auth}: {stdout}\n{stderr}");
         let signature = secret.rsplit("sig=").next().unwrap();
         for text in [&stdout, &stderr] {
-            assert!(!text.contains(secret) && !text.contains(signature), "{auth}: {text}");
+            assert!(
+                !text.contains(secret) && !text.contains(signature),
+                "{auth}: {text}"
+            );
         }
         let file = format!("{dir}/keyed.csv");
         assert_eq!(h.read_file(&file).await.unwrap(), csv, "{auth}");

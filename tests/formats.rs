@@ -289,3 +289,95 @@ async fn the_partitioned_example_runs_against_the_embedded_emulator() {
     );
     assert_eq!(report["rows"], 120);
 }
+
+/// `x-ms-permissions` and `x-ms-acl` of `path`, as `getAccessControl` reports them.
+async fn access_control(h: &Harness, path: &str) -> (String, String) {
+    let response = h
+        .client
+        .head(format!("{}?action=getAccessControl", h.path_url(path)))
+        .bearer_auth(h.storage_token().await)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    let header = |name: &str| {
+        let value = response.headers().get(name);
+        value
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    (header("x-ms-permissions"), header("x-ms-acl"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_get_the_jobs_permissions_and_acl_and_bad_ones_write_nothing() {
+    let h = Harness::start().await;
+    let csv = generated_csv(50_000, 9);
+    h.add_dataset(DATASET, &csv, OWNER, &[]);
+    let reader = "11111111-2222-3333-4444-555555555555";
+    let acl = format!("user::rw-,group::r--,other::---,user:{reader}:r--");
+    // One file, then a split output (a directory of parts and a manifest).
+    for (name, output) in [
+        (
+            "single",
+            "directory = \"secured\"\npermissions = \"0640\"\n".to_string(),
+        ),
+        (
+            "parts",
+            format!(
+                "directory = \"secured-parts\"\nmax_rows_per_file = 300\nmanifest = true\n\
+                 umask = \"0077\"\nacl = \"{acl}\"\n"
+            ),
+        ),
+    ] {
+        let (code, report, stderr) = run_json(&job(&h, name, &output)).await;
+        assert_eq!(code, 0, "{name}: {report}\n{stderr}");
+    }
+    let (permissions, _) = access_control(&h, &format!("secured/{DATASET}.csv")).await;
+    assert_eq!(permissions, "rw-r-----");
+    assert_eq!(
+        h.read_file(&format!("secured/{DATASET}.csv"))
+            .await
+            .unwrap(),
+        csv
+    );
+    let parts: Vec<String> = h
+        .list_files()
+        .await
+        .into_iter()
+        .filter(|f| f.starts_with("secured-parts/"))
+        .collect();
+    assert!(parts.len() > 2, "{parts:?}");
+    for part in &parts {
+        let (permissions, got) = access_control(&h, part).await;
+        // The ACL names a user, so the group bits show the mask, and `+` marks extended entries.
+        assert!(got.contains(&format!("user:{reader}:r--")), "{part}: {got}");
+        assert!(permissions.starts_with("rw-r--"), "{part}: {permissions}");
+    }
+    // The umask applies to the directory the run created: 0777 & !0077.
+    let (directory, _) = access_control(&h, "secured-parts").await;
+    assert!(directory.starts_with("rwx------"), "{directory}");
+
+    // A bad spelling is refused by field before anything is written.
+    let before = h.list_files().await;
+    for (output, field) in [
+        (
+            "directory = \"bad\"\npermissions = \"rw-rw-rw\"\n",
+            "output.permissions",
+        ),
+        ("directory = \"bad\"\numask = \"27\"\n", "output.umask"),
+        ("directory = \"bad\"\nacl = \"owner::rwx\"\n", "output.acl"),
+    ] {
+        let (code, answer, stderr) = run_json(&job(&h, "bad-access", output)).await;
+        assert_eq!(code, 2, "{answer}\n{stderr}");
+        assert!(
+            format!("{answer}{stderr}").contains(field),
+            "{answer}\n{stderr}"
+        );
+    }
+    assert_eq!(h.list_files().await, before);
+}

@@ -150,6 +150,8 @@ async function main() {
       manifest: false,
       successMarker: false,
       utcOffsetMinutes: 0,
+      // The service's default permissions and the parent directory's default ACL.
+      access: { permissions: undefined, umask: undefined, acl: undefined },
     },
     owner: args.owner,
     runId: newRunId(),

@@ -5,8 +5,8 @@
 #![no_main]
 
 use adls_writeback_guest::model::{
-    Account, CredentialKind, CsvDialect, DatasetRef, FileNaming, Job, Output, OutputFormat,
-    SourceKind, SplitLimits, UpdateMode,
+    AccessControl, Account, CredentialKind, CsvDialect, DatasetRef, FileNaming, Job, Output,
+    OutputFormat, SourceKind, SplitLimits, UpdateMode,
 };
 use adls_writeback_guest::naming;
 use adls_writeback_guest::validate::{
@@ -223,6 +223,34 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
     };
     let (manifest, success_marker) = (b.u.arbitrary()?, b.u.arbitrary()?);
     let utc_offset_minutes = b.u.int_in_range(-14 * 60..=14 * 60)?;
+    // Valid spellings, or (sometimes) anything: only the valid ones keep the job valid.
+    let permissions = match b.u.int_in_range(0..=2)? {
+        0 => None,
+        1 => Some(b.string(|u| Ok(format!("0{}", pick(u, b"01234567", 3)?)))?),
+        _ => Some(b.string(|u| {
+            (0..9)
+                .map(|i| Ok(char::from(*u.choose(&[b"rwx"[i % 3], b'-'])?)))
+                .collect()
+        })?),
+    };
+    let umask = match b.u.arbitrary()? {
+        true => Some(b.string(|u| Ok(format!("0{}", pick(u, b"01234567", 3)?)))?),
+        false => None,
+    };
+    let acl = match b.u.arbitrary()? {
+        true => Some(b.string(|u| {
+            let who = guid(u)?;
+            Ok(format!(
+                "user::rw-,group::r--,other::---,user:{who}:r-x,default:mask::r-x"
+            ))
+        })?),
+        false => None,
+    };
+    let access = AccessControl {
+        permissions,
+        umask,
+        acl,
+    };
 
     let owner = match b.u.arbitrary()? {
         true => Some(b.string(|u| Ok(u.int_in_range(1..=u64::MAX)?.to_string()))?),
@@ -256,6 +284,7 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
             manifest,
             success_marker,
             utc_offset_minutes,
+            access,
         },
         owner,
         run_id,

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use crate::model::{Account, CredentialKind, Method, Request, Response, StorageError};
+use crate::model::{
+    AccessControl, Account, CredentialKind, Method, Request, Response, StorageError,
+};
 use crate::naming::{encode_path, url};
 
 /// The service's code for an expired, malformed or otherwise refused bearer token.
@@ -41,6 +43,8 @@ pub struct Dfs {
     identity: String,
     run_id: String,
     requests: u64,
+    /// Permissions and ACL of what this driver creates.
+    access: AccessControl,
 }
 
 /// What `HEAD` says of a path.
@@ -69,6 +73,26 @@ impl Dfs {
             identity: account.identity.clone(),
             run_id: run_id.to_owned(),
             requests: 0,
+            access: AccessControl::default(),
+        }
+    }
+
+    /// The same driver, creating files and directories with `access`'s permissions and
+    /// umask, and offering its ACL ([`set_acl`](Dfs::set_acl)).
+    pub fn with_access(mut self, access: AccessControl) -> Dfs {
+        self.access = access;
+        self
+    }
+
+    /// `x-ms-permissions` and `x-ms-umask` of a create, when the job gives them.
+    fn add_creation_access(&self, req: &mut Request) {
+        for (name, value) in [
+            ("x-ms-permissions", &self.access.permissions),
+            ("x-ms-umask", &self.access.umask),
+        ] {
+            if let Some(value) = value {
+                req.headers.push((name.into(), value.clone()));
+            }
         }
     }
 
@@ -100,6 +124,7 @@ impl Dfs {
     /// `PUT ?resource=file`: creates (or, without `if_none_match`, truncates) a file.
     pub fn create_file(&mut self, path: &str, if_none_match: bool) -> Request {
         let mut req = self.request(Method::Put, path, "resource=file");
+        self.add_creation_access(&mut req);
         if if_none_match {
             req.headers.push(("If-None-Match".into(), "*".into()));
         }

@@ -245,6 +245,11 @@ mod glue {
                 manifest: output.manifest,
                 success_marker: output.success_marker,
                 utc_offset_minutes: output.utc_offset_minutes,
+                access: m::AccessControl {
+                    permissions: output.access.permissions,
+                    umask: output.access.umask,
+                    acl: output.access.acl,
+                },
             },
             owner,
             run_id,

@@ -176,6 +176,17 @@ impl SplitLimits {
     }
 }
 
+/// POSIX access control of what a run creates (`types.access-control`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AccessControl {
+    /// `x-ms-permissions` at creation.
+    pub permissions: Option<String>,
+    /// `x-ms-umask` at creation.
+    pub umask: Option<String>,
+    /// `x-ms-acl`, set on each file before it is published.
+    pub acl: Option<String>,
+}
+
 /// Where and how the output is written (`types.output`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {
@@ -208,6 +219,8 @@ pub struct Output {
     pub success_marker: bool,
     /// UTC offset of the job's time zone at the run's start, in minutes.
     pub utc_offset_minutes: i32,
+    /// Permissions and ACL of what the run creates.
+    pub access: AccessControl,
 }
 
 impl Output {
@@ -590,6 +603,7 @@ pub(crate) fn sample_job() -> Job {
             manifest: false,
             success_marker: false,
             utc_offset_minutes: 0,
+            access: AccessControl::default(),
         },
         owner: None,
         run_id: "run-1".into(),

@@ -121,7 +121,8 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         &target.file_system,
         &job.account,
         &job.run_id,
-    );
+    )
+    .with_access(job.output.access.clone());
     let written = Written::new(host);
     let mut run = Run {
         host,
@@ -311,6 +312,22 @@ impl<H: Host> Run<'_, H> {
             return Err(self.refused_again(&response, operation));
         }
         Ok(response)
+    }
+
+    /// Creates `path` (a directory when `directory`) with the job's permissions and umask;
+    /// a file then gets the job's ACL, if any, before anything is written into it. (A
+    /// directory does not: a file's ACL, without `x`, would lock readers out of it.)
+    fn create(&mut self, path: &str, directory: bool, operation: &str) -> Result<(), JobError> {
+        let create = match directory {
+            true => self.dfs.create_directory(path),
+            false => self.dfs.create_file(path, false),
+        };
+        self.send(create, operation)?;
+        if !directory && let Some(set_acl) = self.dfs.set_acl(path) {
+            self.authorize()?;
+            self.send(set_acl, "set access control")?;
+        }
+        Ok(())
     }
 
     /// Sends one request and checks that it succeeded.

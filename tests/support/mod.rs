@@ -14,7 +14,8 @@ use serde_json::Value;
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub emulator: Emulator,
-    client: reqwest::Client,
+    /// A client of the emulator's endpoints (trusting its CA when TLS is on).
+    pub client: reqwest::Client,
 }
 
 /// What a job file for the harness says; defaults name the well-known app and account.

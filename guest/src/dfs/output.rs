@@ -11,7 +11,18 @@ impl Dfs {
     /// `PUT ?resource=directory`: creates a directory (and its parents); an existing one
     /// is kept.
     pub fn create_directory(&mut self, path: &str) -> Request {
-        self.request(Method::Put, path, "resource=directory")
+        let mut req = self.request(Method::Put, path, "resource=directory");
+        self.add_creation_access(&mut req);
+        req
+    }
+
+    /// `PATCH ?action=setAccessControl` with the job's `x-ms-acl`; `None` when the job sets
+    /// no ACL.
+    pub fn set_acl(&mut self, path: &str) -> Option<Request> {
+        let acl = self.access.acl.clone()?;
+        let mut req = self.request(Method::Patch, path, "action=setAccessControl");
+        req.headers.push(("x-ms-acl".into(), acl));
+        Some(req)
     }
 
     /// `DELETE ?recursive=true`: removes a directory and everything in it.
@@ -74,5 +85,34 @@ mod tests {
         assert!(r.url.ends_with("action=flush&position=10&close=true"));
         let r = dfs.set_properties("a", &[("run_id", "r1"), ("rows", "3")]);
         assert_eq!(r.header("x-ms-properties"), Some("run_id=cjE=,rows=Mw=="));
+        assert!(dfs.set_acl("a").is_none(), "no ACL: no request");
+        assert_eq!(dfs.create_file("a", false).header("x-ms-permissions"), None);
+    }
+
+    #[test]
+    fn creations_carry_the_jobs_permissions_and_its_acl_is_set_after() {
+        let account = crate::dfs::tests::account(crate::model::CredentialKind::ClientSecret);
+        let access = crate::model::AccessControl {
+            permissions: Some("0640".into()),
+            umask: Some("0027".into()),
+            acl: Some("user::rw-,group::r--,other::---".into()),
+        };
+        let mut dfs =
+            Dfs::new("http://127.0.0.1:1/acct", "fs", &account, "run").with_access(access);
+        for r in [dfs.create_file("a.csv", false), dfs.create_directory("d")] {
+            assert_eq!(r.header("x-ms-permissions"), Some("0640"));
+            assert_eq!(r.header("x-ms-umask"), Some("0027"));
+        }
+        let r = dfs.set_acl("a.csv").unwrap();
+        assert_eq!(r.method, Method::Patch);
+        assert!(
+            r.url.ends_with("/fs/a.csv?action=setAccessControl"),
+            "{}",
+            r.url
+        );
+        assert_eq!(
+            r.header("x-ms-acl"),
+            Some("user::rw-,group::r--,other::---")
+        );
     }
 }

@@ -56,12 +56,10 @@ impl<H: Host> Run<'_, H> {
         self.authorize()?;
         let multi = self.job.output.multi_file();
         if multi {
-            let create = self.dfs.create_directory(&target.temp_path);
-            self.send(create, "create temporary directory")?;
+            self.create(&target.temp_path, true, "create temporary directory")?;
         } else {
             self.remove_leftovers(target);
-            let create = self.dfs.create_file(&target.temp_path, false);
-            self.send(create, "create temporary file")?;
+            self.create(&target.temp_path, false, "create temporary file")?;
         }
         let outcome = self
             .write_files(source.as_mut(), target)
@@ -247,8 +245,7 @@ impl<H: Host> Run<'_, H> {
             let name = naming::file_name(self.job, &target.vars, Some(part));
             let path = format!("{}/{name}", target.temp_path);
             self.authorize()?;
-            let create = self.dfs.create_file(&path, false);
-            self.send(create, "create part")?;
+            self.create(&path, false, "create part")?;
             path
         } else {
             target.temp_path.clone()
@@ -376,8 +373,7 @@ impl<H: Host> Run<'_, H> {
         content_type: &str,
     ) -> Result<(), JobError> {
         self.authorize()?;
-        let create = self.dfs.create_file(path, false);
-        self.send(create, "create manifest")?;
+        self.create(path, false, "create manifest")?;
         let size = data.len() as u64;
         let body = self.host.body(data);
         let md5 = self.host.digest(Algorithm::Md5, &body);

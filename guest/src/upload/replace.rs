@@ -13,8 +13,7 @@ impl<H: Host> Run<'_, H> {
         self.remove_leftovers(target);
         // Without If-None-Match: a retried run, or a retried request before any append,
         // truncates the file to empty again, which is harmless.
-        let create = self.dfs.create_file(&target.temp_path, false);
-        self.send(create, "create temporary file")?;
+        self.create(&target.temp_path, false, "create temporary file")?;
         let outcome = self.fill_and_publish(source.as_mut(), target);
         if outcome.is_err() {
             self.discard(&target.temp_path);

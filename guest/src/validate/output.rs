@@ -41,6 +41,26 @@ pub(super) fn check_output(job: &Job, check: &mut impl FnMut(&str, Option<String
                 .into()
         }),
     );
+    let access = &output.access;
+    if let Some(p) = &access.permissions {
+        check("output.permissions", permissions_problem(p));
+    }
+    if let Some(u) = &access.umask {
+        let octal =
+            u.len() == 4 && u.starts_with('0') && u.bytes().all(|b| (b'0'..=b'7').contains(&b));
+        check(
+            "output.umask",
+            (!octal).then(|| {
+                format!(
+                    "{} is not a umask: give 4 octal digits starting with 0, such as \"0027\"",
+                    quote(u)
+                )
+            }),
+        );
+    }
+    if let Some(acl) = &access.acl {
+        check("output.acl", acl_problem(acl));
+    }
     if !output.multi_file() {
         return;
     }
@@ -54,4 +74,73 @@ pub(super) fn check_output(job: &Job, check: &mut impl FnMut(&str, Option<String
                 .into()
         }),
     );
+}
+
+/// Why `p` is not an `x-ms-permissions` value: 4 octal digits (the first 0, or 1 for the
+/// sticky bit) or 9 symbolic characters (`rwxr-x---`, a final `t`/`T` for the sticky bit).
+fn permissions_problem(p: &str) -> Option<String> {
+    let bytes = p.as_bytes();
+    let octal = bytes.len() == 4
+        && matches!(bytes[0], b'0' | b'1')
+        && bytes[1..].iter().all(|b| (b'0'..=b'7').contains(b));
+    let symbolic = bytes.len() == 9
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == b'-' || b == b"rwx"[i % 3] || (i == 8 && matches!(b, b't' | b'T')));
+    (!octal && !symbolic).then(|| {
+        format!(
+            "{} is not a permission set: give 4 octal digits such as \"0640\" or 9 symbolic \
+             characters such as \"rw-r-----\"",
+            quote(p)
+        )
+    })
+}
+
+/// Why `acl` is not an `x-ms-acl` value: comma-separated
+/// `[default:]user|group|mask|other:[object id]:rwx` entries, `mask` and `other` naming no one.
+fn acl_problem(acl: &str) -> Option<String> {
+    if acl.trim().is_empty() {
+        return Some("is empty: give entries such as \"user::rw-,group::r--,other::---\"".into());
+    }
+    for entry in acl.split(',') {
+        let parts: Vec<&str> = entry.split(':').collect();
+        let parts = match parts.as_slice() {
+            ["default", rest @ ..] => rest,
+            all => all,
+        };
+        let why = match parts {
+            [scope, id, perms] => {
+                let perms_ok = perms.len() == 3
+                    && perms
+                        .bytes()
+                        .enumerate()
+                        .all(|(i, b)| b == b'-' || b == b"rwx"[i]);
+                if !matches!(*scope, "user" | "group" | "mask" | "other") {
+                    Some(format!(
+                        "its scope {} is not user, group, mask or other",
+                        quote(scope)
+                    ))
+                } else if matches!(*scope, "mask" | "other") && !id.is_empty() {
+                    Some(format!("a {scope} entry names no one"))
+                } else if !perms_ok {
+                    Some(format!(
+                        "{} is not a permission triple such as r-x",
+                        quote(perms)
+                    ))
+                } else {
+                    None
+                }
+            }
+            _ => Some("it is not scope:id:permissions".into()),
+        };
+        if let Some(why) = why {
+            return Some(format!(
+                "the entry {} is not an ACL entry ({why}): write \
+                 `[default:]user|group|mask|other:[object id]:rwx`, entries separated by commas",
+                quote(entry)
+            ));
+        }
+    }
+    None
 }

@@ -416,3 +416,43 @@ fn output_options_are_checked_by_field() {
     });
     assert_eq!(found, []);
 }
+
+#[test]
+fn permissions_umask_and_acl_are_checked_by_field() {
+    let set = |p: Option<&str>, u: Option<&str>, a: Option<&str>| {
+        fields_after(|j| {
+            j.output.access.permissions = p.map(Into::into);
+            j.output.access.umask = u.map(Into::into);
+            j.output.access.acl = a.map(Into::into);
+        })
+    };
+    for good in ["0640", "1777", "rw-r-----", "rwxrwxrwt", "---------"] {
+        assert_eq!(set(Some(good), None, None), [], "{good}");
+    }
+    for bad in ["640", "0800", "2640", "rw-r--r", "rwxrwxrwz", "wrx------"] {
+        let found = set(Some(bad), None, None);
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        assert_eq!(found[0].0, "output.permissions");
+        assert!(found[0].1.contains(bad), "{found:?}");
+    }
+    assert_eq!(set(None, Some("0027"), None), []);
+    for bad in ["027", "1027", "0028"] {
+        assert_eq!(set(None, Some(bad), None)[0].0, "output.umask", "{bad}");
+    }
+    let acl = "user::rw-,group::r--,other::---,user:11111111-2222-3333-4444-555555555555:r--,\
+               default:user::rwx,mask::r-x";
+    assert_eq!(set(None, None, Some(acl)), []);
+    for (bad, why) in [
+        ("", "is empty"),
+        ("user:rw-", "scope:id:permissions"),
+        ("owner::rw-", "not user, group, mask or other"),
+        ("other:someone:r--", "names no one"),
+        ("user::rwz", "not a permission triple"),
+        ("user::rw-,,other::---", "scope:id:permissions"),
+    ] {
+        let found = set(None, None, Some(bad));
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        assert_eq!(found[0].0, "output.acl");
+        assert!(found[0].1.contains(why), "{bad}: {found:?}");
+    }
+}

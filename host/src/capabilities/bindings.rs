@@ -81,6 +81,11 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
             manifest: job.output.files.manifest,
             success_marker: job.output.files.success_marker,
             utc_offset_minutes: job.output.files.utc_offset_minutes(started_at_ms),
+            access: types::AccessControl {
+                permissions: job.output.files.permissions.clone(),
+                umask: job.output.files.umask.clone(),
+                acl: job.output.files.acl.clone(),
+            },
         },
         owner: job.owner.clone(),
         run_id: run_id.to_string(),

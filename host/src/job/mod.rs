@@ -178,6 +178,12 @@ pub struct OutputSection {
     pub success_marker: Option<bool>,
     /// The IANA time zone of the name templates' date and time tokens (default UTC).
     pub time_zone: Option<String>,
+    /// `x-ms-permissions` of the files and directories a run creates (`0640`, `rw-r-----`).
+    pub permissions: Option<String>,
+    /// `x-ms-umask` of what a run creates (`0027`).
+    pub umask: Option<String>,
+    /// The POSIX ACL set on each file a run creates, before it is published.
+    pub acl: Option<String>,
 }
 
 /// `[limits]`: the sandbox's caps.

@@ -1,5 +1,5 @@
 //! `[output]`'s file options: format, CSV dialect, parts, manifest, the name templates'
-//! time zone. The guest checks the values' ranges; here the spellings are read.
+//! time zone, permissions and ACL. The guest checks the values' ranges; here the spellings are read.
 
 use std::str::FromStr as _;
 
@@ -40,6 +40,12 @@ pub struct FileOptions {
     pub success_marker: bool,
     /// The name templates' time zone.
     pub time_zone: Tz,
+    /// `x-ms-permissions` of what a run creates (the guest checks the spelling).
+    pub permissions: Option<String>,
+    /// `x-ms-umask` of what a run creates.
+    pub umask: Option<String>,
+    /// The ACL set on each file a run creates.
+    pub acl: Option<String>,
 }
 
 impl Default for FileOptions {
@@ -55,6 +61,9 @@ impl Default for FileOptions {
             manifest: false,
             success_marker: false,
             time_zone: Tz::UTC,
+            permissions: None,
+            umask: None,
+            acl: None,
         }
     }
 }
@@ -95,6 +104,9 @@ impl FileOptions {
         f.max_bytes_per_file = o.max_bytes_per_file;
         f.manifest = o.manifest.unwrap_or(false);
         f.success_marker = o.success_marker.unwrap_or(false);
+        f.permissions = o.permissions.clone();
+        f.umask = o.umask.clone();
+        f.acl = o.acl.clone();
         if let Some(name) = o.time_zone.as_deref() {
             match Tz::from_str(name) {
                 Ok(tz) => f.time_zone = tz,
