@@ -330,6 +330,22 @@ impl<H: Host> Run<'_, H> {
         Ok(())
     }
 
+    /// Sets the user-defined properties every written file carries (`x-ms-meta-*` on the
+    /// Blob endpoint): the dataset ID, the run ID, its rows and its SHA-256 (base64).
+    fn set_file_properties(&mut self, path: &str, rows: u64, sha256: &str) -> Result<(), JobError> {
+        let rows = rows.to_string();
+        let properties = [
+            ("dataset_id", self.job.dataset.id.as_str()),
+            ("run_id", self.job.run_id.as_str()),
+            ("rows", rows.as_str()),
+            ("sha256", sha256),
+        ];
+        self.authorize()?;
+        let set = self.dfs.set_properties(path, &properties);
+        self.send(set, "set file properties")?;
+        Ok(())
+    }
+
     /// Sends one request and checks that it succeeded.
     fn send(&mut self, request: Request, operation: &str) -> Result<Response, JobError> {
         let response = self.exchange(request, operation)?;

@@ -305,16 +305,7 @@ impl<H: Host> Run<'_, H> {
             .dfs
             .flush_as(&file.path, file.position, Some(&md5), content_type);
         self.flush_replaced(flush, &file.path, file.position, &md5_base64)?;
-        let rows = file.rows.to_string();
-        let properties = [
-            ("dataset_id", self.job.dataset.id.as_str()),
-            ("run_id", self.job.run_id.as_str()),
-            ("rows", rows.as_str()),
-            ("sha256", sha256.as_str()),
-        ];
-        self.authorize()?;
-        let set = self.dfs.set_properties(&file.path, &properties);
-        self.send(set, "set file properties")?;
+        self.set_file_properties(&file.path, file.rows, &sha256)?;
         *digests = self.written.also.take();
         totals.rows += self.written.rows;
         totals.bytes += self.written.bytes;

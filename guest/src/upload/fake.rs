@@ -62,6 +62,8 @@ pub struct File {
     pub etag: u64,
     /// `x-ms-content-md5` of the last flush.
     pub content_md5: Option<String>,
+    /// `x-ms-properties` of the last `setProperties`.
+    pub properties: Option<String>,
 }
 
 /// A request as the fake saw it.
@@ -360,6 +362,14 @@ impl FakeHost {
                 file.uncommitted.clear();
                 file.etag += 1;
                 file.content_md5 = request.header("x-ms-content-md5").map(str::to_owned);
+                ok(200, vec![])
+            }
+            (Method::Patch, _, Some(action), _) if action == "setProperties" => {
+                let Some(file) = self.files.get_mut(&path) else {
+                    return error(404, "PathNotFound", "The specified path does not exist.");
+                };
+                file.properties = request.header("x-ms-properties").map(str::to_owned);
+                file.etag += 1;
                 ok(200, vec![])
             }
             (Method::Put, _, _, Some(_)) => {

@@ -1,6 +1,9 @@
 //! Replace: leftovers of killed runs removed, temporary file, upload, flush, length check,
 //! rename.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::{Host, Plan, Run, Source};
 use crate::model::{JobError, Level, StorageError};
 use crate::naming::Target;
@@ -39,6 +42,9 @@ impl<H: Host> Run<'_, H> {
         self.authorize()?;
         let flush = self.dfs.flush(&target.temp_path, size, Some(&md5), None);
         self.flush_replaced(flush, &target.temp_path, size, &md5_base64)?;
+        let sha256 = BASE64.encode(self.host.hash_value(&self.written.sha256));
+        let rows = self.written.rows;
+        self.set_file_properties(&target.temp_path, rows, &sha256)?;
         self.authorize()?;
         let rename = self.dfs.rename(&target.temp_path, &target.path);
         let response = self.exchange(rename, "rename onto target")?;

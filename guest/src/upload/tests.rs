@@ -108,17 +108,33 @@ fn replace_writes_a_temporary_file_then_renames_it() {
     let writes = host.writes();
     assert_eq!(writes[0], format!("Put {TEMP}?resource=file"));
     assert!(
-        writes[1..writes.len() - 2]
+        writes[1..writes.len() - 3]
             .iter()
             .all(|w| w.contains("action=append"))
     );
     assert_eq!(
-        writes[writes.len() - 2],
+        writes[writes.len() - 3],
         format!(
             "Patch {TEMP}?action=flush&position={}&close=true",
             data.len()
         )
     );
+    // Then the properties every written file carries, before it is published.
+    assert_eq!(
+        writes[writes.len() - 2],
+        format!("Patch {TEMP}?action=setProperties")
+    );
+    let properties = host.files[TARGET].properties.clone().unwrap();
+    let sha256 = BASE64.encode(super::fake::digest(Algorithm::Sha256, &data));
+    let want = [
+        ("dataset_id", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        ("run_id", "run-1"),
+        ("rows", "5000"),
+        ("sha256", sha256.as_str()),
+    ]
+    .map(|(name, value)| format!("{name}={}", BASE64.encode(value)))
+    .join(",");
+    assert_eq!(properties, want);
     assert_eq!(
         writes[writes.len() - 1],
         format!("Put {TARGET}?mode=legacy")
@@ -130,7 +146,7 @@ fn replace_writes_a_temporary_file_then_renames_it() {
     // A token (from the host's cache) per block or request; progress after every block the
     // service acknowledged, rows and bytes growing.
     let blocks = report.blocks as usize;
-    assert_eq!(host.ready_calls as usize, 1 + blocks + 2);
+    assert_eq!(host.ready_calls as usize, 1 + blocks + 3);
     assert_eq!(host.generation, 1);
     assert_eq!(host.progress.len(), blocks);
     assert_eq!(*host.progress.last().unwrap(), (5000, data.len() as u64));
