@@ -381,3 +381,41 @@ async fn files_get_the_jobs_permissions_and_acl_and_bad_ones_write_nothing() {
     }
     assert_eq!(h.list_files().await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_killed_runs_left_beside_a_split_output_is_removed() {
+    let h = Harness::start().await;
+    let csv = generated_csv(20_000, 4);
+    h.add_dataset(DATASET, &csv, OWNER, &[]);
+    // A run killed while writing, and one killed between the two renames of its swap.
+    let token = h.storage_token().await;
+    for left in [
+        "_split.20260101T000000Z-dead0001.tmp/part-00001.csv",
+        "_split.20260101T000000Z-dead0002.old/part-00001.csv",
+        "_split.20260101T000000Z-dead0003.tmp.keep/other.csv",
+    ] {
+        let url = format!("{}?resource=file", h.path_url(left));
+        let response = h.client.put(url).bearer_auth(&token).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{left}: {}",
+            response.status()
+        );
+    }
+    let output = "directory = \"split\"\nmax_rows_per_file = 100\nmanifest = true\n";
+    let (code, report, stderr) = run_json(&job(&h, "leftovers", output)).await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    let files = h.list_files().await;
+    assert!(
+        files
+            .iter()
+            .all(|f| f.starts_with("split/") || f.contains(".tmp.keep/")),
+        "{files:?}"
+    );
+    let parts = report["files"].as_array().unwrap().len();
+    assert_eq!(
+        files.len(),
+        parts + 2,
+        "the parts, the manifest and the unrelated file"
+    );
+}

@@ -225,6 +225,20 @@ impl Dfs {
     /// Interprets a listing page: the names of its files (directories left out) and the
     /// continuation token of the next page, if any.
     pub fn paths(&self, resp: &Response) -> Result<(Vec<String>, Option<String>), StorageError> {
+        let (entries, next) = self.entries(resp)?;
+        let files = entries
+            .into_iter()
+            .filter(|(_, dir)| !dir)
+            .map(|(name, _)| name);
+        Ok((files.collect(), next))
+    }
+
+    /// Every path of a page of `list_paths`, with whether it is a directory, and the
+    /// continuation token.
+    pub fn entries(
+        &self,
+        resp: &Response,
+    ) -> Result<(Vec<(String, bool)>, Option<String>), StorageError> {
         #[derive(Deserialize)]
         struct Page {
             #[serde(default)]
@@ -246,11 +260,11 @@ impl Dfs {
         let names = page
             .paths
             .into_iter()
-            .filter(|e| {
-                !matches!(&e.is_directory, Some(serde_json::Value::Bool(true)))
-                    && !matches!(&e.is_directory, Some(serde_json::Value::String(s)) if s == "true")
+            .map(|e| {
+                let directory = matches!(&e.is_directory, Some(serde_json::Value::Bool(true)))
+                    || matches!(&e.is_directory, Some(serde_json::Value::String(s)) if s == "true");
+                (e.name, directory)
             })
-            .map(|e| e.name)
             .collect();
         let next = resp
             .header("x-ms-continuation")

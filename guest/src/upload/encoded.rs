@@ -18,6 +18,7 @@ use std::mem;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use super::recovery::Leftover;
 use super::{Host, InFlight, READ_SIZE, Run, Source, Written};
 use crate::chunk::{Block, Chunker};
 use crate::format::manifest::{self, Dataset, Manifest};
@@ -56,6 +57,7 @@ impl<H: Host> Run<'_, H> {
         self.authorize()?;
         let multi = self.job.output.multi_file();
         if multi {
+            self.remove_leftovers_of(target, Leftover::TempDirectory);
             self.create(&target.temp_path, true, "create temporary directory")?;
         } else {
             self.remove_leftovers(target);
@@ -353,7 +355,10 @@ impl<H: Host> Run<'_, H> {
             let path = format!("{}/{}", target.temp_path, manifest::SUCCESS);
             self.small_file(&path, Vec::new(), "application/octet-stream")?;
         }
-        self.swap_in(target)
+        self.swap_in(target)?;
+        // The new set is in place: what a run killed mid-swap set aside may go now.
+        self.remove_leftovers_of(target, Leftover::OldDirectory);
+        Ok(())
     }
 
     /// Writes a small file whole: create, one append, flush.
@@ -426,7 +431,7 @@ impl<H: Host> Run<'_, H> {
     }
 
     /// Deletes a directory and everything in it; one already gone counts as deleted.
-    fn delete_tree(&mut self, path: &str, operation: &str) -> Result<(), JobError> {
+    pub(super) fn delete_tree(&mut self, path: &str, operation: &str) -> Result<(), JobError> {
         self.authorize()?;
         let delete = self.dfs.delete_recursive(path);
         let response = self.exchange(delete, operation)?;

@@ -24,13 +24,45 @@ pub(super) fn maybe_done_flush(e: &StorageError) -> bool {
     )
 }
 
-/// Whether `name` (a file name, without directory) is the temporary file of another run
-/// writing `target_name`: `_<target name>.<run id>.tmp`.
-pub(super) fn is_leftover(name: &str, target_name: &str, own_run_id: &str) -> bool {
+/// What a killed run may leave beside a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Leftover {
+    /// A single file's temporary file, `_<name>.<run id>.tmp`.
+    TempFile,
+    /// A directory output's temporary directory, `_<name>.<run id>.tmp`.
+    TempDirectory,
+    /// A directory output's previous set, renamed away during a swap, `_<name>.<run id>.old`.
+    OldDirectory,
+}
+
+impl Leftover {
+    fn suffix(self) -> &'static str {
+        match self {
+            Leftover::TempFile | Leftover::TempDirectory => ".tmp",
+            Leftover::OldDirectory => ".old",
+        }
+    }
+
+    fn is_directory(self) -> bool {
+        self != Leftover::TempFile
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Leftover::TempFile => "temporary file",
+            Leftover::TempDirectory => "temporary directory",
+            Leftover::OldDirectory => "previous output set aside",
+        }
+    }
+}
+
+/// Whether `name` (without directory) is what another run writing `target_name` left
+/// behind: `_<target name>.<run id><suffix>`.
+pub(super) fn is_leftover(name: &str, target_name: &str, own_run_id: &str, suffix: &str) -> bool {
     name.strip_prefix('_')
         .and_then(|n| n.strip_prefix(target_name))
         .and_then(|n| n.strip_prefix('.'))
-        .and_then(|n| n.strip_suffix(".tmp"))
+        .and_then(|n| n.strip_suffix(suffix))
         .is_some_and(|run_id| {
             !run_id.is_empty()
                 && run_id != own_run_id
@@ -124,15 +156,20 @@ impl<H: Host> Run<'_, H> {
     /// Deletes the temporary files of other runs writing the same target, left by killed
     /// processes. Failures are logged as warnings: they never fail the run.
     pub(super) fn remove_leftovers(&mut self, target: &Target) {
-        if let Err(e) = self.try_remove_leftovers(target) {
+        self.remove_leftovers_of(target, Leftover::TempFile);
+    }
+
+    /// Deletes what killed runs of the same target left of `kind`; failures are warnings.
+    pub(super) fn remove_leftovers_of(&mut self, target: &Target, kind: Leftover) {
+        if let Err(e) = self.try_remove_leftovers(target, kind) {
             self.host.log(
                 Level::Warn,
-                &format!("could not look for leftover temporary files: {e:?}"),
+                &format!("could not look for leftovers ({}): {e:?}", kind.what()),
             );
         }
     }
 
-    fn try_remove_leftovers(&mut self, target: &Target) -> Result<(), JobError> {
+    fn try_remove_leftovers(&mut self, target: &Target, kind: Leftover) -> Result<(), JobError> {
         const OPERATION: &str = "list target directory";
         let (directory, name) = match target.path.rsplit_once('/') {
             Some((dir, name)) => (Some(dir), name),
@@ -148,27 +185,33 @@ impl<H: Host> Run<'_, H> {
                 return Ok(());
             }
             self.dfs.check(&response, OPERATION)?;
-            let (paths, next) = self.dfs.paths(&response)?;
-            leftovers.extend(paths.into_iter().filter(|p| {
-                let file = p.rsplit('/').next().unwrap_or(p);
-                is_leftover(file, name, &self.job.run_id)
+            let (entries, next) = self.dfs.entries(&response)?;
+            leftovers.extend(entries.into_iter().filter_map(|(path, is_directory)| {
+                let file = path.rsplit('/').next().unwrap_or(&path);
+                (is_directory == kind.is_directory()
+                    && is_leftover(file, name, &self.job.run_id, kind.suffix()))
+                .then_some(path)
             }));
             match next {
                 Some(token) => continuation = Some(token),
                 None => break,
             }
         }
+        let what = kind.what();
         for path in leftovers {
-            match self.delete(&path, "delete leftover temporary file") {
+            let operation = format!("delete leftover {what}");
+            let deleted = match kind.is_directory() {
+                true => self.delete_tree(&path, &operation),
+                false => self.delete(&path, &operation),
+            };
+            match deleted {
                 Ok(()) => self.host.log(
                     Level::Info,
-                    &format!(
-                        "deleted {path}, the temporary file of an earlier run that ended early"
-                    ),
+                    &format!("deleted {path}, the {what} of an earlier run that ended early"),
                 ),
                 Err(e) => self.host.log(
                     Level::Warn,
-                    &format!("could not delete the leftover temporary file {path}: {e:?}"),
+                    &format!("could not delete the leftover {what} {path}: {e:?}"),
                 ),
             }
         }
