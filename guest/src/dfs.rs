@@ -47,6 +47,10 @@ pub struct Dfs {
     access: AccessControl,
 }
 
+/// A page of a listing: each path with whether it is a directory, and the continuation
+/// token of the next page.
+pub type ListingPage = (Vec<(String, bool)>, Option<String>);
+
 /// What `HEAD` says of a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Properties {
@@ -235,10 +239,7 @@ impl Dfs {
 
     /// Every path of a page of `list_paths`, with whether it is a directory, and the
     /// continuation token.
-    pub fn entries(
-        &self,
-        resp: &Response,
-    ) -> Result<(Vec<(String, bool)>, Option<String>), StorageError> {
+    pub fn entries(&self, resp: &Response) -> Result<ListingPage, StorageError> {
         #[derive(Deserialize)]
         struct Page {
             #[serde(default)]
