@@ -219,15 +219,8 @@ fn add(store: &mut Store, args: AddArgs) -> anyhow::Result<ExitCode> {
     for (field, value) in [
         ("--dfs-endpoint", &args.dfs_endpoint),
         ("--authority-host", &args.authority_host),
+        ("--identity-endpoint", &args.identity_endpoint),
     ] {
-        if let Some(value) = value {
-            check_endpoint(field, value, &mut problems);
-        }
-    }
-    if let Some(p) = problems.first() {
-        anyhow::bail!("{}: {}", p.field, p.message);
-    }
-    for (field, value) in [("--identity-endpoint", &args.identity_endpoint)] {
         if let Some(value) = value {
             check_endpoint(field, value, &mut problems);
         }
