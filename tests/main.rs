@@ -7,6 +7,7 @@
 mod support;
 
 mod bad_input;
+mod blob_endpoint;
 mod client_certificate;
 mod conformance;
 mod credentials;

@@ -5,7 +5,7 @@
 #![no_main]
 
 use adls_writeback_guest::model::{
-    Account, CredentialKind, CsvDialect, DatasetRef, FileNaming, Job, Output, OutputFormat,
+    Account, CredentialKind, CsvDialect, DatasetRef, EndpointChoice, FileNaming, Job, Output, OutputFormat,
     SourceKind, SplitLimits, UpdateMode,
 };
 use adls_writeback_guest::naming;
@@ -238,7 +238,9 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
             identity,
             account_name,
             container: container_name,
+            blob_endpoint: dfs_endpoint.replacen(".dfs.", ".blob.", 1),
             dfs_endpoint,
+            endpoint: EndpointChoice::Dfs,
         },
         dataset: DatasetRef { kind, id },
         output: Output {
