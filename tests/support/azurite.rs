@@ -56,10 +56,10 @@ impl Azurite {
         std::thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split(LISTENING).nth(1) {
-                    if let Some(found) = found.take() {
-                        let _ = found.send(url.trim().trim_end_matches('/').to_string());
-                    }
+                if let Some(url) = line.split(LISTENING).nth(1)
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(url.trim().trim_end_matches('/').to_string());
                 }
             }
         });

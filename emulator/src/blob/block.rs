@@ -19,7 +19,7 @@ use crate::crc64;
 use crate::dfs::data::{Integrity, content_length, receive};
 use crate::dfs::{At, DfsState, Query, empty, header_str, set, set_version};
 use crate::errors::ServiceError;
-use crate::store::blocks::{CommitRequest, ListType, Pick, Source, block_id_len};
+use crate::store::blocks::{CommitRequest, ListType, NewBlock, Pick, Source, block_id_len};
 use crate::store::model::{ContentHeaders, PathMeta};
 
 /// Largest Put Block List body taken: 50,000 entries of the longest IDs fit well within it.
@@ -143,15 +143,14 @@ pub(crate) async fn put_block(
     let sink = state.store.staging_sink().await?;
     let received = receive(body, sink, declared, &integrity, false).await?;
     let lease_id = header_str(headers, "x-ms-lease-id").filter(|v| !v.is_empty());
-    state.store.stage_block(
-        at.account,
-        at.fs,
-        at.path,
+    let block = NewBlock {
         id,
-        received.len,
-        received.staged,
-        lease_id,
-    )?;
+        len: received.len,
+        data: received.staged,
+    };
+    state
+        .store
+        .stage_block(at.account, at.fs, at.path, block, lease_id)?;
     let mut response = empty(StatusCode::CREATED);
     if let Some(md5) = received.md5 {
         set(&mut response, "content-md5", &STANDARD.encode(md5));

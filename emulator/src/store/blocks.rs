@@ -52,6 +52,24 @@ struct StagedBlock {
     staged_at: SystemTime,
 }
 
+/// A block Put Block received.
+#[derive(Debug)]
+pub(crate) struct NewBlock<'a> {
+    /// Its ID (base64).
+    pub id: &'a str,
+    /// Its length.
+    pub len: u64,
+    /// Its data.
+    pub data: Staged,
+}
+
+/// The new content a commit wrote aside: its content ID, length and (in memory) bytes.
+struct Written {
+    id: String,
+    len: u64,
+    memory: Arc<Chunks>,
+}
+
 /// Where a block of a block list is looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pick {
@@ -276,11 +294,10 @@ impl Store {
         account: &str,
         fs_name: &str,
         path: &str,
-        id: &str,
-        len: u64,
-        data: Staged,
+        block: NewBlock<'_>,
         lease_id: Option<&str>,
     ) -> Result<(), ServiceError> {
+        let NewBlock { id, len, data } = block;
         let checked = self.check_block(account, fs_name, path, id, lease_id);
         let mut dropped = Vec::new();
         let result = checked.and_then(|committed_len| {
@@ -455,16 +472,12 @@ impl Store {
             Piece::Old { len, .. } | Piece::New(_, len) => *len,
         });
         let len = len.sum();
-        let committed = self.swap_in(
-            account,
-            fs_name,
-            path,
-            request,
-            &plan,
-            id.clone(),
+        let written = Written {
+            id: id.clone(),
             len,
             memory,
-        );
+        };
+        let committed = self.swap_in(account, fs_name, path, request, &plan, written);
         if committed.is_err() {
             persist::remove_files(self.blob_file(account, fs_name, &id));
         }
@@ -524,7 +537,6 @@ impl Store {
     }
 
     /// Puts the new content in place of the blob, unless the blob changed since the plan.
-    #[allow(clippy::too_many_arguments)]
     fn swap_in(
         &self,
         account: &str,
@@ -532,10 +544,9 @@ impl Store {
         path: &str,
         request: &CommitRequest,
         plan: &Plan,
-        id: String,
-        len: u64,
-        memory: Arc<Chunks>,
+        written: Written,
     ) -> Result<PathMeta, ServiceError> {
+        let Written { id, len, memory } = written;
         let hierarchical = self.is_hierarchical(account);
         let mut accounts = self.lock();
         let fs = fs_mut(&mut accounts, account, fs_name)?;
