@@ -99,6 +99,13 @@ fn sequence() -> Vec<Step> {
         .header("content-md5", md5_base64(b"other"))
         .body(b"world".to_vec()),
         step(
+            "put block 2 with a wrong CRC64",
+            Method::PUT,
+            "diff/data/report.csv?comp=block&blockid=YmxvY2stMDAwMDAy",
+        )
+        .header("x-ms-content-crc64", "AAAAAAAAAAA=")
+        .body(b"world".to_vec()),
+        step(
             "put block 2",
             Method::PUT,
             "diff/data/report.csv?comp=block&blockid=YmxvY2stMDAwMDAy",
@@ -552,6 +559,19 @@ async fn emulator_blob_endpoint_agrees_with_azurite() {
     };
     assert_eq!(at("get uncommitted blob")["status"], "404");
     assert_eq!(at("put block 2 with a wrong MD5")["code"], "Md5Mismatch");
+    assert_eq!(
+        at("put block 2 with a wrong CRC64")["code"],
+        "Crc64Mismatch"
+    );
+    assert_eq!(
+        at("put block with an ID that is not base64")["code"],
+        "InvalidQueryParameterValue"
+    );
+    assert_eq!(at("get range past the end")["code"], "InvalidRange");
+    assert_eq!(
+        at("get in a missing container")["code"],
+        "ContainerNotFound"
+    );
     assert_eq!(
         at("put block list with an unknown block")["code"],
         "InvalidBlockList"
