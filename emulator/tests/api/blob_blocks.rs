@@ -345,3 +345,46 @@ async fn flat_account_is_a_plain_blob_account_on_disk() {
 async fn flat_account_is_a_plain_blob_account_in_memory() {
     flat_account_is_a_plain_blob_account(flat(true).await).await
 }
+
+#[tokio::test]
+async fn committed_block_lists_survive_a_restart_and_uncommitted_blocks_do_not() {
+    let env = crate::common::start().await;
+    assert_eq!(
+        put_block(&env, "kept.csv", 1, b"a").await.status(),
+        StatusCode::CREATED
+    );
+    let first = commit(&env, "kept.csv", &[("Latest", 1)], None).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(
+        put_block(&env, "kept.csv", 2, b"b").await.status(),
+        StatusCode::CREATED
+    );
+    let env = env.restart().await;
+    let listed = blob(
+        &env,
+        Method::GET,
+        "writeback/kept.csv?comp=blocklist&blocklisttype=all",
+    )
+    .send()
+    .await
+    .unwrap();
+    let text = listed.text().await.unwrap();
+    assert!(
+        text.contains(&format!(
+            "<CommittedBlocks><Block><Name>{}</Name><Size>1</Size></Block></CommittedBlocks>\
+             <UncommittedBlocks></UncommittedBlocks>",
+            id(1)
+        )),
+        "{text}"
+    );
+    // The kept block can still be committed again after the restart.
+    let again = commit(
+        &env,
+        "kept.csv",
+        &[("Committed", 1), ("Committed", 1)],
+        None,
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(get(&env, "kept.csv").await.1, b"aa");
+}
