@@ -6,7 +6,9 @@
 
 mod support;
 
+mod azurite;
 mod bad_input;
+mod blob_differential;
 mod blob_endpoint;
 mod client_certificate;
 mod conformance;

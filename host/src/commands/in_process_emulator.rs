@@ -22,6 +22,7 @@ pub async fn start_for(job: &mut Job) -> anyhow::Result<Emulator> {
     config.accounts.push(StorageAccountConfig {
         name: job.account.account_name.clone(),
         file_systems,
+        hierarchical_namespace: true,
     });
     let emulator = Emulator::start(config).await?;
 
