@@ -30,28 +30,32 @@ pub(super) fn choose<H: Host>(host: &mut H, job: &Job) -> Result<EndpointChoice,
 fn detect<H: Host>(host: &mut H, job: &Job) -> Result<EndpointChoice, JobError> {
     host.ready()?;
     let mut blob = Blob::new(&job.account.blob_endpoint, "", &job.run_id);
-    let response = host.send(blob.account_information())?;
-    let from_blob = blob::hierarchical(&response).or_else(|| {
-        // An answer without the header comes from a service that predates hierarchical
-        // namespaces (Azurite): a flat account.
-        (200..300).contains(&response.status).then_some(false)
+    // An endpoint that cannot be reached only means that it cannot tell.
+    let from_blob = host
+        .send(blob.account_information())
+        .ok()
+        .and_then(|response| {
+            blob::hierarchical(&response).or_else(|| {
+                // An answer without the header comes from a service that predates
+                // hierarchical namespaces (Azurite): a flat account.
+                (200..300).contains(&response.status).then_some(false)
+            })
+        });
+    let hns = from_blob.or_else(|| {
+        let mut dfs = Dfs::new(
+            &job.account.dfs_endpoint,
+            naming::file_system(job),
+            &job.account,
+            &job.run_id,
+        );
+        host.send(dfs.get_filesystem_properties())
+            .ok()
+            .filter(|r| (200..300).contains(&r.status))
+            .and_then(|r| {
+                r.header("x-ms-namespace-enabled")
+                    .map(|v| v.trim().eq_ignore_ascii_case("true"))
+            })
     });
-    let hns = match from_blob {
-        Some(hns) => Some(hns),
-        None => {
-            let mut dfs = Dfs::new(
-                &job.account.dfs_endpoint,
-                naming::file_system(job),
-                &job.account,
-                &job.run_id,
-            );
-            let response = host.send(dfs.get_filesystem_properties())?;
-            let flag = response
-                .header("x-ms-namespace-enabled")
-                .map(|v| v.trim().eq_ignore_ascii_case("true"));
-            flag.filter(|_| (200..300).contains(&response.status))
-        }
-    };
     Ok(match hns {
         Some(true) => {
             host.log(

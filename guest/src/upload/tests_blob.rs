@@ -354,3 +354,27 @@ fn blob_output_other_than_one_csv_is_refused_before_anything_is_written() {
     assert_eq!(problems[0].field, "account.endpoint");
     assert!(host.seen.is_empty());
 }
+
+#[test]
+fn auto_writes_through_dfs_when_the_blob_endpoint_cannot_be_reached() {
+    let data = csv(100, false, false);
+    let mut host = FakeHost::new(&data);
+    let mut job = blob_job(UpdateMode::Replace);
+    job.account.endpoint = EndpointChoice::Auto;
+    host.fault = Some(Box::new(|request, seen| {
+        if request.url.contains("restype=account") {
+            return Some(Err(HttpError::Timeout("no answer".into())));
+        }
+        (seen.query == "resource=filesystem").then(|| {
+            Ok(Response {
+                status: 200,
+                headers: vec![("x-ms-namespace-enabled".into(), "true".into())],
+                body: vec![],
+            })
+        })
+    }));
+    let report = run(&mut host, &job).unwrap();
+    assert_eq!(report.endpoint, EndpointChoice::Dfs);
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+    assert!(!host.logs.iter().any(|(level, _)| *level == Level::Warn));
+}
