@@ -6,7 +6,11 @@
 
 mod support;
 
+mod azurite;
 mod bad_input;
+mod blob_differential;
+mod blob_endpoint;
+mod blob_export;
 mod client_certificate;
 mod conformance;
 mod credentials;

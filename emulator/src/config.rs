@@ -157,6 +157,10 @@ pub struct StorageAccountConfig {
     pub name: String,
     /// File systems created at start when missing.
     pub file_systems: Vec<String>,
+    /// Whether the account has a hierarchical namespace (an ADLS Gen2 account; the default).
+    /// Without one it is a plain Blob account: the DFS endpoint refuses it, directories are
+    /// virtual (`/` in blob names) and nothing can be renamed.
+    pub hierarchical_namespace: bool,
 }
 
 /// A Domo user.
@@ -220,6 +224,7 @@ impl EmulatorConfig {
             accounts: vec![StorageAccountConfig {
                 name: well_known::ACCOUNT_NAME.to_string(),
                 file_systems: vec![well_known::CONTAINER.to_string()],
+                hierarchical_namespace: true,
             }],
             domo_clients: vec![DomoClient {
                 client_id: well_known::DOMO_CLIENT_ID.to_string(),

@@ -132,6 +132,9 @@ async function main() {
       accountName: args.account,
       container: args.container,
       dfsEndpoint: args['dfs-endpoint'].replace(/\/+$/, ''),
+      // This host grants the DFS origin only, so it writes through DFS.
+      blobEndpoint: args['dfs-endpoint'].replace(/\/+$/, ''),
+      endpoint: 'dfs',
     },
     dataset: { kind: 'local-file', id: datasetId },
     output: {
@@ -218,6 +221,7 @@ async function main() {
     file_system: report.fileSystem,
     path: report.path,
     url: report.url,
+    endpoint: report.endpoint,
     update: report.update,
     rows: Number(report.rows),
     bytes: Number(report.bytes),

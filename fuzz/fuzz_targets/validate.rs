@@ -5,8 +5,8 @@
 #![no_main]
 
 use adls_writeback_guest::model::{
-    AccessControl, Account, CredentialKind, CsvDialect, DatasetRef, FileNaming, Job, Output,
-    OutputFormat, SourceKind, SplitLimits, UpdateMode,
+    AccessControl, Account, CredentialKind, CsvDialect, DatasetRef, EndpointChoice, FileNaming,
+    Job, Output, OutputFormat, SourceKind, SplitLimits, UpdateMode,
 };
 use adls_writeback_guest::naming;
 use adls_writeback_guest::validate::{
@@ -266,7 +266,9 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
             identity,
             account_name,
             container: container_name,
+            blob_endpoint: dfs_endpoint.replacen(".dfs.", ".blob.", 1),
             dfs_endpoint,
+            endpoint: EndpointChoice::Dfs,
         },
         dataset: DatasetRef { kind, id },
         output: Output {

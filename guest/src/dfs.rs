@@ -202,6 +202,17 @@ impl Dfs {
         req
     }
 
+    /// `HEAD {fs}?resource=filesystem`: the file system's properties, among them
+    /// `x-ms-namespace-enabled`.
+    pub fn get_filesystem_properties(&mut self) -> Request {
+        let url = format!(
+            "{}/{}?resource=filesystem",
+            self.endpoint,
+            encode_path(&self.file_system)
+        );
+        self.request_to(Method::Head, url)
+    }
+
     /// `DELETE`: removes a file.
     pub fn delete(&mut self, path: &str) -> Request {
         self.request(Method::Delete, path, "")
@@ -346,7 +357,11 @@ impl Dfs {
             .map(str::to_owned)
             .or_else(|| body.as_ref().and_then(|b| b.code.clone()))
             .unwrap_or_default();
-        let service_message = body.and_then(|b| b.message).unwrap_or_default();
+        // The Blob endpoint answers in XML; the DFS endpoint in JSON.
+        let service_message = body
+            .and_then(|b| b.message)
+            .or_else(|| crate::blob::error_message(&resp.body))
+            .unwrap_or_default();
         let mut lines = service_message.lines();
         let first = lines.next().unwrap_or_default().trim();
         let request_id = lines

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod blob;
 pub mod chunk;
 pub mod dfs;
 pub mod format;
@@ -208,6 +209,12 @@ mod glue {
                 account_name: account.account_name,
                 container: account.container,
                 dfs_endpoint: account.dfs_endpoint,
+                blob_endpoint: account.blob_endpoint,
+                endpoint: match account.endpoint {
+                    types::EndpointChoice::Auto => m::EndpointChoice::Auto,
+                    types::EndpointChoice::Dfs => m::EndpointChoice::Dfs,
+                    types::EndpointChoice::Blob => m::EndpointChoice::Blob,
+                },
             },
             dataset: m::DatasetRef {
                 kind: match dataset.kind {
@@ -409,6 +416,11 @@ mod glue {
             md5: r.md5,
             sha256: r.sha256,
             blocks: r.blocks,
+            endpoint: match r.endpoint {
+                m::EndpointChoice::Auto => types::EndpointChoice::Auto,
+                m::EndpointChoice::Dfs => types::EndpointChoice::Dfs,
+                m::EndpointChoice::Blob => types::EndpointChoice::Blob,
+            },
             ownership: match r.ownership {
                 m::Ownership::Owner(p) => types::Ownership::Owner(principal_out(p)),
                 m::Ownership::CoOwner(p) => types::Ownership::CoOwner(principal_out(p)),

@@ -72,6 +72,22 @@ pub struct Account {
     pub container: String,
     /// Base URL of the DFS endpoint, without trailing slash.
     pub dfs_endpoint: String,
+    /// Base URL of the Blob endpoint, without trailing slash.
+    pub blob_endpoint: String,
+    /// Which endpoint the run writes through (`types.endpoint-choice`).
+    pub endpoint: EndpointChoice,
+}
+
+/// Which of the account's endpoints a run writes through (`types.endpoint-choice`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EndpointChoice {
+    /// Ask the account whether it has a hierarchical namespace.
+    #[default]
+    Auto,
+    /// The DFS endpoint.
+    Dfs,
+    /// The Blob endpoint.
+    Blob,
 }
 
 /// How the output file is named (`types.file-naming`).
@@ -315,6 +331,8 @@ pub struct Report {
     pub sha256: String,
     /// Number of append requests.
     pub blocks: u32,
+    /// The endpoint the run wrote through (`auto` resolved).
+    pub endpoint: EndpointChoice,
     /// How the ownership rule was decided.
     pub ownership: Ownership,
     /// The dataset's name.
@@ -583,6 +601,8 @@ pub(crate) fn sample_job() -> Job {
             account_name: "contosolake".into(),
             container: "exports".into(),
             dfs_endpoint: "https://contosolake.dfs.core.windows.net".into(),
+            blob_endpoint: "https://contosolake.blob.core.windows.net".into(),
+            endpoint: EndpointChoice::Dfs,
         },
         dataset: DatasetRef {
             kind: SourceKind::Domo,

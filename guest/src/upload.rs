@@ -30,11 +30,13 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use crate::blob::Blob;
 use crate::chunk::{self, Block, Chunker};
 use crate::dfs::Dfs;
 use crate::model::{
-    Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, Generation, HttpError, Job, JobError,
-    Level, Ownership, Report, Request, Response, SourceError, UpdateMode, WrittenFile,
+    Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, EndpointChoice, Generation,
+    HttpError, Job, JobError, Level, Ownership, Report, Request, Response, SourceError, UpdateMode,
+    ValidationError, WrittenFile,
 };
 use crate::naming::Target;
 use crate::{ownership, validate};
@@ -115,7 +117,23 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
     let info = host.describe(&job.dataset)?;
     let ownership = ownership::decide(job, &info).map_err(JobError::Ownership)?;
     host.log(Level::Info, &ownership_text(&ownership));
-    let target = Target::new(job, &info.name);
+    let mut target = Target::new(job, &info.name);
+    let endpoint = endpoint::choose(host, job)?;
+    let blob = (endpoint == EndpointChoice::Blob).then(|| {
+        target.endpoint = job.account.blob_endpoint.trim_end_matches('/').to_owned();
+        Blob::new(&target.endpoint, &target.file_system, &job.run_id)
+    });
+    if blob.is_some() && !job.output.passthrough() {
+        return Err(JobError::Invalid(vec![ValidationError {
+            field: "account.endpoint".into(),
+            message: "writing through the Blob endpoint supports one CSV file (no split, \
+                      gzip, Parquet, manifest or success marker) so far: use a DFS account \
+                      or plain CSV output"
+                .into(),
+        }]));
+    }
+    // Reads, HEAD and deletes have the same shape on both endpoints: through Blob, this
+    // driver is aimed at the Blob endpoint.
     let dfs = Dfs::new(
         &target.endpoint,
         &target.file_system,
@@ -128,11 +146,15 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         host,
         job,
         dfs,
+        blob,
         written,
         generation: 0,
     };
     log_start(run.host, job, &target);
+    let through_blob = run.blob.is_some();
     let (file_size, files) = match (job.output.passthrough(), job.output.update) {
+        (true, UpdateMode::Replace) if through_blob => (run.replace_blob(&target)?, None),
+        (true, UpdateMode::Append) if through_blob => (run.append_blob(&target)?, None),
         (true, UpdateMode::Replace) => (run.replace(&target)?, None),
         (true, UpdateMode::Append) => (run.append(&target)?, None),
         (false, _) => {
@@ -173,6 +195,7 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         md5: BASE64.encode(md5),
         sha256: BASE64.encode(sha256),
         blocks: written.blocks,
+        endpoint,
         ownership,
         dataset_name: info.name,
         files,
@@ -216,6 +239,8 @@ struct Written<H: Host> {
     landed: (u64, u64),
     /// Digests of a whole multi-file output, fed alongside each file's own.
     also: Option<(H::Hasher, H::Hasher)>,
+    /// Through Blob: the IDs of the blocks staged, in file order.
+    block_ids: Vec<String>,
 }
 
 impl<H: Host> Written<H> {
@@ -230,6 +255,7 @@ impl<H: Host> Written<H> {
             last_block: None,
             landed: (0, 0),
             also: None,
+            block_ids: Vec::new(),
         }
     }
 }
@@ -263,6 +289,8 @@ struct Run<'a, H: Host> {
     host: &'a mut H,
     job: &'a Job,
     dfs: Dfs,
+    /// Set when the run writes through the Blob endpoint.
+    blob: Option<Blob>,
     written: Written<H>,
     /// The generation of the host's credential, as the guest last learnt it.
     generation: Generation,
@@ -429,7 +457,12 @@ impl<H: Host> Run<'_, H> {
         let rows = block.rows;
         let body = self.host.body(block.data);
         let len = body.len();
-        let crc64 = self.host.digest(Algorithm::Crc64, &body);
+        // The service checks each block: DFS by its CRC-64, Blob by its Content-MD5.
+        let algorithm = match self.blob {
+            Some(_) => Algorithm::Md5,
+            None => Algorithm::Crc64,
+        };
+        let block_digest = self.host.digest(algorithm, &body);
         self.host.hash(&self.written.md5, &body);
         self.host.hash(&self.written.sha256, &body);
         if let Some((md5, sha256)) = &self.written.also {
@@ -440,7 +473,14 @@ impl<H: Host> Run<'_, H> {
         self.written.bytes += len;
         self.written.blocks += 1;
         self.written.last_block = Some((position, body.clone()));
-        let request = self.dfs.append(path, position, &crc64);
+        let request = match &mut self.blob {
+            Some(blob) => {
+                let id = blob.block_id(position);
+                self.written.block_ids.push(id.clone());
+                blob.put_block(path, &id, &block_digest)
+            }
+            None => self.dfs.append(path, position, &block_digest),
+        };
         let ticket = self.host.submit(pipeline, &request, &body);
         flight.insert(
             ticket,
@@ -533,13 +573,19 @@ fn check_header(plan: &Plan<'_>, header: &[u8]) -> Result<(), DataError> {
 }
 
 mod append;
+mod blob_write;
 mod encoded;
+mod endpoint;
 mod recovery;
 mod replace;
 
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod fake_blob;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_blob;
 #[cfg(test)]
 mod tests_faults;

@@ -42,8 +42,14 @@ pub fn validate(job: &Job) -> Vec<ValidationError> {
     );
     check(
         "account.dfs_endpoint",
-        endpoint_problem(&account.dfs_endpoint, &account.account_name),
+        endpoint_problem(&account.dfs_endpoint, &account.account_name, "dfs"),
     );
+    if account.endpoint != crate::model::EndpointChoice::Dfs {
+        check(
+            "account.blob_endpoint",
+            endpoint_problem(&account.blob_endpoint, &account.account_name, "blob"),
+        );
+    }
     check("source.dataset_id", dataset_problem(job));
     if let Some(fs) = &job.output.file_system {
         check("output.file_system", container_problem(fs, "file system"));
@@ -173,10 +179,10 @@ fn container_problem(s: &str, what: &str) -> Option<String> {
     ))
 }
 
-fn endpoint_problem(s: &str, account_name: &str) -> Option<String> {
+fn endpoint_problem(s: &str, account_name: &str, service: &str) -> Option<String> {
     let bad = |why: &str| {
         Some(format!(
-            "{} {why}: use `https://{account_name}.dfs.core.windows.net`, or \
+            "{} {why}: use `https://{account_name}.{service}.core.windows.net`, or \
              `http://127.0.0.1:PORT/...` for a local emulator",
             quote(s)
         ))

@@ -1,6 +1,9 @@
 //! The end-to-end harness: the emulator in-process on loopback, job files written for it,
 //! the real `adls-writeback` binary run against them, and a DFS client to read back.
 
+pub mod azurite;
+pub mod blob;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};

@@ -29,18 +29,33 @@ pub(crate) fn account(
 ) -> Result<Response, ServiceError> {
     match (method, query.get("restype"), query.get("comp")) {
         (&Method::GET, None, Some("list")) => list_containers(state, headers, query, account),
-        (&Method::GET | &Method::HEAD, Some("account"), Some("properties")) => {
-            let mut response = empty(StatusCode::OK);
-            set(&mut response, "x-ms-sku-name", "Standard_LRS");
-            set(&mut response, "x-ms-account-kind", "StorageV2");
-            set(&mut response, "x-ms-is-hns-enabled", "true");
-            Ok(response)
-        }
         (&Method::GET | &Method::HEAD | &Method::PUT, _, _) => {
             Err(ServiceError::invalid_query_parameter_value())
         }
         _ => Err(ServiceError::unsupported_http_verb()),
     }
+}
+
+/// Get Account Information (`restype=account&comp=properties`): SKU, kind, and whether the
+/// account has a hierarchical namespace.
+pub(crate) fn account_information(
+    state: &DfsState,
+    method: &Method,
+    account: &str,
+) -> Result<Response, ServiceError> {
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return Err(ServiceError::unsupported_http_verb());
+    }
+    let hns = state.store.is_hierarchical(account);
+    let mut response = empty(StatusCode::OK);
+    set(&mut response, "x-ms-sku-name", "Standard_LRS");
+    set(&mut response, "x-ms-account-kind", "StorageV2");
+    set(
+        &mut response,
+        "x-ms-is-hns-enabled",
+        if hns { "true" } else { "false" },
+    );
+    Ok(response)
 }
 
 /// The system container every account has.

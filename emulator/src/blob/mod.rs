@@ -13,6 +13,7 @@
 //! them apart by the Blob API's query parameters and headers.
 
 mod acl;
+mod block;
 mod container;
 mod lease;
 mod list;
@@ -49,10 +50,7 @@ const DFS_PARAMETERS: [&str; 4] = ["resource", "action", "mode", "continuation"]
 /// `application/json` on DFS ones. Anything else (a bare `GET`, `HEAD` or `DELETE` on a path)
 /// is a DFS request.
 pub(crate) fn is_blob_request(method: &Method, query: &Query, headers: &HeaderMap) -> bool {
-    if *method == Method::PATCH
-        || DFS_PARAMETERS.iter().any(|p| query.get(p).is_some())
-        || headers.contains_key("x-ms-rename-source")
-    {
+    if has_dfs_markers(method, query, headers) {
         return false;
     }
     if BLOB_PARAMETERS.iter().any(|p| query.get(p).is_some()) {
@@ -65,6 +63,15 @@ pub(crate) fn is_blob_request(method: &Method, query: &Query, headers: &HeaderMa
             || name == "x-ms-delete-snapshots"
     });
     blob_header || header_str(headers, "accept").is_some_and(|a| a.contains("application/xml"))
+}
+
+/// Whether a request carries a marker only the DFS API uses (`PATCH`, `resource`, `action`,
+/// `mode`, `continuation`, `x-ms-rename-source`). On an account without a hierarchical
+/// namespace every other request is a Blob request.
+pub(crate) fn has_dfs_markers(method: &Method, query: &Query, headers: &HeaderMap) -> bool {
+    *method == Method::PATCH
+        || DFS_PARAMETERS.iter().any(|p| query.get(p).is_some())
+        || headers.contains_key("x-ms-rename-source")
 }
 
 /// The largest Set Service Properties document taken.
@@ -95,11 +102,17 @@ pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Respo
             _ => Err(ServiceError::unsupported_http_verb()),
         };
     }
+    if query.get("restype") == Some("account") && query.get("comp") == Some("properties") {
+        // Get Account Information answers on the account, a container or a blob alike.
+        return container::account_information(state, request.method(), &target.account);
+    }
     let (parts, body) = request.into_parts();
+    let mut body = Some(body);
     let (method, headers) = (&parts.method, &parts.headers);
     // The small XML documents of Set Blob Tags and Set Container ACL.
     let document = match (method, query.get("comp")) {
         (&Method::PUT, Some("tags" | "acl")) => {
+            let body = body.take().unwrap_or_else(Body::empty);
             let body = axum::body::to_bytes(body, tags::MAX_TAGS_BODY)
                 .await
                 .map_err(|_| ServiceError::request_body_too_large())?;
@@ -126,7 +139,8 @@ pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Respo
             if query.get("comp") == Some("tags") {
                 return tags::tags(state, method, headers, document, at);
             }
-            object::blob(state, method, headers, &query, at).await
+            let body = body.take().unwrap_or_else(Body::empty);
+            object::blob(state, method, headers, &query, at, body).await
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Blob operations on a file or directory: Get Blob Properties (`HEAD`), Get Blob (`GET`,
 //! whole or a range), Get/Set Blob Metadata (`comp=metadata`), Set Blob Properties
-//! (`comp=properties`, the content headers) and Delete Blob.
+//! (`comp=properties`, the content headers) and Delete Blob; the block blob writes are in
+//! [`super::block`].
 //!
 //! Only committed data is visible: staged appends are not part of the blob until a flush.
 
@@ -25,6 +26,7 @@ pub(crate) async fn blob(
     headers: &HeaderMap,
     query: &Query,
     at: At<'_>,
+    body: axum::body::Body,
 ) -> Result<Response, ServiceError> {
     let conditions = Conditions::from_headers(headers);
     let store = &state.store;
@@ -32,7 +34,7 @@ pub(crate) async fn blob(
         (&Method::HEAD, None) => {
             let (meta, _) = store.path(at.account, at.fs, at.path)?;
             if let Some(not_modified) = read_conditions(headers, &meta)? {
-                return Ok(not_modified);
+                return Ok(not_modified_blob(not_modified));
             }
             let mut response = empty(StatusCode::OK);
             describe(&mut response, &meta);
@@ -61,7 +63,10 @@ pub(crate) async fn blob(
             let content = blob_content_headers(headers)?;
             let meta =
                 store.replace_path_content(at.account, at.fs, at.path, content, &conditions)?;
-            Ok(changed(&meta))
+            // Set Blob Properties, unlike Set Blob Metadata, says nothing of encryption.
+            let mut response = empty(StatusCode::OK);
+            set_version(&mut response, &meta.etag, meta.last_modified());
+            Ok(response)
         }
         (&Method::PUT, Some("expiry")) => {
             let expiry = crate::expiry::Expiry::from_headers(headers)?
@@ -74,6 +79,16 @@ pub(crate) async fn blob(
         (&Method::PUT, Some("lease")) => {
             super::lease::lease(state, headers, at.account, at.fs, Some(at.path))
         }
+        (&Method::PUT, None) => super::block::put_blob(state, headers, body, at).await,
+        (&Method::PUT, Some("block")) => {
+            super::block::put_block(state, headers, query, body, at).await
+        }
+        (&Method::PUT, Some("blocklist")) => {
+            super::block::put_block_list(state, headers, body, at).await
+        }
+        (&Method::GET, Some("blocklist")) => {
+            super::block::get_block_list(state, headers, query, at)
+        }
         (&Method::DELETE, None) => {
             let retention = state.service_properties.delete_retention_days(at.account);
             let deletion_id =
@@ -84,6 +99,7 @@ pub(crate) async fn blob(
             } else {
                 "true"
             };
+            store.discard_blocks(at.account, at.fs, at.path);
             set(&mut response, "x-ms-delete-type-permanent", permanent);
             if let Some(id) = deletion_id {
                 set(&mut response, "x-ms-deletion-id", &id);
@@ -100,9 +116,10 @@ pub(crate) async fn blob(
             set(&mut response, "x-ms-resource-type", kind.as_str());
             Ok(response)
         }
-        (_, None | Some("metadata") | Some("properties") | Some("undelete")) => {
-            Err(ServiceError::unsupported_http_verb())
-        }
+        (
+            _,
+            None | Some("metadata") | Some("properties") | Some("undelete") | Some("blocklist"),
+        ) => Err(ServiceError::unsupported_http_verb()),
         _ => Err(ServiceError::invalid_query_parameter_value()),
     }
 }
@@ -124,6 +141,12 @@ fn undelete_source_id(source: &str, path: &str) -> Result<String, ServiceError> 
         .map(|(_, id)| id.into_owned())
         .filter(|id| !id.is_empty())
         .ok_or_else(ServiceError::invalid_header_value)
+}
+
+/// A 304 of the Blob endpoint: the service names the unmet condition on it too.
+fn not_modified_blob(mut response: Response) -> Response {
+    set(&mut response, "x-ms-error-code", "ConditionNotMet");
+    response
 }
 
 /// The answer to a change: 200 with the new `ETag` and `Last-Modified`.
@@ -198,7 +221,7 @@ async fn download(
 ) -> Result<Response, ServiceError> {
     let (meta, blob) = state.store.path(at.account, at.fs, at.path)?;
     if let Some(not_modified) = read_conditions(headers, &meta)? {
-        return Ok(not_modified);
+        return Ok(not_modified_blob(not_modified));
     }
     let range = range_of(headers, meta.len)?;
     let (start, length) = match range {

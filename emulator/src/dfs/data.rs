@@ -31,7 +31,7 @@ const MAX_APPEND: u64 = 4000 * 1024 * 1024;
 const MAX_RANGE_MD5: u64 = 4 * 1024 * 1024;
 
 /// `Content-Length`, required on writes.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ServiceError> {
+pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ServiceError> {
     header_str(headers, "content-length")
         .map(|v| {
             v.trim()
@@ -43,7 +43,7 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ServiceError> {
 
 /// The integrity headers of an append: checked against the body, for that request only.
 #[derive(Debug, Default)]
-struct Integrity {
+pub(crate) struct Integrity {
     /// `Content-MD5`.
     md5: Option<[u8; 16]>,
     /// `x-ms-content-crc64`.
@@ -52,7 +52,7 @@ struct Integrity {
 
 impl Integrity {
     /// Parses `Content-MD5` and `x-ms-content-crc64`; `InvalidHeaderValue` when malformed.
-    fn from_headers(headers: &HeaderMap) -> Result<Self, ServiceError> {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, ServiceError> {
         let md5 = header_str(headers, "content-md5")
             .map(|v| {
                 STANDARD
@@ -71,24 +71,28 @@ impl Integrity {
 
 /// A received append body: its data, length and the hashes computed over it.
 #[derive(Debug)]
-struct Received {
-    staged: Staged,
-    len: u64,
-    /// Computed only when the request sent `Content-MD5` (MD5 is slow).
-    md5: Option<[u8; 16]>,
+pub(crate) struct Received {
+    /// The data.
+    pub staged: Staged,
+    /// Its length.
+    pub len: u64,
+    /// Computed only when the request sent `Content-MD5` or the caller asked (MD5 is slow).
+    pub md5: Option<[u8; 16]>,
     /// Computed unless MD5 was asked for: the service answers one of the two.
-    crc64: Option<u64>,
+    pub crc64: Option<u64>,
 }
 
 /// Streams a request body into `sink` once, hashing as it goes; checks the length and the
-/// hashes the client sent. On error the received data is discarded.
-async fn receive(
+/// hashes the client sent; `always_md5` computes the MD5 also when none was sent. On error
+/// the received data is discarded.
+pub(crate) async fn receive(
     body: Body,
     mut sink: StagingSink,
     declared: u64,
     integrity: &Integrity,
+    always_md5: bool,
 ) -> Result<Received, ServiceError> {
-    let mut md5 = integrity.md5.map(|_| Md5::new());
+    let mut md5 = (always_md5 || integrity.md5.is_some()).then(Md5::new);
     let mut crc = (md5.is_none() || integrity.crc64.is_some()).then(Crc64::default);
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
@@ -235,7 +239,7 @@ pub(crate) async fn append(
         Some(content_len) => {
             receive_structured(request.into_body(), sink, declared, content_len).await?
         }
-        None => receive(request.into_body(), sink, declared, &integrity).await?,
+        None => receive(request.into_body(), sink, declared, &integrity, false).await?,
     };
     let len = received.len;
     if len > 0 {

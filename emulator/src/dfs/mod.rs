@@ -68,11 +68,14 @@ async fn handle(State(state): State<Arc<DfsState>>, request: Request) -> Respons
     let head = request.method() == Method::HEAD;
     let version = request.headers().get("x-ms-version").cloned();
     let client_request_id = request.headers().get("x-ms-client-request-id").cloned();
-    let blob = crate::blob::is_blob_request(
-        request.method(),
-        &Query::parse(request.uri().query()),
-        request.headers(),
-    );
+    let query = Query::parse(request.uri().query());
+    let flat =
+        Target::parse(request.uri().path()).is_ok_and(|t| !state.store.is_hierarchical(&t.account));
+    let blob = if flat {
+        !crate::blob::has_dfs_markers(request.method(), &query, request.headers())
+    } else {
+        crate::blob::is_blob_request(request.method(), &query, request.headers())
+    };
     let mut response = if blob {
         match crate::blob::dispatch(&state, request).await {
             Ok(response) => response,
@@ -121,6 +124,18 @@ async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, Se
     if !state.store.has_account(&target.account) {
         return Err(ServiceError::resource_not_found());
     }
+    if !state.store.is_hierarchical(&target.account) {
+        // Without a hierarchical namespace the DFS endpoint serves the account and its file
+        // systems, never paths, access control or renames.
+        let filesystem_level = target.path.is_none()
+            && !access::is_root_request(request.method(), &query)
+            && query.get("action").is_none();
+        if !filesystem_level {
+            return Err(hierarchical_namespace_not_enabled(
+                target.filesystem.as_deref(),
+            ));
+        }
+    }
     match (&target.filesystem, &target.path) {
         (None, _) => filesystem::account(state, request.method(), &query, &target.account),
         // The root directory `/` of a file system: its access control and status.
@@ -158,6 +173,19 @@ async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, Se
             }
         }
     }
+}
+
+/// `HierarchicalNamespaceNotEnabled` (400): a path operation on the DFS endpoint of an
+/// account without a hierarchical namespace.
+fn hierarchical_namespace_not_enabled(filesystem: Option<&str>) -> ServiceError {
+    ServiceError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "HierarchicalNamespaceNotEnabled",
+        format!(
+            "This operation is only supported on a hierarchical namespace account. Filesystem: {}",
+            filesystem.unwrap_or_default()
+        ),
+    )
 }
 
 /// A path inside a file system.

@@ -288,6 +288,7 @@ mod tests {
         let accounts = [StorageAccountConfig {
             name: "acct1".into(),
             file_systems: vec!["fs1".into()],
+            hierarchical_namespace: true,
         }];
         let s = Store::in_memory(&accounts).unwrap();
         for (path, kind) in [

@@ -252,6 +252,7 @@ mod tests {
         let accounts = [StorageAccountConfig {
             name: "acct1".into(),
             file_systems: vec!["fs1".into()],
+            hierarchical_namespace: true,
         }];
         let s = Store::open(dir, &accounts).unwrap();
         for path in ["a/b/c.csv", "a/d.csv", "a-e.csv", "z.csv"] {

@@ -266,6 +266,8 @@ impl Store {
             }
         }
         meta.len = request.position;
+        // Appended through the DFS endpoint: the blob no longer consists of its blocks.
+        meta.blocks.clear();
         meta.touch();
         let given = request.content;
         let stored = &mut meta.content;
@@ -307,6 +309,7 @@ mod tests {
         let accounts = [StorageAccountConfig {
             name: "acct1".into(),
             file_systems: vec!["fs1".into()],
+            hierarchical_namespace: true,
         }];
         Store::open(dir, &accounts).unwrap()
     }
@@ -362,6 +365,7 @@ mod tests {
         let accounts = [StorageAccountConfig {
             name: "acct1".into(),
             file_systems: vec!["fs1".into()],
+            hierarchical_namespace: true,
         }];
         for store in [
             Store::in_memory(&accounts).unwrap(),

@@ -8,6 +8,7 @@
 pub(crate) mod access;
 mod access_ops;
 mod blob;
+pub(crate) mod blocks;
 pub(crate) mod content;
 mod data;
 mod expiry_ops;
@@ -82,6 +83,10 @@ pub(crate) struct Store {
     append_seq: AtomicU64,
     /// The earliest expiry of any file (nanoseconds since the Unix epoch; `u64::MAX`: none).
     next_expiry: AtomicU64,
+    /// Uncommitted blocks of block blobs.
+    uncommitted: blocks::Uncommitted,
+    /// Accounts with the hierarchical namespace off (flat: directories are virtual).
+    flat: std::collections::HashSet<String>,
 }
 
 impl Store {
@@ -136,7 +141,14 @@ impl Store {
                 }
             }
         }
+        let flat = configured
+            .iter()
+            .filter(|a| !a.hierarchical_namespace)
+            .map(|a| a.name.clone())
+            .collect();
         Ok(Self {
+            uncommitted: blocks::Uncommitted::default(),
+            flat,
             layout,
             next_expiry: AtomicU64::new(expiry_ops::earliest(&accounts)),
             accounts: Mutex::new(accounts),
@@ -172,6 +184,12 @@ impl Store {
     /// The content file of a file (`None` in memory).
     fn blob_file(&self, account: &str, fs_name: &str, id: &str) -> Option<PathBuf> {
         self.layout.as_ref().map(|l| l.blob(account, fs_name, id))
+    }
+
+    /// Whether the account has a hierarchical namespace (accounts are, unless configured
+    /// otherwise).
+    pub(crate) fn is_hierarchical(&self, account: &str) -> bool {
+        !self.flat.contains(account)
     }
 
     /// Whether the account exists.
@@ -339,6 +357,7 @@ mod tests {
         let accounts = [StorageAccountConfig {
             name: "acct1".into(),
             file_systems: vec!["fs1".into()],
+            hierarchical_namespace: true,
         }];
         Store::open(dir, &accounts).unwrap()
     }

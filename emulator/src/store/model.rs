@@ -114,6 +114,10 @@ pub(crate) struct PathMeta {
     /// Blob index tags (Set Blob Tags), in the order given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// The committed block list of a blob written through the Blob API (Put Block List);
+    /// empty for files written otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<super::blocks::CommittedBlock>,
     /// Uncommitted appends (kept in memory and in staging files; not persisted).
     #[serde(skip)]
     pub pending: Vec<Pending>,
@@ -144,6 +148,7 @@ impl PathMeta {
             lease: None,
             expires: None,
             tags: Vec::new(),
+            blocks: Vec::new(),
             pending: Vec::new(),
             flushing: false,
             memory: Arc::default(),

@@ -111,7 +111,7 @@ fn check_destination(
 }
 
 /// Fails with `PathConflict` when an ancestor of `path` is a file.
-fn check_ancestors(fs: &FsMeta, path: &str) -> Result<(), ServiceError> {
+pub(super) fn check_ancestors(fs: &FsMeta, path: &str) -> Result<(), ServiceError> {
     for ancestor in model::ancestors(path) {
         if fs.paths.get(ancestor).is_some_and(|m| m.kind == Kind::File) {
             return Err(ServiceError::path_conflict());

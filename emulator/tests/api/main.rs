@@ -7,6 +7,7 @@ mod common;
 mod access;
 mod admin;
 mod auth;
+mod blob_blocks;
 mod blob_containers;
 mod blob_paths;
 mod dfs_data;

@@ -9,6 +9,8 @@ pub(super) fn account(credential: CredentialKind) -> Account {
         account_name: "acct".into(),
         container: "exports".into(),
         dfs_endpoint: "http://127.0.0.1:10004/acct".into(),
+        blob_endpoint: "http://127.0.0.1:10000/acct".into(),
+        endpoint: crate::model::EndpointChoice::Dfs,
     }
 }
 

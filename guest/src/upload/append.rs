@@ -79,7 +79,7 @@ impl<H: Host> Run<'_, H> {
 
     /// The existing file's header record, whether it ends with CRLF, and the file's last
     /// byte.
-    fn existing_header(
+    pub(super) fn existing_header(
         &mut self,
         path: &str,
         length: u64,

@@ -50,6 +50,8 @@ impl Body for Rc<Vec<u8>> {
 
 /// The endpoint the fake serves (a job's `account.dfs_endpoint`).
 pub const ENDPOINT: &str = "http://127.0.0.1:10004/acct";
+/// The Blob endpoint the fake serves over the same files (a job's `account.blob_endpoint`).
+pub const BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/acct";
 
 /// A file in the fake file system.
 #[derive(Clone, Debug, Default)]
@@ -64,6 +66,10 @@ pub struct File {
     pub content_md5: Option<String>,
     /// `x-ms-properties` of the last `setProperties`.
     pub properties: Option<String>,
+    /// Through Blob: the committed blocks, ID and size, in order.
+    pub blocks: Vec<(String, usize)>,
+    /// Through Blob: `x-ms-blob-content-type` of the last block list.
+    pub content_type: Option<String>,
 }
 
 /// A request as the fake saw it.
@@ -77,6 +83,8 @@ pub struct Seen {
     pub query: String,
     /// The request headers.
     pub headers: Vec<(String, String)>,
+    /// Whether it went to the Blob endpoint.
+    pub blob: bool,
 }
 
 /// Decides the response to a request instead of the fake file system.
@@ -138,6 +146,10 @@ pub struct FakeHost {
     pub pipeline_bound: Option<u32>,
     /// Answer the latest request in flight first.
     pub out_of_order: bool,
+    /// Through Blob: staged blocks by blob path, then by ID.
+    pub staged: HashMap<String, HashMap<String, Vec<u8>>>,
+    /// What Get Account Information says of the namespace (`None`: no header).
+    pub hns: Option<bool>,
     tickets: u64,
 }
 
@@ -176,6 +188,8 @@ impl FakeHost {
             most_in_flight: 0,
             pipeline_bound: None,
             out_of_order: false,
+            staged: HashMap::new(),
+            hns: Some(true),
             tickets: 0,
         }
     }
@@ -196,11 +210,17 @@ impl FakeHost {
 
     /// Serves `request`, which the fake authorized under credential `sent_under`.
     fn serve(&mut self, request: Request, sent_under: Generation) -> Result<Response, HttpError> {
-        let rest = request
-            .url
-            .strip_prefix(ENDPOINT)
-            .and_then(|r| r.strip_prefix("/exports"))
-            .ok_or_else(|| HttpError::Denied(format!("origin not granted: {}", request.url)))?;
+        let (blob, rest) = match request.url.strip_prefix(BLOB_ENDPOINT) {
+            Some(rest) => (true, rest),
+            None => (false, request.url.strip_prefix(ENDPOINT).unwrap_or("")),
+        };
+        // Get Account Information addresses the account, not the container.
+        let rest = match rest.strip_prefix('/') {
+            Some(account) if blob && account.starts_with('?') => account,
+            _ => rest
+                .strip_prefix("/exports")
+                .ok_or_else(|| HttpError::Denied(format!("origin not granted: {}", request.url)))?,
+        };
         let rest = rest.strip_prefix('/').unwrap_or(rest);
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let seen = Seen {
@@ -208,6 +228,7 @@ impl FakeHost {
             path: percent_decode_str(path).decode_utf8().unwrap().into_owned(),
             query: query.to_owned(),
             headers: request.headers.clone(),
+            blob,
         };
         self.seen.push(seen.clone());
         assert_eq!(request.header("x-ms-version"), Some(VERSION));
@@ -230,13 +251,13 @@ impl FakeHost {
             ));
         }
         match self.lost.as_mut().and_then(|lost| lost(&seen)) {
-            None => Ok(self.dfs(&request, &seen)),
+            None => Ok(self.answer(&request, &seen)),
             Some(Replay::Again) => {
-                self.dfs(&request, &seen);
-                Ok(self.dfs(&request, &seen))
+                self.answer(&request, &seen);
+                Ok(self.answer(&request, &seen))
             }
             Some(Replay::Answer(response)) => {
-                self.dfs(&request, &seen);
+                self.answer(&request, &seen);
                 Ok(response)
             }
         }
@@ -278,7 +299,16 @@ impl FakeHost {
         }
     }
 
-    fn dfs(&mut self, request: &Request, seen: &Seen) -> Response {
+    fn answer(&mut self, request: &Request, seen: &Seen) -> Response {
+        if seen.blob {
+            self.blob(request, seen)
+        } else {
+            self.dfs(request, seen)
+        }
+    }
+
+    /// Serves the requests that are the same on both endpoints (HEAD, ranged GET, delete).
+    pub(super) fn dfs(&mut self, request: &Request, seen: &Seen) -> Response {
         let path = seen.path.clone();
         let param = |name: &str| {
             seen.query

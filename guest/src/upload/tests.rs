@@ -2,7 +2,7 @@
 
 use super::fake::{ENDPOINT, FakeHost, error};
 use super::*;
-use crate::model::{FileNaming, Principal, sample_job};
+use crate::model::{EndpointChoice, FileNaming, Principal, sample_job};
 
 pub(super) const TARGET: &str = "out/sales.csv";
 pub(super) const TEMP: &str = "out/_sales.csv.run-1.tmp";
@@ -73,6 +73,7 @@ fn replace_writes_a_temporary_file_then_renames_it() {
             rows: 5000,
             bytes: data.len() as u64,
             file_size: data.len() as u64,
+            endpoint: EndpointChoice::Dfs,
             md5: md5_of(&data),
             sha256: BASE64.encode(super::fake::digest(Algorithm::Sha256, &data)),
             blocks: report.blocks,

@@ -456,3 +456,26 @@ fn permissions_umask_and_acl_are_checked_by_field() {
         assert!(found[0].1.contains(why), "{bad}: {found:?}");
     }
 }
+
+#[test]
+fn the_blob_endpoint_is_checked_when_it_may_be_used() {
+    use crate::model::EndpointChoice;
+    for choice in [EndpointChoice::Auto, EndpointChoice::Blob] {
+        let errors = fields_after(|j| {
+            j.account.endpoint = choice;
+            j.account.blob_endpoint = "http://example.com/acct".into();
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "account.blob_endpoint");
+        assert!(
+            errors[0].1.contains(".blob.core.windows.net"),
+            "{}",
+            errors[0].1
+        );
+    }
+    let errors = fields_after(|j| {
+        j.account.endpoint = EndpointChoice::Dfs;
+        j.account.blob_endpoint = "http://example.com/acct".into();
+    });
+    assert!(errors.is_empty(), "{errors:?}");
+}

@@ -47,6 +47,12 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
             account_name: a.account_name.clone(),
             container: a.container.clone(),
             dfs_endpoint: a.dfs_endpoint.clone(),
+            blob_endpoint: a.blob_endpoint.clone(),
+            endpoint: match a.endpoint {
+                crate::job::Endpoint::Auto => types::EndpointChoice::Auto,
+                crate::job::Endpoint::Dfs => types::EndpointChoice::Dfs,
+                crate::job::Endpoint::Blob => types::EndpointChoice::Blob,
+            },
         },
         dataset: dataset_ref(job),
         output: types::Output {

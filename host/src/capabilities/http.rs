@@ -56,11 +56,18 @@ impl fmt::Display for Origin {
     }
 }
 
-/// The HTTP origins a run of `job` may reach: its account's DFS endpoint.
+/// The HTTP origins a run of `job` may reach: its account's DFS and Blob endpoints (one
+/// origin, when they share it).
 pub fn granted_origins(job: &crate::job::Job) -> Vec<Origin> {
-    Origin::parse(&job.account.dfs_endpoint)
+    let mut origins: Vec<Origin> = Origin::parse(&job.account.dfs_endpoint)
         .into_iter()
-        .collect()
+        .collect();
+    if let Some(blob) = Origin::parse(&job.account.blob_endpoint)
+        && !origins.contains(&blob)
+    {
+        origins.push(blob);
+    }
+    origins
 }
 
 /// The HTTP capability of one run.

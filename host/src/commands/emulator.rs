@@ -56,6 +56,10 @@ pub struct EmulatorArgs {
     /// Lifetime of issued tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     pub token_lifetime: u64,
+    /// Create the well-known account without a hierarchical namespace (a plain Blob
+    /// account: the DFS endpoint refuses its paths, directories are virtual).
+    #[arg(long)]
+    pub flat_namespace: bool,
     /// Print the endpoints and credentials as one JSON line instead of text.
     #[arg(long)]
     pub json: bool,
@@ -72,6 +76,9 @@ pub async fn main(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     config.admin_addr = SocketAddr::new(args.host, args.admin_port);
     config.tls = !args.no_tls;
     config.token_lifetime = std::time::Duration::from_secs(args.token_lifetime);
+    for account in &mut config.accounts {
+        account.hierarchical_namespace = !args.flat_namespace;
+    }
     if let Some(path) = &args.faults {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the fault plan `{}`", path.display()))?;

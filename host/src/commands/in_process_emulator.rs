@@ -22,10 +22,12 @@ pub async fn start_for(job: &mut Job) -> anyhow::Result<Emulator> {
     config.accounts.push(StorageAccountConfig {
         name: job.account.account_name.clone(),
         file_systems,
+        hierarchical_namespace: true,
     });
     let emulator = Emulator::start(config).await?;
 
     job.account.dfs_endpoint = emulator.account_endpoint(&job.account.account_name);
+    job.account.blob_endpoint = job.account.dfs_endpoint.clone();
     job.account.authority_host = emulator.authority_url();
     if let Source::Domo(domo) = &mut job.source {
         domo.api_host = emulator.domo_url();

@@ -220,6 +220,8 @@ impl Store {
             account_name: Some(a.account_name.clone()),
             container: Some(a.container.clone()),
             dfs_endpoint: a.dfs_endpoint.clone(),
+            blob_endpoint: None,
+            endpoint: None,
             authority_host: a.authority_host.clone(),
             ..AccountSection::default()
         };

@@ -101,6 +101,10 @@ pub struct AccountSection {
     pub container: Option<String>,
     /// The DFS endpoint, when not the account's default one in its cloud.
     pub dfs_endpoint: Option<String>,
+    /// The Blob endpoint, when not the one beside the DFS endpoint.
+    pub blob_endpoint: Option<String>,
+    /// `auto` (default), `dfs` or `blob`: which endpoint runs write through.
+    pub endpoint: Option<String>,
     /// The Entra ID authority, when not the cloud's (`https://login.microsoftonline.com`).
     pub authority_host: Option<String>,
 }
@@ -297,8 +301,49 @@ pub struct Account {
     pub container: String,
     /// The DFS endpoint the run may reach.
     pub dfs_endpoint: String,
+    /// The Blob endpoint the run may reach.
+    pub blob_endpoint: String,
+    /// Which endpoint runs write through.
+    pub endpoint: Endpoint,
     /// The Entra ID authority host.
     pub authority_host: String,
+}
+
+/// Which of the account's endpoints runs write through (`account.endpoint`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Whichever the account's namespace calls for, asked once per run.
+    #[default]
+    Auto,
+    /// The DFS endpoint (hierarchical namespace).
+    Dfs,
+    /// The Blob endpoint (any account, the only one of a flat-namespace account).
+    Blob,
+}
+
+impl Endpoint {
+    /// Reads `account.endpoint`.
+    pub fn parse(value: &str) -> Result<Endpoint, String> {
+        match value {
+            "auto" => Ok(Endpoint::Auto),
+            "dfs" => Ok(Endpoint::Dfs),
+            "blob" => Ok(Endpoint::Blob),
+            other => Err(format!(
+                "`{other}` is not an endpoint: use \"auto\" (ask the account), \"dfs\" or \"blob\""
+            )),
+        }
+    }
+}
+
+/// The Blob endpoint beside a DFS one: `.dfs.` becomes `.blob.` in an Azure host name; a
+/// path-style emulator URL serves both APIs at one address.
+pub fn blob_endpoint_of(dfs_endpoint: &str) -> String {
+    match Url::parse(dfs_endpoint) {
+        Ok(url) if url.host_str().is_some_and(|h| h.contains(".dfs.")) => {
+            dfs_endpoint.replacen(".dfs.", ".blob.", 1)
+        }
+        _ => dfs_endpoint.to_owned(),
+    }
 }
 
 /// The dataset source.
@@ -461,15 +506,33 @@ impl AccountSection {
         let authority_host = from_env(a.authority_host, "AZURE_AUTHORITY_HOST")
             .unwrap_or_else(|| cloud.authority_host().into());
         check_endpoint("account.authority_host", &authority_host, problems);
+        let endpoint = match a.endpoint.as_deref().map(Endpoint::parse) {
+            None => Endpoint::default(),
+            Some(Ok(endpoint)) => endpoint,
+            Some(Err(message)) => {
+                problems.push(FieldError::new("account.endpoint", message));
+                Endpoint::default()
+            }
+        };
+        let dfs_endpoint = a
+            .dfs_endpoint
+            .map(|e| e.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| cloud.dfs_endpoint(&account_name));
+        let blob_endpoint = match a.blob_endpoint {
+            Some(e) => {
+                check_endpoint("account.blob_endpoint", &e, problems);
+                e.trim_end_matches('/').to_string()
+            }
+            None => blob_endpoint_of(&dfs_endpoint),
+        };
         Account {
             client_id,
             tenant_id,
             credential,
             cloud,
-            dfs_endpoint: a
-                .dfs_endpoint
-                .map(|e| e.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| cloud.dfs_endpoint(&account_name)),
+            dfs_endpoint,
+            blob_endpoint,
+            endpoint,
             account_name,
             container: a.container.unwrap_or_default(),
             authority_host: authority_host.trim_end_matches('/').to_string(),

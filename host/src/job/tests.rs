@@ -236,3 +236,59 @@ fn a_key_or_a_sas_replaces_the_app() {
         problems[0].message
     );
 }
+
+#[test]
+fn the_endpoint_choice_defaults_to_auto_and_the_blob_endpoint_sits_beside_dfs() {
+    let (job, problems) = load(BASE);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.account.endpoint, Endpoint::Auto);
+    assert_eq!(
+        job.account.blob_endpoint,
+        "https://acct.blob.core.windows.net"
+    );
+    let text = BASE.replace(
+        "container = \"box\"",
+        "container = \"box\"\nendpoint = \"blob\"\ndfs_endpoint = \"http://127.0.0.1:10004/acct/\"",
+    );
+    let (job, problems) = load(&text);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.account.endpoint, Endpoint::Blob);
+    // A path-style emulator serves both APIs at one address.
+    assert_eq!(job.account.blob_endpoint, "http://127.0.0.1:10004/acct");
+    let origins = crate::capabilities::http::granted_origins(&job);
+    assert_eq!(origins.len(), 1);
+    let text = BASE.replace(
+        "container = \"box\"",
+        "container = \"box\"\nblob_endpoint = \"http://127.0.0.1:10000/devstoreaccount1\"",
+    );
+    let (job, _) = load(&text);
+    assert_eq!(
+        job.account.blob_endpoint,
+        "http://127.0.0.1:10000/devstoreaccount1"
+    );
+    let origins = crate::capabilities::http::granted_origins(&job);
+    assert_eq!(origins.len(), 2, "{origins:?}");
+}
+
+#[test]
+fn a_bad_endpoint_choice_or_blob_endpoint_names_its_field() {
+    let text = BASE.replace(
+        "container = \"box\"",
+        "container = \"box\"\nendpoint = \"adls\"",
+    );
+    let (_, problems) = load(&text);
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["account.endpoint"], "{problems:?}");
+    assert!(
+        problems[0].message.contains("\"auto\""),
+        "{}",
+        problems[0].message
+    );
+    let text = BASE.replace(
+        "container = \"box\"",
+        "container = \"box\"\nblob_endpoint = \"http://blob.example.com\"",
+    );
+    let (_, problems) = load(&text);
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["account.blob_endpoint"], "{problems:?}");
+}

@@ -53,6 +53,9 @@ pub struct RunReport {
     pub path: String,
     /// The file's URL.
     pub url: String,
+    /// The endpoint the run wrote through: `dfs` or `blob` (`account.endpoint = "auto"`
+    /// resolved).
+    pub endpoint: &'static str,
     /// Whether the file was replaced or appended to.
     pub update: UpdateMode,
     /// Data rows written (the header left out).
@@ -65,7 +68,7 @@ pub struct RunReport {
     pub md5: String,
     /// Base64 SHA-256 of the bytes this run wrote.
     pub sha256: String,
-    /// Append requests sent.
+    /// Append (DFS) or Put Block (Blob) requests sent.
     pub blocks: u32,
     /// How the ownership rule was met.
     pub ownership: OwnershipKind,
@@ -211,6 +214,10 @@ impl RunReport {
             file_system: report.file_system,
             path: report.path,
             url: report.url,
+            endpoint: match report.endpoint {
+                types::EndpointChoice::Blob => "blob",
+                _ => "dfs",
+            },
             update: match report.update {
                 types::UpdateMode::Replace => UpdateMode::Replace,
                 types::UpdateMode::Append => UpdateMode::Append,
@@ -284,6 +291,7 @@ impl fmt::Display for RunReport {
             self.dataset_id, self.dataset_name, self.file_system, self.path
         )?;
         writeln!(f, "  url        {}", self.url)?;
+        writeln!(f, "  endpoint   {}", self.endpoint)?;
         writeln!(f, "  update     {}", self.update.as_str())?;
         writeln!(f, "  rows       {}", self.rows)?;
         writeln!(

@@ -108,7 +108,11 @@ pub fn check_report(job: &Job, report: &types::Report) -> Result<(), Vec<String>
         ));
     }
 
-    let endpoint = format!("{}/", job.account.dfs_endpoint.trim_end_matches('/'));
+    let through = match report.endpoint {
+        types::EndpointChoice::Blob => &job.account.blob_endpoint,
+        _ => &job.account.dfs_endpoint,
+    };
+    let endpoint = format!("{}/", through.trim_end_matches('/'));
     if !report.url.starts_with(&endpoint) || report.url.len() > MAX_PATH {
         problems.push(format!(
             "url `{}` is not on the job's endpoint `{endpoint}`",

@@ -7,6 +7,7 @@ fn store(dir: &std::path::Path) -> Store {
     let accounts = [StorageAccountConfig {
         name: "acct1".into(),
         file_systems: vec!["fs1".into()],
+        hierarchical_namespace: true,
     }];
     Store::open(dir, &accounts).unwrap()
 }

@@ -1,0 +1,187 @@
+//! Writing through the Blob endpoint (a flat-namespace account): blocks staged with Put
+//! Block, published by one Put Block List.
+//!
+//! Staged blocks are invisible until a block list commits them, so the target is always the
+//! old blob or the new one: replace needs no temporary name, and a failed run leaves
+//! uncommitted blocks behind that the service discards (after a week) and no reader sees.
+//! Append commits the blob's committed blocks followed by this run's, with `If-Match` on the
+//! ETag read before, so a concurrent writer or a failed run leaves the blob as it was.
+//!
+//! Retries: a Put Block sent twice stages the same bytes under the same ID, which is
+//! harmless. A replace's block list sent again commits the same blocks again (`Latest` finds
+//! them committed). An append's block list sent again after the first succeeded meets a
+//! moved ETag (412 `ConditionNotMet`): the blob is then checked for this run's last block.
+
+use super::{Host, Plan, Run};
+use crate::blob::{self, CommittedBlock};
+use crate::model::{JobError, Level, StorageError};
+use crate::naming::Target;
+
+/// The content type of a CSV blob, as the DFS path's flush sets it.
+const CSV: &str = "text/csv";
+
+impl<H: Host> Run<'_, H> {
+    /// Replace through Blob: stage every block, then commit them with the file's MD5.
+    /// Returns the blob's size.
+    pub(super) fn replace_blob(&mut self, target: &Target) -> Result<u64, JobError> {
+        let mut source = self.host.open(&self.job.dataset)?;
+        self.authorize()?;
+        let plan = Plan {
+            path: &target.path,
+            base: 0,
+            skip_header: false,
+            prefix: b"",
+            existing_header: None,
+        };
+        let size = self.upload(source.as_mut(), &plan)?;
+        let md5 = self.host.hash_value(&self.written.md5);
+        let md5_base64 = crate::dfs::encode_md5(&md5);
+        self.authorize()?;
+        let latest = self.written.block_ids.clone();
+        let commit =
+            self.blob_driver()
+                .put_block_list(&target.path, &[], &latest, Some(&md5), CSV, None);
+        self.send(commit, "put block list")?;
+        self.check_committed(&target.path, size, Some(&md5_base64))?;
+        Ok(size)
+    }
+
+    /// Append through Blob: check the existing blob's header, stage the rows, commit the
+    /// committed blocks plus this run's with `If-Match`. Returns the blob's size.
+    pub(super) fn append_blob(&mut self, target: &Target) -> Result<u64, JobError> {
+        self.authorize()?;
+        let Some(props) = self.head(&target.path, "get properties of target")? else {
+            self.host.log(
+                Level::Info,
+                &format!("{} does not exist yet: writing it whole", target.path),
+            );
+            return self.replace_blob(target);
+        };
+        let etag = (!props.etag.is_empty()).then_some(props.etag.clone());
+        let committed = self.committed_blocks(&target.path, props.length)?;
+        let header;
+        let plan = if props.length == 0 {
+            Plan {
+                path: &target.path,
+                base: 0,
+                skip_header: false,
+                prefix: b"",
+                existing_header: None,
+            }
+        } else {
+            let (found, crlf, last_byte) = self.existing_header(&target.path, props.length)?;
+            header = found;
+            Plan {
+                path: &target.path,
+                base: props.length,
+                skip_header: true,
+                prefix: match last_byte {
+                    b'\n' | b'\r' => b"",
+                    _ if crlf => b"\r\n",
+                    _ => b"\n",
+                },
+                existing_header: Some(&header),
+            }
+        };
+        let mut source = self.host.open(&self.job.dataset)?;
+        let size = self.upload(source.as_mut(), &plan)?;
+        if self.written.bytes == 0 {
+            return Ok(size);
+        }
+        self.authorize()?;
+        let committed: Vec<String> = committed.into_iter().map(|b| b.id).collect();
+        let latest = self.written.block_ids.clone();
+        let commit = self.blob_driver().put_block_list(
+            &target.path,
+            &committed,
+            &latest,
+            None,
+            CSV,
+            etag.as_deref(),
+        );
+        let response = self.exchange(commit, "put block list")?;
+        // A refused commit may be the host's retry of one that succeeded.
+        if let Err(e) = self.dfs.check(&response, "put block list")
+            && !(e.code == "ConditionNotMet" && self.appended_already(&target.path, size)?)
+        {
+            return Err(e.into());
+        }
+        Ok(size)
+    }
+
+    /// The Blob request builder of a run that writes through Blob.
+    fn blob_driver(&mut self) -> &mut blob::Blob {
+        self.blob
+            .as_mut()
+            .expect("Blob writes are only planned for runs through the Blob endpoint")
+    }
+
+    /// The committed blocks of `path`, which must make up its whole `length`: a blob
+    /// uploaded in one piece (Put Blob) has none, and committing a list without its
+    /// content would lose it.
+    fn committed_blocks(
+        &mut self,
+        path: &str,
+        length: u64,
+    ) -> Result<Vec<CommittedBlock>, JobError> {
+        const OPERATION: &str = "get block list of target";
+        self.authorize()?;
+        let request = self.blob_driver().get_block_list(path);
+        let response = self.send(request, OPERATION)?;
+        let blocks = blob::committed_blocks(&response)?;
+        let total: u64 = blocks.iter().map(|b| b.size).sum();
+        if total != length {
+            return Err(StorageError::unexpected(
+                OPERATION,
+                response.status,
+                format!(
+                    "`{path}` holds {length} bytes but its committed blocks {total}: it was not \
+                     written in blocks (a single Put Blob, or an append or page blob), so rows \
+                     cannot be added to it without rewriting it. Use update = replace."
+                ),
+            )
+            .into());
+        }
+        Ok(blocks)
+    }
+
+    /// Checks what a block list committed: `size` bytes and, when given, our MD5.
+    fn check_committed(
+        &mut self,
+        path: &str,
+        size: u64,
+        md5: Option<&str>,
+    ) -> Result<(), JobError> {
+        const OPERATION: &str = "check blob after put block list";
+        self.authorize()?;
+        let props = self.head(path, OPERATION)?;
+        let (length, stored) = props
+            .map(|p| (p.length, p.content_md5))
+            .unwrap_or((0, None));
+        if length != size {
+            return Err(StorageError::unexpected(
+                OPERATION,
+                200,
+                format!(
+                    "length after put block list differs: the service holds {length} bytes \
+                     of `{path}`, this run wrote {size}"
+                ),
+            )
+            .into());
+        }
+        if let (Some(want), Some(got)) = (md5, stored.as_deref())
+            && want != got
+        {
+            return Err(StorageError::unexpected(
+                OPERATION,
+                200,
+                format!(
+                    "MD5 after put block list differs: the service stored {got} for `{path}`, \
+                     this run wrote {want}"
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+}

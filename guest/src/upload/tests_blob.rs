@@ -1,0 +1,380 @@
+//! Driver tests of writes through the Blob endpoint, against the fake host's Blob side.
+
+use super::fake::{BLOB_ENDPOINT, FakeHost, File, Replay};
+use super::fake_blob::blob_error;
+use super::tests::{TARGET, csv, job, md5_of};
+use super::*;
+use crate::model::{EndpointChoice, Method};
+
+fn blob_job(update: UpdateMode) -> Job {
+    let mut job = job(update);
+    job.account.blob_endpoint = BLOB_ENDPOINT.into();
+    job.account.endpoint = EndpointChoice::Blob;
+    job
+}
+
+/// The blob holding `content`, committed as one block of ID `old`.
+fn existing(content: &[u8]) -> File {
+    File {
+        committed: content.to_vec(),
+        etag: 5,
+        blocks: vec![("b2xk".into(), content.len())],
+        ..File::default()
+    }
+}
+
+fn requests(host: &FakeHost) -> Vec<String> {
+    host.seen
+        .iter()
+        .map(|s| {
+            let comp = s
+                .query
+                .split('&')
+                .find(|kv| kv.starts_with("comp="))
+                .unwrap_or("");
+            format!("{:?} {comp}", s.method)
+        })
+        .collect()
+}
+
+#[test]
+fn replace_stages_blocks_and_commits_them_once_with_the_file_md5() {
+    let data = csv(5000, true, true);
+    let mut host = FakeHost::new(&data);
+    host.files.insert(TARGET.into(), existing(b"old\n"));
+    let report = run(&mut host, &blob_job(UpdateMode::Replace)).unwrap();
+
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+    let file = &host.files[TARGET];
+    assert_eq!(file.content_md5.as_deref(), Some(md5_of(&data).as_str()));
+    assert_eq!(file.content_type.as_deref(), Some("text/csv"));
+    assert_eq!(report.endpoint, EndpointChoice::Blob);
+    assert_eq!(report.md5, md5_of(&data));
+    assert_eq!(report.file_size, data.len() as u64);
+    assert!(report.url.starts_with(BLOB_ENDPOINT), "{}", report.url);
+    // No temporary name: only the target was written, and only through Blob.
+    assert_eq!(host.files.len(), 1);
+    assert!(host.seen.iter().all(|s| s.blob && s.path == TARGET));
+    let blocks = data.len().div_ceil(65536);
+    assert_eq!(report.blocks as usize, blocks);
+    let seen = requests(&host);
+    assert_eq!(
+        seen.iter().filter(|r| *r == "Put comp=block").count(),
+        blocks
+    );
+    assert_eq!(
+        seen.iter().filter(|r| *r == "Put comp=blocklist").count(),
+        1
+    );
+    assert_eq!(seen.last().map(String::as_str), Some("Head "));
+    // Blocks went concurrently, with IDs of one length that sort in file order.
+    assert_eq!(host.most_in_flight, 2);
+    let ids: Vec<&String> = file.blocks.iter().map(|(id, _)| id).collect();
+    assert!(ids.iter().all(|id| id.len() == ids[0].len()));
+    let raw: Vec<Vec<u8>> = ids.iter().map(|id| BASE64.decode(id).unwrap()).collect();
+    assert!(raw.windows(2).all(|w| w[0] < w[1]));
+    assert!(host.staged.is_empty());
+}
+
+#[test]
+fn a_failing_block_list_leaves_the_old_blob() {
+    let data = csv(3000, false, false);
+    let mut host = FakeHost::new(&data);
+    host.files.insert(TARGET.into(), existing(b"old\n"));
+    host.fault = Some(Box::new(|_, seen| {
+        seen.query.contains("comp=blocklist").then(|| {
+            Ok(blob_error(
+                500,
+                "InternalError",
+                "The server encountered an error.",
+            ))
+        })
+    }));
+    let err = run(&mut host, &blob_job(UpdateMode::Replace)).unwrap_err();
+    let JobError::Storage(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.code, "InternalError");
+    assert!(
+        e.message.starts_with("The server encountered an error."),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("RequestId:req-2"), "{}", e.message);
+    assert_eq!(host.content(TARGET), Some(&b"old\n"[..]));
+    assert_eq!(host.files[TARGET].etag, 5);
+}
+
+#[test]
+fn a_failing_block_leaves_the_old_blob_and_commits_nothing() {
+    let data = csv(3000, false, false);
+    let mut host = FakeHost::new(&data);
+    host.files.insert(TARGET.into(), existing(b"old\n"));
+    host.fault = Some(Box::new(|_, seen| {
+        (seen.query.contains("comp=block&") && seen.query.contains("blockid="))
+            .then(|| Ok(blob_error(403, "AuthorizationPermissionMismatch", "no")))
+    }));
+    let err = run(&mut host, &blob_job(UpdateMode::Replace)).unwrap_err();
+    assert!(
+        matches!(err, JobError::Storage(ref e) if e.status == 403),
+        "{err:?}"
+    );
+    assert_eq!(host.content(TARGET), Some(&b"old\n"[..]));
+    assert!(!requests(&host).iter().any(|r| r == "Put comp=blocklist"));
+}
+
+#[test]
+fn retried_blocks_and_block_lists_end_byte_exact() {
+    let data = csv(4000, false, true);
+    let mut host = FakeHost::new(&data);
+    let mut n = 0;
+    // Every other Put Block and the block list reach the service twice.
+    host.lost = Some(Box::new(move |seen| {
+        n += 1;
+        (seen.method == Method::Put && (n % 2 == 1 || seen.query.contains("blocklist")))
+            .then_some(Replay::Again)
+    }));
+    run(&mut host, &blob_job(UpdateMode::Replace)).unwrap();
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+    assert_eq!(
+        host.files[TARGET].content_md5.as_deref(),
+        Some(md5_of(&data).as_str())
+    );
+}
+
+#[test]
+fn refused_credentials_are_renewed_and_blocks_sent_again() {
+    let data = csv(3000, false, false);
+    let mut host = FakeHost::new(&data);
+    let mut refused = false;
+    host.fault = Some(Box::new(move |_, seen| {
+        if !refused && seen.query.contains("blockid=") {
+            refused = true;
+            return Some(Ok(blob_error(
+                401,
+                "InvalidAuthenticationInfo",
+                "Server failed to authenticate the request.",
+            )));
+        }
+        None
+    }));
+    run(&mut host, &blob_job(UpdateMode::Replace)).unwrap();
+    assert_eq!(host.refreshes, 1);
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+}
+
+#[test]
+fn append_commits_the_committed_blocks_then_the_new_rows() {
+    let old = b"id,name,amount\n1,a,2\n".to_vec();
+    let data = csv(3000, false, false);
+    let mut host = FakeHost::new(&data);
+    host.files.insert(TARGET.into(), existing(&old));
+    let report = run(&mut host, &blob_job(UpdateMode::Append)).unwrap();
+
+    let body_start = data.iter().position(|b| *b == b'\n').unwrap() + 1;
+    let mut want = old.clone();
+    want.extend_from_slice(&data[body_start..]);
+    assert_eq!(host.content(TARGET), Some(&want[..]));
+    assert_eq!(report.file_size, want.len() as u64);
+    let file = &host.files[TARGET];
+    assert_eq!(file.blocks[0].0, "b2xk");
+    let list = host
+        .seen
+        .iter()
+        .find(|s| s.query.contains("comp=blocklist") && s.method == Method::Put)
+        .unwrap();
+    let if_match = list.headers.iter().find(|(n, _)| n == "If-Match");
+    assert_eq!(if_match.map(|(_, v)| v.as_str()), Some("\"5\""));
+}
+
+#[test]
+fn append_checks_the_header_and_a_mismatch_writes_nothing() {
+    let old = b"other,columns\n1,2\n".to_vec();
+    let mut host = FakeHost::new(&csv(100, false, false));
+    host.files.insert(TARGET.into(), existing(&old));
+    let err = run(&mut host, &blob_job(UpdateMode::Append)).unwrap_err();
+    assert!(matches!(err, JobError::Data(_)), "{err:?}");
+    assert_eq!(host.content(TARGET), Some(&old[..]));
+    assert!(!requests(&host).iter().any(|r| r == "Put comp=blocklist"));
+}
+
+#[test]
+fn a_concurrent_writer_fails_the_append_and_the_blob_stays_as_it_was() {
+    let old = b"id,name,amount\n1,a,2\n".to_vec();
+    let mut host = FakeHost::new(&csv(500, false, false));
+    host.files.insert(TARGET.into(), existing(&old));
+    // The run reads ETag 4; another writer has committed since (the blob is at 5).
+    let length = old.len().to_string();
+    let mut heads = 0;
+    host.fault = Some(Box::new(move |request, _| {
+        if request.method != Method::Head {
+            return None;
+        }
+        heads += 1;
+        (heads == 1).then(|| {
+            Ok(Response {
+                status: 200,
+                headers: vec![
+                    ("ETag".into(), "\"4\"".into()),
+                    ("Content-Length".into(), length.clone()),
+                ],
+                body: vec![],
+            })
+        })
+    }));
+    let err = run(&mut host, &blob_job(UpdateMode::Append)).unwrap_err();
+    let JobError::Storage(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.code, "ConditionNotMet");
+    assert!(e.message.contains("run again"), "{}", e.message);
+    assert_eq!(host.content(TARGET), Some(&old[..]));
+    assert_eq!(host.files[TARGET].etag, 5);
+}
+
+#[test]
+fn a_retried_append_commit_whose_answer_was_lost_is_recognised() {
+    let old = b"id,name,amount\n1,a,2\n".to_vec();
+    let data = csv(2000, false, false);
+    let mut host = FakeHost::new(&data);
+    host.files.insert(TARGET.into(), existing(&old));
+    host.lost = Some(Box::new(|seen| {
+        (seen.method == Method::Put && seen.query == "comp=blocklist").then_some(Replay::Again)
+    }));
+    run(&mut host, &blob_job(UpdateMode::Append)).unwrap();
+    let body_start = data.iter().position(|b| *b == b'\n').unwrap() + 1;
+    let mut want = old.clone();
+    want.extend_from_slice(&data[body_start..]);
+    assert_eq!(host.content(TARGET), Some(&want[..]));
+    assert!(host.logs.iter().any(|(_, l)| l.contains("had succeeded")));
+}
+
+#[test]
+fn append_refuses_a_blob_not_written_in_blocks() {
+    let old = b"id,name,amount\n1,a,2\n".to_vec();
+    let mut host = FakeHost::new(&csv(10, false, false));
+    host.files.insert(
+        TARGET.into(),
+        File {
+            committed: old.clone(),
+            etag: 2,
+            ..File::default()
+        },
+    );
+    let err = run(&mut host, &blob_job(UpdateMode::Append)).unwrap_err();
+    let JobError::Storage(e) = err else {
+        panic!("{err:?}")
+    };
+    assert!(e.message.contains("not written in blocks"), "{}", e.message);
+    assert_eq!(host.content(TARGET), Some(&old[..]));
+}
+
+#[test]
+fn append_to_a_missing_blob_writes_it_whole() {
+    let data = csv(100, false, false);
+    let mut host = FakeHost::new(&data);
+    run(&mut host, &blob_job(UpdateMode::Append)).unwrap();
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+}
+
+#[test]
+fn auto_asks_the_account_once_and_picks_by_its_namespace() {
+    for (hns, want) in [
+        (Some(true), EndpointChoice::Dfs),
+        (Some(false), EndpointChoice::Blob),
+        (None, EndpointChoice::Blob),
+    ] {
+        let data = csv(100, false, false);
+        let mut host = FakeHost::new(&data);
+        host.hns = hns;
+        let mut job = blob_job(UpdateMode::Replace);
+        job.account.endpoint = EndpointChoice::Auto;
+        let report = run(&mut host, &job).unwrap();
+        assert_eq!(report.endpoint, want, "{hns:?}");
+        assert_eq!(host.content(TARGET), Some(&data[..]));
+        // One question to the Blob service, then everything through the chosen endpoint.
+        assert_eq!(host.seen[0].query, "restype=account&comp=properties");
+        let asked = host
+            .seen
+            .iter()
+            .filter(|s| s.query.contains("restype=account"))
+            .count();
+        assert_eq!(asked, 1);
+        let through_blob = host.seen[1..].iter().filter(|s| s.blob).count();
+        match want {
+            EndpointChoice::Blob => assert_eq!(through_blob, host.seen.len() - 1),
+            _ => assert_eq!(through_blob, 0),
+        }
+    }
+}
+
+#[test]
+fn auto_falls_back_to_the_dfs_answer_then_to_dfs() {
+    let data = csv(100, false, false);
+    let mut host = FakeHost::new(&data);
+    let mut job = blob_job(UpdateMode::Replace);
+    job.account.endpoint = EndpointChoice::Auto;
+    // Account information refused (a SAS scoped to the container), and the DFS file
+    // system's properties say nothing either.
+    host.fault = Some(Box::new(|request, seen| {
+        if request.url.contains("restype=account") {
+            return Some(Ok(blob_error(
+                403,
+                "AuthorizationResourceTypeMismatch",
+                "no",
+            )));
+        }
+        (seen.query == "resource=filesystem").then(|| {
+            Ok(Response {
+                status: 200,
+                headers: vec![],
+                body: vec![],
+            })
+        })
+    }));
+    let report = run(&mut host, &job).unwrap();
+    assert_eq!(report.endpoint, EndpointChoice::Dfs);
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+    assert!(
+        host.logs
+            .iter()
+            .any(|(level, l)| *level == Level::Warn && l.contains("writing through DFS"))
+    );
+}
+
+#[test]
+fn blob_output_other_than_one_csv_is_refused_before_anything_is_written() {
+    let mut host = FakeHost::new(&csv(10, false, false));
+    let mut job = blob_job(UpdateMode::Replace);
+    job.output.manifest = true;
+    let err = run(&mut host, &job).unwrap_err();
+    let JobError::Invalid(problems) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(problems[0].field, "account.endpoint");
+    assert!(host.seen.is_empty());
+}
+
+#[test]
+fn auto_writes_through_dfs_when_the_blob_endpoint_cannot_be_reached() {
+    let data = csv(100, false, false);
+    let mut host = FakeHost::new(&data);
+    let mut job = blob_job(UpdateMode::Replace);
+    job.account.endpoint = EndpointChoice::Auto;
+    host.fault = Some(Box::new(|request, seen| {
+        if request.url.contains("restype=account") {
+            return Some(Err(HttpError::Timeout("no answer".into())));
+        }
+        (seen.query == "resource=filesystem").then(|| {
+            Ok(Response {
+                status: 200,
+                headers: vec![("x-ms-namespace-enabled".into(), "true".into())],
+                body: vec![],
+            })
+        })
+    }));
+    let report = run(&mut host, &job).unwrap();
+    assert_eq!(report.endpoint, EndpointChoice::Dfs);
+    assert_eq!(host.content(TARGET), Some(&data[..]));
+    assert!(!host.logs.iter().any(|(level, _)| *level == Level::Warn));
+}
