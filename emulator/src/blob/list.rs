@@ -43,6 +43,7 @@ pub(crate) fn list_blobs(
     }
     let page = state.store.list_blobs(account, fs, &request)?;
     let with_metadata = includes(query, "metadata");
+    let hierarchical = state.store.is_hierarchical(account);
     let endpoint = service_endpoint(state, headers, account);
     let mut doc = Xml::new();
     doc.open_with(
@@ -56,7 +57,9 @@ pub(crate) fn list_blobs(
         .open("Blobs");
     for entry in &page.entries {
         match entry {
-            Listed::Blob(name, meta) => write_blob(&mut doc, name, meta, with_metadata),
+            Listed::Blob(name, meta) => {
+                write_blob(&mut doc, name, meta, with_metadata, hierarchical)
+            }
             Listed::Prefix(name) => {
                 doc.open("BlobPrefix")
                     .leaf("Name", name)
@@ -74,7 +77,8 @@ pub(crate) fn list_blobs(
 }
 
 /// One `<Blob>` element.
-fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool) {
+/// `ResourceType` only on a hierarchical namespace.
+fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool, hierarchical: bool) {
     let c = &meta.content;
     let content_type = match (meta.kind, c.content_type.as_deref()) {
         (_, Some(t)) => t,
@@ -87,9 +91,11 @@ fn write_blob(doc: &mut Xml, name: &str, meta: &PathMeta, with_metadata: bool) {
         .open("Properties")
         .leaf("Creation-Time", &timefmt::rfc1123(meta.creation_time()))
         .leaf("Last-Modified", &timefmt::rfc1123(meta.last_modified()))
-        .leaf("Etag", &meta.etag)
-        .leaf("ResourceType", meta.kind.as_str())
-        .leaf("Content-Length", &meta.len.to_string())
+        .leaf("Etag", &meta.etag);
+    if hierarchical {
+        doc.leaf("ResourceType", meta.kind.as_str());
+    }
+    doc.leaf("Content-Length", &meta.len.to_string())
         .leaf("Content-Type", content_type)
         .leaf(
             "Content-Encoding",

@@ -37,7 +37,7 @@ pub(crate) async fn blob(
                 return Ok(not_modified_blob(not_modified));
             }
             let mut response = empty(StatusCode::OK);
-            describe(&mut response, &meta);
+            describe(&mut response, &meta, store.is_hierarchical(at.account));
             set(&mut response, "content-length", &meta.len.to_string());
             if let Some(md5) = &meta.content.content_md5 {
                 set(&mut response, "content-md5", md5);
@@ -182,25 +182,32 @@ fn blob_content_headers(headers: &HeaderMap) -> Result<ContentHeaders, ServiceEr
 }
 
 /// Sets the headers Get Blob Properties and Get Blob share.
-fn describe(response: &mut Response, meta: &PathMeta) {
+/// The resource type, owner, group, permissions and ACL only on a hierarchical namespace.
+fn describe(response: &mut Response, meta: &PathMeta, hierarchical: bool) {
     set_version(response, &meta.etag, meta.last_modified());
     let created = timefmt::rfc1123(meta.creation_time());
-    let (owner, group, permissions) = access(meta);
-    let acl = meta.access().acl();
     for (name, value) in [
         ("x-ms-creation-time", created.as_str()),
         ("x-ms-blob-type", "BlockBlob"),
         ("x-ms-server-encrypted", "true"),
         ("x-ms-access-tier", "Hot"),
         ("x-ms-access-tier-inferred", "true"),
-        ("x-ms-resource-type", meta.kind.as_str()),
-        ("x-ms-owner", owner.as_str()),
-        ("x-ms-group", group.as_str()),
-        ("x-ms-permissions", permissions.as_str()),
-        ("x-ms-acl", acl.as_str()),
         ("accept-ranges", "bytes"),
     ] {
         set(response, name, value);
+    }
+    if hierarchical {
+        let (owner, group, permissions) = access(meta);
+        let acl = meta.access().acl();
+        for (name, value) in [
+            ("x-ms-resource-type", meta.kind.as_str()),
+            ("x-ms-owner", owner.as_str()),
+            ("x-ms-group", group.as_str()),
+            ("x-ms-permissions", permissions.as_str()),
+            ("x-ms-acl", acl.as_str()),
+        ] {
+            set(response, name, value);
+        }
     }
     let pairs = metadata_pairs(meta.properties.as_deref(), Some(meta.kind));
     set_metadata_headers(response, &pairs);
@@ -236,7 +243,11 @@ async fn download(
     };
     let mut response = empty(status);
     *response.body_mut() = body;
-    describe(&mut response, &meta);
+    describe(
+        &mut response,
+        &meta,
+        state.store.is_hierarchical(at.account),
+    );
     set(&mut response, "content-length", &length.to_string());
     let stored_md5 = meta.content.content_md5.as_deref();
     match range {

@@ -9,6 +9,7 @@ pub(crate) mod access;
 mod access_ops;
 mod blob;
 pub(crate) mod blocks;
+mod commit;
 pub(crate) mod content;
 mod data;
 mod expiry_ops;

@@ -284,6 +284,15 @@ async fn flat_account_is_a_plain_blob_account(env: Env) {
         .await
         .unwrap();
     assert_eq!(read.status(), StatusCode::OK);
+    // No owner, permissions or resource type without a hierarchical namespace.
+    for name in [
+        "x-ms-resource-type",
+        "x-ms-owner",
+        "x-ms-permissions",
+        "x-ms-acl",
+    ] {
+        assert!(!read.headers().contains_key(name), "{name}");
+    }
     assert_eq!(read.text().await.unwrap(), "dir/a.csv");
     let list = blob(
         &env,
