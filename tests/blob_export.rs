@@ -21,28 +21,28 @@ const BLOB: &str = "exports/out/sales.csv";
 fn job(dir: &Path, account_url: &str, key: &str, data: &[u8], update: &str) -> PathBuf {
     std::fs::write(dir.join("credential"), key).unwrap();
     std::fs::write(dir.join("data.csv"), data).unwrap();
-    let text = format!(
-        r#"name = "blob-export"
-[account]
-auth = "shared-key"
-account_key = {{ file = "credential" }}
-account_name = "{ACCOUNT}"
-container = "{CONTAINER}"
-dfs_endpoint = "{account_url}"
-blob_endpoint = "{account_url}"
-endpoint = "auto"
-[source]
-kind = "file"
-path = "data.csv"
-[output]
-directory = "out"
-select_filename = "file-name"
-file_name = "sales"
-update = "{update}"
-block_size = 65536
-concurrency = 4
-"#
-    );
+    let document = serde_json::json!({
+        "name": "blob-export",
+        "account": {
+            "auth": "shared-key",
+            "account_key": { "file": "credential" },
+            "account_name": ACCOUNT,
+            "container": CONTAINER,
+            "dfs_endpoint": account_url,
+            "blob_endpoint": account_url,
+            "endpoint": "auto",
+        },
+        "source": { "kind": "file", "path": "data.csv" },
+        "output": {
+            "directory": "out",
+            "select_filename": "file-name",
+            "file_name": "sales",
+            "update": update,
+            "block_size": 65536,
+            "concurrency": 4,
+        },
+    });
+    let text = toml::to_string(&document).unwrap();
     let path = dir.join("job.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -85,11 +85,22 @@ async fn replace_append_and_a_failed_append(account_url: &str, key: &str, client
     assert!(got.body == first, "the first export is not byte-exact");
     assert_eq!(got.header("content-md5"), Some(md5_base64(&first).as_str()));
     assert_eq!(got.header("content-type"), Some("text/csv"));
+    // The properties every written file carries, as Blob metadata.
+    let rows = report["rows"].as_u64().unwrap().to_string();
+    assert_eq!(
+        got.header("x-ms-meta-rows"),
+        Some(rows.as_str()),
+        "{report}"
+    );
+    assert_eq!(got.header("x-ms-meta-sha256"), report["sha256"].as_str());
+    assert_eq!(got.header("x-ms-meta-run_id"), report["run_id"].as_str());
+    assert!(got.header("x-ms-meta-dataset_id").is_some());
 
     let second = generated_csv(200_000, 12);
     let (code, report, stderr) =
         run_verified(&job(dir.path(), account_url, key, &second, "replace")).await;
     assert_eq!(code, 0, "{report}\n{stderr}");
+    let second_run_id = report["run_id"].as_str().map(str::to_owned);
     assert!(
         client.get(BLOB, &[]).await.body == second,
         "the replace is not byte-exact"
@@ -104,6 +115,11 @@ async fn replace_append_and_a_failed_append(account_url: &str, key: &str, client
     assert_eq!(report["file_size"], appended.len() as u64, "{report}");
     let before = client.get(BLOB, &[]).await;
     assert!(before.body == appended, "the append is not byte-exact");
+    assert_eq!(
+        before.header("x-ms-meta-run_id"),
+        second_run_id.as_deref(),
+        "an append keeps the metadata of the run that wrote the blob whole"
+    );
 
     // Rows enough for several blocks, then a record whose quote never closes: the run fails
     // after staging blocks, before committing any.

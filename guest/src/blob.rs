@@ -97,37 +97,33 @@ impl Blob {
         req
     }
 
-    /// `PUT ?comp=blocklist`: commits `committed` (blocks the blob already holds) then
-    /// `latest` (this run's) as the blob's whole content, with the file's `md5` when given,
-    /// `content_type`, and `If-Match: if_match` when given.
-    pub fn put_block_list(
-        &mut self,
-        name: &str,
-        committed: &[String],
-        latest: &[String],
-        md5: Option<&[u8]>,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> Request {
+    /// `PUT ?comp=blocklist`: commits `list.committed` (blocks the blob already holds) then
+    /// `list.latest` (this run's) as the blob's whole content, with its properties and
+    /// conditions.
+    pub fn put_block_list(&mut self, name: &str, list: &BlockList<'_>) -> Request {
         let mut req = self.request(Method::Put, name, "comp=blocklist");
         let mut body = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
-        for id in committed {
+        for id in list.committed {
             body.push_str(&format!("<Committed>{id}</Committed>"));
         }
-        for id in latest {
+        for id in list.latest {
             body.push_str(&format!("<Latest>{id}</Latest>"));
         }
         body.push_str("</BlockList>");
         req.body = body.into_bytes();
         req.headers
             .push(("Content-Type".into(), "application/xml".into()));
-        if let Some(md5) = md5 {
+        if let Some(md5) = list.md5 {
             req.headers
                 .push(("x-ms-blob-content-md5".into(), BASE64.encode(md5)));
         }
         req.headers
-            .push(("x-ms-blob-content-type".into(), content_type.into()));
-        if let Some(etag) = if_match {
+            .push(("x-ms-blob-content-type".into(), list.content_type.into()));
+        for (key, value) in list.metadata {
+            req.headers
+                .push((format!("x-ms-meta-{key}"), (*value).to_owned()));
+        }
+        if let Some(etag) = list.if_match {
             req.headers.push(("If-Match".into(), etag.into()));
         }
         req
@@ -137,6 +133,38 @@ impl Blob {
     pub fn get_block_list(&mut self, name: &str) -> Request {
         self.request(Method::Get, name, "comp=blocklist&blocklisttype=committed")
     }
+}
+
+/// What one Put Block List commits, and how.
+#[derive(Debug, Default)]
+pub struct BlockList<'a> {
+    /// Blocks the blob already holds, kept first (an append).
+    pub committed: &'a [String],
+    /// This run's staged blocks, in order.
+    pub latest: &'a [String],
+    /// The whole blob's MD5 (`x-ms-blob-content-md5`), when known.
+    pub md5: Option<&'a [u8]>,
+    /// `x-ms-blob-content-type`.
+    pub content_type: &'a str,
+    /// User-defined metadata (`x-ms-meta-*`, values as [`metadata_value`] makes them); a
+    /// commit replaces the blob's metadata.
+    pub metadata: &'a [(&'a str, &'a str)],
+    /// `If-Match`: commit only onto this ETag.
+    pub if_match: Option<&'a str>,
+}
+
+/// A metadata value as a header carries it: visible ASCII as it is, any other byte
+/// percent-encoded (a header value cannot hold it, and a file source's dataset ID is a file
+/// name, which may be any text).
+pub fn metadata_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b' '..=b'~' if byte != b'%' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// Whether an account-information answer says the namespace is hierarchical; `None` when

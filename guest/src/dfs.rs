@@ -62,6 +62,9 @@ pub struct Properties {
     pub directory: bool,
     /// The stored `Content-MD5` (base64), when the service reports one.
     pub content_md5: Option<String>,
+    /// User-defined metadata as the Blob endpoint reports it (`x-ms-meta-*`: name without
+    /// the prefix, value as sent); the DFS endpoint reports none this way.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl Dfs {
@@ -339,11 +342,23 @@ impl Dfs {
             .map(str::trim)
             .filter(|m| !m.is_empty())
             .map(str::to_owned);
+        let metadata = resp
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                const PREFIX: &str = "x-ms-meta-";
+                let prefix = name.get(..PREFIX.len())?;
+                prefix
+                    .eq_ignore_ascii_case(PREFIX)
+                    .then(|| (name[PREFIX.len()..].to_owned(), value.clone()))
+            })
+            .collect();
         Ok(Some(Properties {
             etag,
             length,
             directory,
             content_md5,
+            metadata,
         }))
     }
 

@@ -34,9 +34,9 @@ use crate::blob::Blob;
 use crate::chunk::{self, Block, Chunker};
 use crate::dfs::Dfs;
 use crate::model::{
-    Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, EndpointChoice, Generation,
-    HttpError, Job, JobError, Level, Ownership, Report, Request, Response, SourceError, UpdateMode,
-    ValidationError, WrittenFile,
+    AccessControl, Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, EndpointChoice,
+    Generation, HttpError, Job, JobError, Level, Ownership, Report, Request, Response, SourceError,
+    UpdateMode, ValidationError, WrittenFile,
 };
 use crate::naming::Target;
 use crate::{ownership, validate};
@@ -131,6 +131,24 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
                       or plain CSV output"
                 .into(),
         }]));
+    }
+    if blob.is_some() && job.output.access != AccessControl::default() {
+        let access = &job.output.access;
+        let set = [
+            ("output.permissions", access.permissions.is_some()),
+            ("output.umask", access.umask.is_some()),
+            ("output.acl", access.acl.is_some()),
+        ];
+        let problems = set
+            .into_iter()
+            .filter(|(_, given)| *given)
+            .map(|(field, _)| ValidationError {
+                field: field.into(),
+                message: "POSIX permissions and ACLs belong to a hierarchical namespace;                           this run writes through the Blob endpoint, where blobs have none:                           leave it out, or write to an account with a hierarchical namespace"
+                    .into(),
+            })
+            .collect();
+        return Err(JobError::Invalid(problems));
     }
     // Reads, HEAD and deletes have the same shape on both endpoints: through Blob, this
     // driver is aimed at the Blob endpoint.
@@ -358,16 +376,22 @@ impl<H: Host> Run<'_, H> {
         Ok(())
     }
 
+    /// The user-defined properties every written file carries: the dataset ID, the run
+    /// ID, its rows and its SHA-256 (base64).
+    fn file_properties(&self, rows: u64, sha256: &str) -> [(&'static str, String); 4] {
+        [
+            ("dataset_id", self.job.dataset.id.clone()),
+            ("run_id", self.job.run_id.clone()),
+            ("rows", rows.to_string()),
+            ("sha256", sha256.to_owned()),
+        ]
+    }
+
     /// Sets the user-defined properties every written file carries (`x-ms-meta-*` on the
     /// Blob endpoint): the dataset ID, the run ID, its rows and its SHA-256 (base64).
     fn set_file_properties(&mut self, path: &str, rows: u64, sha256: &str) -> Result<(), JobError> {
-        let rows = rows.to_string();
-        let properties = [
-            ("dataset_id", self.job.dataset.id.as_str()),
-            ("run_id", self.job.run_id.as_str()),
-            ("rows", rows.as_str()),
-            ("sha256", sha256),
-        ];
+        let owned = self.file_properties(rows, sha256);
+        let properties = owned.each_ref().map(|(key, value)| (*key, value.as_str()));
         self.authorize()?;
         let set = self.dfs.set_properties(path, &properties);
         self.send(set, "set file properties")?;

@@ -53,14 +53,17 @@ fn put_block_names_the_block_and_carries_its_md5() {
 #[test]
 fn put_block_list_lists_committed_then_latest_with_conditions() {
     let mut b = blob();
-    let r = b.put_block_list(
-        "a.csv",
-        &["b2xk".into()],
-        &["bmV3".into()],
-        Some(&[1, 2, 3]),
-        "text/csv",
-        Some("\"0x1\""),
-    );
+    let committed = ["b2xk".to_string()];
+    let latest = ["bmV3".to_string()];
+    let list = BlockList {
+        committed: &committed,
+        latest: &latest,
+        md5: Some(&[1, 2, 3]),
+        content_type: "text/csv",
+        metadata: &[("dataset_id", &metadata_value("ventes-été")), ("rows", "2")],
+        if_match: Some("\"0x1\""),
+    };
+    let r = b.put_block_list("a.csv", &list);
     assert_eq!(r.method, Method::Put);
     assert!(r.url.ends_with("/exports/a.csv?comp=blocklist"));
     let body = String::from_utf8(r.body.clone()).unwrap();
@@ -70,7 +73,12 @@ fn put_block_list_lists_committed_then_latest_with_conditions() {
     assert_eq!(r.header("x-ms-blob-content-md5"), Some("AQID"));
     assert_eq!(r.header("x-ms-blob-content-type"), Some("text/csv"));
     assert_eq!(r.header("If-Match"), Some("\"0x1\""));
-    let r = b.put_block_list("a.csv", &[], &[], None, "text/csv", None);
+    assert_eq!(
+        r.header("x-ms-meta-dataset_id"),
+        Some("ventes-%C3%A9t%C3%A9")
+    );
+    assert_eq!(r.header("x-ms-meta-rows"), Some("2"));
+    let r = b.put_block_list("a.csv", &BlockList::default());
     assert_eq!(r.header("x-ms-blob-content-md5"), None);
     assert_eq!(r.header("If-Match"), None);
 }

@@ -265,6 +265,7 @@ fn check_and_properties() {
             length: 42,
             directory: false,
             content_md5: None,
+            metadata: vec![],
         }
     );
     let p = d

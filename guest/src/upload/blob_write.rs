@@ -13,9 +13,11 @@
 //! moved ETag (412 `ConditionNotMet`): the blob is then checked for this run's last block.
 
 use super::{Host, Plan, Run};
-use crate::blob::{self, CommittedBlock};
+use crate::blob::{self, BlockList, CommittedBlock};
 use crate::model::{JobError, Level, StorageError};
 use crate::naming::Target;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// The content type of a CSV blob, as the DFS path's flush sets it.
 const CSV: &str = "text/csv";
@@ -38,9 +40,21 @@ impl<H: Host> Run<'_, H> {
         let md5_base64 = crate::dfs::encode_md5(&md5);
         self.authorize()?;
         let latest = self.written.block_ids.clone();
-        let commit =
-            self.blob_driver()
-                .put_block_list(&target.path, &[], &latest, Some(&md5), CSV, None);
+        let sha256 = BASE64.encode(self.host.hash_value(&self.written.sha256));
+        let encoded = self
+            .file_properties(self.written.rows, &sha256)
+            .map(|(key, value)| (key, blob::metadata_value(&value)));
+        let metadata = encoded
+            .each_ref()
+            .map(|(key, value)| (*key, value.as_str()));
+        let list = BlockList {
+            latest: &latest,
+            md5: Some(&md5),
+            content_type: CSV,
+            metadata: &metadata,
+            ..BlockList::default()
+        };
+        let commit = self.blob_driver().put_block_list(&target.path, &list);
         self.send(commit, "put block list")?;
         self.check_committed(&target.path, size, Some(&md5_base64))?;
         Ok(size)
@@ -91,14 +105,22 @@ impl<H: Host> Run<'_, H> {
         self.authorize()?;
         let committed: Vec<String> = committed.into_iter().map(|b| b.id).collect();
         let latest = self.written.block_ids.clone();
-        let commit = self.blob_driver().put_block_list(
-            &target.path,
-            &committed,
-            &latest,
-            None,
-            CSV,
-            etag.as_deref(),
-        );
+        // The blob's metadata describes the run that wrote it whole; an append keeps it
+        // (a commit without metadata would clear it), as the DFS path's append does.
+        let metadata: Vec<(&str, &str)> = props
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let list = BlockList {
+            committed: &committed,
+            latest: &latest,
+            content_type: CSV,
+            metadata: &metadata,
+            if_match: etag.as_deref(),
+            ..BlockList::default()
+        };
+        let commit = self.blob_driver().put_block_list(&target.path, &list);
         let response = self.exchange(commit, "put block list")?;
         // A refused commit may be the host's retry of one that succeeded.
         if let Err(e) = self.dfs.check(&response, "put block list")

@@ -70,6 +70,8 @@ pub struct File {
     pub blocks: Vec<(String, usize)>,
     /// Through Blob: `x-ms-blob-content-type` of the last block list.
     pub content_type: Option<String>,
+    /// Through Blob: the `x-ms-meta-*` of the last block list (name without the prefix).
+    pub metadata: Vec<(String, String)>,
 }
 
 /// A request as the fake saw it.
@@ -434,6 +436,9 @@ impl FakeHost {
                     ];
                     if let Some(md5) = &f.content_md5 {
                         headers.push(("Content-MD5".into(), md5.clone()));
+                    }
+                    for (key, value) in &f.metadata {
+                        headers.push((format!("x-ms-meta-{key}"), value.clone()));
                     }
                     ok(200, headers)
                 }

@@ -147,6 +147,14 @@ impl FakeHost {
                 content_md5: request.header("x-ms-blob-content-md5").map(str::to_owned),
                 blocks,
                 content_type: request.header("x-ms-blob-content-type").map(str::to_owned),
+                metadata: request
+                    .headers
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        let key = name.strip_prefix("x-ms-meta-")?;
+                        Some((key.to_owned(), value.clone()))
+                    })
+                    .collect(),
                 ..File::default()
             },
         );

@@ -19,6 +19,7 @@ fn existing(content: &[u8]) -> File {
         committed: content.to_vec(),
         etag: 5,
         blocks: vec![("b2xk".into(), content.len())],
+        metadata: vec![("run_id".into(), "first".into())],
         ..File::default()
     }
 }
@@ -48,6 +49,15 @@ fn replace_stages_blocks_and_commits_them_once_with_the_file_md5() {
     let file = &host.files[TARGET];
     assert_eq!(file.content_md5.as_deref(), Some(md5_of(&data).as_str()));
     assert_eq!(file.content_type.as_deref(), Some("text/csv"));
+    let meta = |key: &str| {
+        let found = file.metadata.iter().find(|(k, _)| k == key);
+        found.map(|(_, v)| v.clone())
+    };
+    let job = blob_job(UpdateMode::Replace);
+    assert_eq!(meta("dataset_id"), Some(job.dataset.id.clone()));
+    assert_eq!(meta("run_id"), Some(job.run_id.clone()));
+    assert_eq!(meta("rows"), Some(report.rows.to_string()));
+    assert_eq!(meta("sha256"), Some(report.sha256.clone()));
     assert_eq!(report.endpoint, EndpointChoice::Blob);
     assert_eq!(report.md5, md5_of(&data));
     assert_eq!(report.file_size, data.len() as u64);
@@ -178,6 +188,8 @@ fn append_commits_the_committed_blocks_then_the_new_rows() {
     assert_eq!(report.file_size, want.len() as u64);
     let file = &host.files[TARGET];
     assert_eq!(file.blocks[0].0, "b2xk");
+    // The metadata of the run that wrote the blob whole is kept, as a DFS append keeps it.
+    assert_eq!(file.metadata, [("run_id".to_string(), "first".to_string())]);
     let list = host
         .seen
         .iter()
@@ -352,6 +364,22 @@ fn blob_output_other_than_one_csv_is_refused_before_anything_is_written() {
         panic!("{err:?}")
     };
     assert_eq!(problems[0].field, "account.endpoint");
+    assert!(host.seen.is_empty());
+}
+
+#[test]
+fn permissions_and_acls_through_blob_are_refused_naming_the_field() {
+    let mut host = FakeHost::new(&csv(10, false, false));
+    let mut job = blob_job(UpdateMode::Replace);
+    job.output.access.permissions = Some("0640".into());
+    job.output.access.acl = Some("user::rw-,group::r--,other::---".into());
+    let err = run(&mut host, &job).unwrap_err();
+    let JobError::Invalid(problems) = err else {
+        panic!("{err:?}")
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["output.permissions", "output.acl"]);
+    assert!(problems[0].message.contains("hierarchical namespace"));
     assert!(host.seen.is_empty());
 }
 

@@ -379,6 +379,41 @@ mod tests {
         ));
     }
 
+    /// A job whose account has these endpoints.
+    fn job_with(dfs: &str, blob: Option<&str>) -> crate::job::Job {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("data.csv"), "a\n1\n").unwrap();
+        std::fs::write(dir.path().join("secret"), "s3cret\n").unwrap();
+        let blob = blob
+            .map(|b| format!("blob_endpoint = \"{b}\"\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "[account]\nclient_id = \"11111111-2222-3333-4444-555555555555\"\n\
+             tenant_id = \"contoso.onmicrosoft.com\"\nclient_secret = { file = \"secret\" }\n\
+             account_name = \"acct\"\ncontainer = \"box\"\ndfs_endpoint = \"{dfs}\"\n{blob}\
+             [source]\nkind = \"file\"\npath = \"data.csv\"\n"
+        );
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, text).unwrap();
+        crate::job::JobFile::load(&path).unwrap().resolve().0
+    }
+
+    #[test]
+    fn a_run_may_reach_its_dfs_and_blob_endpoints_one_origin_when_shared() {
+        let shared = job_with("http://127.0.0.1:10004/acct", None);
+        assert_eq!(
+            granted_origins(&shared),
+            [Origin::parse("http://127.0.0.1:10004").unwrap()]
+        );
+        let apart = job_with(
+            "http://127.0.0.1:10004/acct",
+            Some("http://127.0.0.1:10000/devstoreaccount1"),
+        );
+        let origins = granted_origins(&apart);
+        assert_eq!(origins.len(), 2, "{origins:?}");
+        assert_eq!(origins[1], Origin::parse("http://127.0.0.1:10000").unwrap());
+    }
+
     #[test]
     fn nothing_is_granted_by_default() {
         let err = HttpCapability::none()
