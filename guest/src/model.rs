@@ -4,6 +4,10 @@
 //! target; `lib.rs` converts between them and the types `wit-bindgen` generates. Each type
 //! documents only what the WIT does not: see the WIT for the meaning of every field.
 
+mod http;
+
+pub use http::{Method, Request, Response};
+
 /// A person or service identity (`types.principal`).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Principal {
@@ -381,68 +385,6 @@ pub enum Algorithm {
     Sha256,
     /// Azure Storage's CRC-64 (CRC-64/NVME), 8 bytes little-endian.
     Crc64,
-}
-
-/// An HTTP method (`http.method`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// `GET`
-    Get,
-    /// `HEAD`
-    Head,
-    /// `PUT`
-    Put,
-    /// `POST`
-    Post,
-    /// `PATCH`
-    Patch,
-    /// `DELETE`
-    Delete,
-}
-
-/// An HTTP request (`http.request`); headers are `(name, value)` pairs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    /// The method.
-    pub method: Method,
-    /// Absolute URL.
-    pub url: String,
-    /// Headers, in order.
-    pub headers: Vec<(String, String)>,
-    /// The body (the host sets `Content-Length` from it).
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
-}
-
-/// A complete HTTP response (`http.response`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
-    /// The status code.
-    pub status: u16,
-    /// Headers, in order.
-    pub headers: Vec<(String, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
-}
-
-fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// Why the dataset source failed (`errors.source-error`).
