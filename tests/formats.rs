@@ -19,6 +19,18 @@ fn job(h: &Harness, name: &str, output: &str) -> std::path::PathBuf {
     })
 }
 
+/// `run JOB --json --verify`: the parts read back and checked against the report.
+async fn run_verified(job: &std::path::Path) -> (i32, Value, String) {
+    crate::support::Cli::new(&[
+        std::ffi::OsStr::new("run"),
+        job.as_os_str(),
+        std::ffi::OsStr::new("--json"),
+        std::ffi::OsStr::new("--verify"),
+    ])
+    .json()
+    .await
+}
+
 /// The data records of a CSV file (after its BOM and header line; the generated data has
 /// no newline inside its header).
 fn rows_of(file: &[u8]) -> &[u8] {
@@ -100,8 +112,9 @@ async fn csv_gz_reads_back_through_gzip_as_the_csv_output() {
         "select_filename = \"file-name\"\nfile_name = \"sales\"\nformat = \"csv.gz\"\n\
          block_size = 1048576\n",
     );
-    let (code, report, stderr) = run_json(&job).await;
+    let (code, report, stderr) = run_verified(&job).await;
     assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["path"], "sales.csv.gz");
     let gz = h.read_file("sales.csv.gz").await.unwrap();
     assert!(gz.len() < csv.len() / 2, "{} of {}", gz.len(), csv.len());
@@ -189,8 +202,9 @@ async fn sixty_megabytes_split_by_rows_and_by_bytes() {
         "rows",
         &format!("{common}directory = \"by-rows\"\nmax_rows_per_file = 250000\n"),
     );
-    let (code, report, stderr) = run_json(&by_rows).await;
+    let (code, report, stderr) = run_verified(&by_rows).await;
     assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(report["verified"], true, "every part read back: {report}");
     assert_eq!(report["path"], "by-rows");
     let parts = check_split(&h, "by-rows", &csv, &report).await;
     let manifest: Value =

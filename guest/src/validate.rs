@@ -224,13 +224,16 @@ fn endpoint_problem(s: &str, account_name: &str, service: &str) -> Option<String
             quote(host)
         ));
     }
-    if let Some(label) = host.strip_suffix(".blob.core.windows.net") {
+    let other = if service == "dfs" { "blob" } else { "dfs" };
+    if let Some(label) = host.strip_suffix(&format!(".{other}.core.windows.net")) {
         return Some(format!(
-            "{} is the Blob endpoint: use the DFS endpoint `https://{label}.dfs.core.windows.net`",
-            quote(s)
+            "{} is the {} endpoint: use the {} endpoint `https://{label}.{service}.core.windows.net`",
+            quote(s),
+            service_name(other),
+            service_name(service),
         ));
     }
-    if let Some(label) = host.strip_suffix(".dfs.core.windows.net")
+    if let Some(label) = host.strip_suffix(&format!(".{service}.core.windows.net"))
         && label != account_name
     {
         return Some(format!(
@@ -241,6 +244,14 @@ fn endpoint_problem(s: &str, account_name: &str, service: &str) -> Option<String
         ));
     }
     None
+}
+
+/// How people name an endpoint: `DFS`, `Blob`.
+fn service_name(service: &str) -> &'static str {
+    match service {
+        "dfs" => "DFS",
+        _ => "Blob",
+    }
 }
 
 /// Splits `host[:port]` or `[v6]:port`; the host is checked for allowed characters.

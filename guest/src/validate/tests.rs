@@ -478,4 +478,22 @@ fn the_blob_endpoint_is_checked_when_it_may_be_used() {
         j.account.blob_endpoint = "http://example.com/acct".into();
     });
     assert!(errors.is_empty(), "{errors:?}");
+    // The account's own Blob endpoint passes; its DFS one, given as the Blob endpoint, not.
+    let errors = fields_after(|j| {
+        j.account.endpoint = EndpointChoice::Auto;
+        j.account.blob_endpoint = "https://contosolake.blob.core.windows.net".into();
+    });
+    assert!(errors.is_empty(), "{errors:?}");
+    let errors = fields_after(|j| {
+        j.account.endpoint = EndpointChoice::Blob;
+        j.account.blob_endpoint = "https://contosolake.dfs.core.windows.net".into();
+    });
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .1
+            .contains("is the DFS endpoint: use the Blob endpoint"),
+        "{}",
+        errors[0].1
+    );
 }

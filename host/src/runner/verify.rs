@@ -1,7 +1,8 @@
-//! `run --verify`: after a successful run, the host reads the published file back through
-//! the DFS endpoint, with a storage token from the run's own credential, and compares its
-//! digests with the report's. Replace compares the whole file; append compares the bytes
-//! this run added, the last `bytes` of the file. The file is streamed, never held whole.
+//! `run --verify`: after a successful run, the host reads what it published back through
+//! the endpoint it wrote through, with a storage token from the run's own credential, and
+//! compares the digests with the report's. Replace compares the whole file; append compares
+//! the bytes this run added, the last `bytes` of the file; a split or encoded output has each
+//! of its files compared with its entry in the report. Files are streamed, never held whole.
 
 use base64::Engine as _;
 use md5::{Digest as _, Md5};
@@ -142,55 +143,120 @@ enum ReadError {
     Credential(crate::capabilities::bindings::errors::AuthError),
 }
 
-/// Reads `report`'s file back (authorized by `authorizer`, retried as `retry` says) and
-/// compares it with the report. The error is the message of a failure of kind `verify`.
+/// One file to read back: where, which bytes, and what they must hash to.
+struct Check {
+    url: String,
+    path: String,
+    start: u64,
+    length: u64,
+    expected: Expected,
+}
+
+/// The files `report` says the run wrote, each with the span it wrote. A single file is
+/// checked as the report describes it (an append: its tail); the parts of a split or
+/// encoded output, each written whole by this run, are checked one by one.
+fn checks(report: &RunReport) -> Vec<Check> {
+    let single = match report.files.as_slice() {
+        [] => true,
+        [only] => only.path == report.path,
+        _ => false,
+    };
+    if single {
+        let (start, length) = span(
+            report.update == UpdateMode::Append,
+            report.file_size,
+            report.bytes,
+        );
+        return vec![Check {
+            url: report.url.clone(),
+            path: report.path.clone(),
+            start,
+            length,
+            expected: Expected::of(report),
+        }];
+    }
+    report
+        .files
+        .iter()
+        .map(|file| Check {
+            url: sibling_url(&report.url, &report.path, &file.path),
+            path: file.path.clone(),
+            start: 0,
+            length: file.bytes,
+            expected: Expected {
+                bytes: file.bytes,
+                md5: file.md5.clone(),
+                sha256: Some(file.sha256.clone()),
+            },
+        })
+        .collect()
+}
+
+/// The URL of `path` in the file system of `url`, the URL of `url_path`: the segments of
+/// `url_path` are swapped for those of `path` (path-style and host-style endpoints alike).
+fn sibling_url(url: &str, url_path: &str, path: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let depth = url_path.split('/').count();
+    if let Ok(mut segments) = parsed.path_segments_mut() {
+        for _ in 0..depth {
+            segments.pop();
+        }
+        segments.extend(path.split('/'));
+    }
+    parsed.into()
+}
+
+/// Reads back the files `report` says the run wrote (authorized by `authorizer`, retried
+/// as `retry` says) and compares each with the report. The error is the message of a
+/// failure of kind `verify`.
 pub async fn verify(
     client: &reqwest::Client,
     authorizer: &Authorizer,
     retry: &RetryConfig,
     report: &RunReport,
 ) -> Result<(), String> {
-    let expected = Expected::of(report);
-    let (start, length) = span(
-        report.update == UpdateMode::Append,
-        report.file_size,
-        report.bytes,
-    );
-    if length == 0 {
-        // Nothing was written: nothing to read back.
-        return compare(&expected, &Digests::of(b""));
-    }
     let cannot = |e| {
         format!(
             "cannot authorize reading the file back: {}",
             crate::runner::wording::auth_message(&e)
         )
     };
-    authorizer.ready().await.map_err(cannot)?;
-    let target = reqwest::Url::parse(&report.url)
-        .map(|u| u.path().to_string())
-        .unwrap_or_default();
-    let attempt = || read_back(client, authorizer, &report.url, start, length);
-    let outcome = retry::retry(retry, &target, attempt, |outcome| match outcome {
-        Ok(_) => Verdict::Final,
-        Err(ReadError::Status(status, headers, _)) => retry::classify_status(*status, headers),
-        Err(ReadError::Transport(e)) => retry::classify_error(e),
-        Err(ReadError::Credential(_)) => Verdict::Final,
-    })
-    .await;
-    let read = outcome.map_err(|e| match e {
-        ReadError::Status(status, _, detail) => format!(
-            "reading {} back failed: HTTP {status}: {detail}",
-            report.path
-        ),
-        ReadError::Transport(e) => format!(
-            "reading {} back failed: {}",
-            report.path,
-            describe_error(&e)
-        ),
-        ReadError::Credential(e) => cannot(e),
-    })?;
-    compare(&expected, &read)
+    for check in checks(report) {
+        if check.length == 0 {
+            // Nothing was written: nothing to read back.
+            compare(&check.expected, &Digests::of(b""))?;
+            continue;
+        }
+        authorizer.ready().await.map_err(cannot)?;
+        let target = reqwest::Url::parse(&check.url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        let attempt = || read_back(client, authorizer, &check.url, check.start, check.length);
+        let outcome = retry::retry(retry, &target, attempt, |outcome| match outcome {
+            Ok(_) => Verdict::Final,
+            Err(ReadError::Status(status, headers, _)) => retry::classify_status(*status, headers),
+            Err(ReadError::Transport(e)) => retry::classify_error(e),
+            Err(ReadError::Credential(_)) => Verdict::Final,
+        })
+        .await;
+        let read = outcome.map_err(|e| match e {
+            ReadError::Status(status, _, detail) => format!(
+                "reading {} back failed: HTTP {status}: {detail}",
+                check.path
+            ),
+            ReadError::Transport(e) => {
+                format!("reading {} back failed: {}", check.path, describe_error(&e))
+            }
+            ReadError::Credential(e) => cannot(e),
+        })?;
+        compare(&check.expected, &read).map_err(|message| match report.files.len() {
+            0 | 1 => message,
+            _ => format!("{}: {message}", check.path),
+        })?;
+    }
+    Ok(())
 }
 
 /// One streamed GET of `length` bytes from `start`.
@@ -243,6 +309,26 @@ mod tests {
         assert_eq!(span(false, 100, 100), (0, 100));
         assert_eq!(span(true, 150, 50), (100, 50));
         assert_eq!(span(true, 10, 50), (0, 10));
+    }
+
+    #[test]
+    fn parts_are_found_beside_the_output_directory() {
+        assert_eq!(
+            sibling_url(
+                "http://127.0.0.1:10004/acct/fs/out/sales",
+                "out/sales",
+                "out/sales/sales-00002.csv"
+            ),
+            "http://127.0.0.1:10004/acct/fs/out/sales/sales-00002.csv"
+        );
+        assert_eq!(
+            sibling_url(
+                "https://acct.dfs.core.windows.net/my%20fs/a%20b",
+                "a b",
+                "a b/é 1.csv"
+            ),
+            "https://acct.dfs.core.windows.net/my%20fs/a%20b/%C3%A9%201.csv"
+        );
     }
 
     #[test]
