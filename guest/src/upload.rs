@@ -159,6 +159,11 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         &job.run_id,
     )
     .with_access(job.output.access.clone());
+    let dfs = if blob.is_some() {
+        dfs.through_blob()
+    } else {
+        dfs
+    };
     let written = Written::new(host);
     let mut run = Run {
         host,
