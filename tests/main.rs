@@ -7,6 +7,7 @@
 mod support;
 
 mod azurite;
+mod azurite_oauth;
 mod bad_input;
 mod blob_differential;
 mod blob_endpoint;

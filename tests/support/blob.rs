@@ -1,6 +1,6 @@
-//! A small Blob REST client signing with SharedKey, for the suites that speak the Blob
-//! protocol directly (to Azurite and to the emulator): every request as sent, every answer
-//! as received, nothing interpreted.
+//! A small Blob REST client signing with SharedKey (or sending a bearer token), for the
+//! suites that speak the Blob protocol directly (to Azurite and to the emulator): every
+//! request as sent, every answer as received, nothing interpreted.
 
 use adls_writeback::plumbing::shared_key;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -9,13 +9,21 @@ use reqwest::{Method, StatusCode};
 /// The service version the requests name.
 pub const VERSION: &str = "2025-01-05";
 
-/// A Blob endpoint of one account and its key.
+/// A Blob endpoint of one account and its credential.
 #[derive(Clone)]
 pub struct BlobClient {
     client: reqwest::Client,
     account_url: String,
-    account: String,
-    key: String,
+    auth: Auth,
+}
+
+/// How a [`BlobClient`] authorizes its requests.
+#[derive(Clone)]
+enum Auth {
+    /// SharedKey with the account's name and key.
+    SharedKey { account: String, key: String },
+    /// `Authorization: Bearer` with this token.
+    Bearer(String),
 }
 
 /// An answer: status, headers and body.
@@ -46,16 +54,37 @@ impl Answer {
 impl BlobClient {
     /// A client for `account_url` (`http://HOST:PORT/ACCOUNT`, path style).
     pub fn new(account_url: &str, account: &str, key: &str) -> BlobClient {
+        BlobClient::shared_key_with(reqwest::Client::new(), account_url, account, key)
+    }
+
+    /// Like [`new`](BlobClient::new), sending through `client` (one trusting a test CA).
+    pub fn shared_key_with(
+        client: reqwest::Client,
+        account_url: &str,
+        account: &str,
+        key: &str,
+    ) -> BlobClient {
         BlobClient {
-            client: reqwest::Client::new(),
+            client,
             account_url: account_url.trim_end_matches('/').to_string(),
-            account: account.to_string(),
-            key: key.to_string(),
+            auth: Auth::SharedKey {
+                account: account.to_string(),
+                key: key.to_string(),
+            },
+        }
+    }
+
+    /// A client of `account_url` sending `token` as a bearer token through `client`.
+    pub fn bearer_with(client: reqwest::Client, account_url: &str, token: &str) -> BlobClient {
+        BlobClient {
+            client,
+            account_url: account_url.trim_end_matches('/').to_string(),
+            auth: Auth::Bearer(token.to_string()),
         }
     }
 
     /// Sends `method` to `path` (`container/blob?query`, relative to the account URL) with
-    /// `headers` and `body`, signed with the account key.
+    /// `headers` and `body`, authorized with the client's credential.
     pub async fn send(
         &self,
         method: Method,
@@ -79,12 +108,13 @@ impl BlobClient {
         if !body.is_empty() || method == Method::PUT {
             request = request.body(body);
         }
+        if let Auth::Bearer(token) = &self.auth {
+            request = request.bearer_auth(token);
+        }
         let mut request = request.build().unwrap();
-        assert!(shared_key::authorize(
-            &mut request,
-            &self.account,
-            &self.key
-        ));
+        if let Auth::SharedKey { account, key } = &self.auth {
+            assert!(shared_key::authorize(&mut request, account, key));
+        }
         let response = self.client.execute(request).await.unwrap();
         Answer {
             status: response.status(),
