@@ -12,6 +12,7 @@ mod bad_input;
 mod blob_differential;
 mod blob_endpoint;
 mod blob_export;
+mod blob_readers;
 mod client_certificate;
 mod conformance;
 mod credentials;

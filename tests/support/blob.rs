@@ -133,3 +133,66 @@ impl BlobClient {
         self.send(Method::GET, path, headers, Vec::new()).await
     }
 }
+
+/// A job exporting a local CSV to `out/sales.csv` through `account.endpoint = "auto"`,
+/// signed with SharedKey: what the Blob suites run against Azurite and the emulator's flat
+/// account.
+pub struct SharedKeyJob<'a> {
+    /// The account's path-style URL, for both `dfs_endpoint` and `blob_endpoint`.
+    pub account_url: &'a str,
+    /// The account key, written to a file beside the job.
+    pub key: &'a str,
+    /// `account.container`.
+    pub container: &'a str,
+    /// `output.update`: `replace` or `append`.
+    pub update: &'a str,
+    /// `output.block_size`.
+    pub block_size: u64,
+}
+
+impl SharedKeyJob<'_> {
+    /// Writes the job, its key and `data` (the source) into `dir`; the job file's path.
+    pub fn write(&self, dir: &std::path::Path, data: &[u8]) -> std::path::PathBuf {
+        std::fs::write(dir.join("credential"), self.key).unwrap();
+        std::fs::write(dir.join("data.csv"), data).unwrap();
+        let document = serde_json::json!({
+            "name": "blob-export",
+            "account": {
+                "auth": "shared-key",
+                "account_key": { "file": "credential" },
+                "account_name": crate::support::azurite::ACCOUNT,
+                "container": self.container,
+                "dfs_endpoint": self.account_url,
+                "blob_endpoint": self.account_url,
+                "endpoint": "auto",
+            },
+            "source": { "kind": "file", "path": "data.csv" },
+            "output": {
+                "directory": "out",
+                "select_filename": "file-name",
+                "file_name": "sales",
+                "update": self.update,
+                "block_size": self.block_size,
+                "concurrency": 4,
+            },
+        });
+        let path = dir.join("job.toml");
+        std::fs::write(&path, toml::to_string(&document).unwrap()).unwrap();
+        path
+    }
+}
+
+/// The emulator with its well-known account's namespace off (a plain Blob account) and
+/// `container` in it; its data under `dir`.
+pub async fn flat_emulator(
+    dir: &std::path::Path,
+    container: &str,
+) -> adls_writeback_emulator::Emulator {
+    use adls_writeback_emulator::{Emulator, EmulatorConfig};
+    let mut config = EmulatorConfig::well_known(dir.join("emulator-data"));
+    for account in &mut config.accounts {
+        account.hierarchical_namespace = false;
+        account.file_systems = vec![container.into()];
+    }
+    Emulator::start(config).await.unwrap()
+}
