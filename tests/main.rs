@@ -23,4 +23,5 @@ mod hostile;
 mod http_retry;
 mod proxy;
 mod reliability;
+mod reliability_blob;
 mod schedule;
