@@ -111,6 +111,17 @@ async fn exports_into_azurite_with_entra_tokens_over_https_through_blob() {
     assert_eq!(refused.status, 403, "{}", refused.text());
     assert_eq!(refused.error_code(), Some("AuthenticationFailed"));
     assert!(refused.text().contains("audience"), "{}", refused.text());
+    // And one already expired (a token of no lifetime: its `exp` is the second it was
+    // issued in).
+    h.emulator.set_token_lifetime(std::time::Duration::ZERO);
+    let expired = token_for(&h, "https://storage.azure.com/.default").await;
+    h.emulator
+        .set_token_lifetime(std::time::Duration::from_secs(3600));
+    let refused = BlobClient::bearer_with(h.client.clone(), &url, &expired)
+        .get(&format!("{container}&comp=list"), &[])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused.text().contains("expired"), "{}", refused.text());
 
     let blob = format!("{}/out/sales.csv", well_known::CONTAINER);
     let first = generated_csv(300_000, 31);

@@ -67,7 +67,10 @@ async fn a_blob_run_into_a_missing_container_names_the_blob_endpoint_and_the_con
             "{update}: {failure}"
         );
         assert!(!message.contains("dfs_endpoint"), "{update}: {failure}");
-        assert!(message.starts_with("put block failed"), "{update}: {failure}");
+        assert!(
+            message.starts_with("put block failed"),
+            "{update}: {failure}"
+        );
     }
     let client = BlobClient::new(&url, ACCOUNT, well_known::ACCOUNT_KEY);
     let listed = client.get("?comp=list", &[]).await;
