@@ -389,7 +389,7 @@ mod tests {
             .unwrap_or_default();
         let text = format!(
             "[account]\nclient_id = \"11111111-2222-3333-4444-555555555555\"\n\
-             tenant_id = \"contoso.onmicrosoft.com\"\nclient_secret = { file = \"secret\" }\n\
+             tenant_id = \"contoso.onmicrosoft.com\"\nclient_secret = {{ file = \"secret\" }}\n\
              account_name = \"acct\"\ncontainer = \"box\"\ndfs_endpoint = \"{dfs}\"\n{blob}\
              [source]\nkind = \"file\"\npath = \"data.csv\"\n"
         );
