@@ -315,7 +315,7 @@ async fn blob_appends_under_faults_add_every_row_exactly_once() {
     let soak = Soak::start("append").await;
     let mut expected = Vec::new();
     let mut injected = FaultCounts::default();
-    for run in 0..AIMED.len() {
+    for (run, aimed) in AIMED.iter().enumerate() {
         let csv = generated_csv(1 << 20, 700 + run as u64);
         if run == 0 {
             expected.extend_from_slice(&csv);
@@ -323,7 +323,6 @@ async fn blob_appends_under_faults_add_every_row_exactly_once() {
             let header = csv.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
             expected.extend_from_slice(&csv[header..]);
         }
-        let aimed = &AIMED[run];
         let plan = faulty_blob(aimed, 0xa99e_b000 + run as u64);
         let (code, report, stderr, counts) = soak.run(&csv, plan).await;
         add(&mut injected, counts);
