@@ -5,11 +5,11 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use adls_writeback_emulator::{Emulator, EmulatorConfig, well_known};
+use adls_writeback_emulator::well_known;
 use serde_json::Value;
 
 use crate::support::azurite::{ACCOUNT, Azurite, KEY};
-use crate::support::blob::BlobClient;
+use crate::support::blob::{BlobClient, SharedKeyJob, flat_emulator};
 use crate::support::{Cli, generated_csv, md5_base64};
 
 const CONTAINER: &str = "exports";
@@ -17,35 +17,16 @@ const CONTAINER: &str = "exports";
 const BLOB: &str = "exports/out/sales.csv";
 
 /// A job writing `data` to `out/sales.csv` at `account_url` with `update`, through
-/// `endpoint`, signed with `key`; in `dir`.
+/// `endpoint = "auto"`, signed with `key`; in `dir`.
 fn job(dir: &Path, account_url: &str, key: &str, data: &[u8], update: &str) -> PathBuf {
-    std::fs::write(dir.join("credential"), key).unwrap();
-    std::fs::write(dir.join("data.csv"), data).unwrap();
-    let document = serde_json::json!({
-        "name": "blob-export",
-        "account": {
-            "auth": "shared-key",
-            "account_key": { "file": "credential" },
-            "account_name": ACCOUNT,
-            "container": CONTAINER,
-            "dfs_endpoint": account_url,
-            "blob_endpoint": account_url,
-            "endpoint": "auto",
-        },
-        "source": { "kind": "file", "path": "data.csv" },
-        "output": {
-            "directory": "out",
-            "select_filename": "file-name",
-            "file_name": "sales",
-            "update": update,
-            "block_size": 65536,
-            "concurrency": 4,
-        },
-    });
-    let text = toml::to_string(&document).unwrap();
-    let path = dir.join("job.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    SharedKeyJob {
+        account_url,
+        key,
+        container: CONTAINER,
+        update,
+        block_size: 65536,
+    }
+    .write(dir, data)
 }
 
 /// Runs `job` with `--verify`.
@@ -152,12 +133,7 @@ async fn exports_into_azurite_through_blob_land_byte_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_into_the_emulators_flat_account_go_through_blob() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = EmulatorConfig::well_known(dir.path().join("emulator-data"));
-    for account in &mut config.accounts {
-        account.hierarchical_namespace = false;
-        account.file_systems = vec![CONTAINER.into()];
-    }
-    let emulator = Emulator::start(config).await.unwrap();
+    let emulator = flat_emulator(dir.path(), CONTAINER).await;
     let url = emulator.account_endpoint(ACCOUNT);
     assert_eq!(ACCOUNT, well_known::ACCOUNT_NAME);
     let client = BlobClient::new(&url, ACCOUNT, well_known::ACCOUNT_KEY);

@@ -7,10 +7,12 @@
 mod support;
 
 mod azurite;
+mod azurite_oauth;
 mod bad_input;
 mod blob_differential;
 mod blob_endpoint;
 mod blob_export;
+mod blob_readers;
 mod client_certificate;
 mod conformance;
 mod credentials;
@@ -21,4 +23,5 @@ mod hostile;
 mod http_retry;
 mod proxy;
 mod reliability;
+mod reliability_blob;
 mod schedule;

@@ -17,7 +17,8 @@ const OWNER: u64 = 27; // the emulator's well-known Domo user
 /// Longest a single faulty run may take before the test gives up on it.
 const RUN_DEADLINE: Duration = Duration::from_secs(180);
 
-fn env_count(name: &str, default: usize) -> usize {
+/// A count from the environment variable `name`, else `default`.
+pub(crate) fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .map(|v| {
@@ -62,7 +63,8 @@ fn faulty_dfs(seed: u64) -> FaultPlan {
     .with_seed(seed)
 }
 
-fn add(total: &mut FaultCounts, more: FaultCounts) {
+/// Adds the faults of one run to a total.
+pub(crate) fn add(total: &mut FaultCounts, more: FaultCounts) {
     total.server_busy += more.server_busy;
     total.operation_timed_out += more.operation_timed_out;
     total.internal_error += more.internal_error;

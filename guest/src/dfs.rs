@@ -45,6 +45,9 @@ pub struct Dfs {
     requests: u64,
     /// Permissions and ACL of what this driver creates.
     access: AccessControl,
+    /// Whether the driver is aimed at the Blob endpoint, for hints that name the endpoint's
+    /// field and the kind of container.
+    through_blob: bool,
 }
 
 /// A page of a listing: each path with whether it is a directory, and the continuation
@@ -81,7 +84,15 @@ impl Dfs {
             run_id: run_id.to_owned(),
             requests: 0,
             access: AccessControl::default(),
+            through_blob: false,
         }
+    }
+
+    /// The same driver aimed at the Blob endpoint (reads, `HEAD` and deletes have the same
+    /// shape there): its hints name `account.blob_endpoint` and the container.
+    pub fn through_blob(mut self) -> Dfs {
+        self.through_blob = true;
+        self
     }
 
     /// The same driver, creating files and directories with `access`'s permissions and
@@ -407,10 +418,15 @@ impl Dfs {
     fn hint(&self, code: &str, status: u16) -> Option<String> {
         let fs = &self.file_system;
         let account = &self.account_name;
+        let (endpoint_field, kind) = if self.through_blob {
+            ("account.blob_endpoint", "container")
+        } else {
+            ("account.dfs_endpoint", "file system")
+        };
         let role = || match self.credential {
             CredentialKind::Sas => format!(
                 "the SAS does not allow this: give one whose permissions (sp) include read, \
-                 add, create, write, delete and list, for file system `{fs}` of account \
+                 add, create, write, delete and list, for {kind} `{fs}` of account \
                  `{account}` (srt=sco for an account SAS)"
             ),
             CredentialKind::SharedKey => format!(
@@ -419,7 +435,7 @@ impl Dfs {
             ),
             _ => format!(
                 "grant {} the Storage Blob Data Contributor role on storage account \
-                 `{account}` (or on file system `{fs}`)",
+                 `{account}` (or on {kind} `{fs}`)",
                 self.identity
             ),
         };
@@ -439,6 +455,10 @@ impl Dfs {
             ),
         };
         Some(match code {
+            "FilesystemNotFound" | "ContainerNotFound" if self.through_blob => format!(
+                "create container `{fs}`, or check {endpoint_field} and output.file_system / \
+                 account.container"
+            ),
             "FilesystemNotFound" | "ContainerNotFound" => {
                 format!("create file system `{fs}` or check output.file_system / account.container")
             }
@@ -474,7 +494,7 @@ impl Dfs {
             "" => match status {
                 401 => token(),
                 403 => role(),
-                404 => format!("check account.dfs_endpoint and that file system `{fs}` exists"),
+                404 => format!("check {endpoint_field} and that {kind} `{fs}` exists"),
                 500..=599 => "the service is busy or failing: retry the run later".into(),
                 _ => return None,
             },

@@ -159,6 +159,11 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         &job.run_id,
     )
     .with_access(job.output.access.clone());
+    let dfs = if blob.is_some() {
+        dfs.through_blob()
+    } else {
+        dfs
+    };
     let written = Written::new(host);
     let mut run = Run {
         host,
@@ -526,7 +531,12 @@ impl<H: Host> Run<'_, H> {
         pipeline: &H::Pipeline,
         flight: &mut BTreeMap<u64, InFlight<H::Body>>,
     ) -> Result<(), JobError> {
-        const OPERATION: &str = "append";
+        // Through Blob the block goes by Put Block: errors name what the service saw.
+        let operation = if self.blob.is_some() {
+            "put block"
+        } else {
+            "append"
+        };
         let Some((ticket, outcome)) = self.host.next(pipeline) else {
             return Err(HttpError::InvalidRequest(format!(
                 "the host's pipeline has no request in flight, but {} are unanswered",
@@ -543,7 +553,7 @@ impl<H: Host> Run<'_, H> {
         let response = outcome?;
         if self.dfs.token_refused(&response) {
             if sent.resends >= MAX_TOKEN_RESENDS {
-                return Err(self.refused_again(&response, OPERATION));
+                return Err(self.refused_again(&response, operation));
             }
             // The host renews only if no other refused append already did since this one
             // was sent.
@@ -554,7 +564,7 @@ impl<H: Host> Run<'_, H> {
             flight.insert(ticket, sent);
             return Ok(());
         }
-        self.dfs.check(&response, OPERATION)?;
+        self.dfs.check(&response, operation)?;
         self.written.landed.0 += sent.rows;
         self.written.landed.1 += sent.body.len();
         self.host

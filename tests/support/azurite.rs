@@ -1,9 +1,10 @@
 //! Azurite, Microsoft's storage emulator (the `azurite` npm package as tests/azurite pins it),
 //! as a child process: its Blob service on a free loopback port, a fresh location folder,
-//! telemetry off; killed on drop.
+//! telemetry off; killed on drop. Plain HTTP with SharedKey, or HTTPS with a given
+//! certificate and `--oauth basic` (bearer tokens, which Azurite accepts only over HTTPS).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc;
@@ -32,12 +33,33 @@ pub struct Azurite {
 }
 
 impl Azurite {
-    /// Installs Azurite when missing, starts its Blob service and waits until it listens.
+    /// Installs Azurite when missing, starts its Blob service over HTTP and waits until it
+    /// listens.
     pub fn start() -> Azurite {
+        Azurite::launch(&[])
+    }
+
+    /// Like [`start`](Azurite::start), over HTTPS with the PEM certificate `cert` and its
+    /// key `key`, checking bearer tokens (`--oauth basic`: audience, issuer and lifetime,
+    /// not the signature). SharedKey is still accepted.
+    pub fn start_oauth(cert: &Path, key: &Path) -> Azurite {
+        let (cert, key) = (cert.as_os_str(), key.as_os_str());
+        Azurite::launch(&[
+            "--cert".as_ref(),
+            cert,
+            "--key".as_ref(),
+            key,
+            "--oauth".as_ref(),
+            "basic".as_ref(),
+        ])
+    }
+
+    fn launch(extra: &[&std::ffi::OsStr]) -> Azurite {
         let package = install();
         let location = tempfile::tempdir().unwrap();
         let mut child = Command::new(package.join("node_modules/.bin/azurite-blob"))
             .args(["--blobHost", "127.0.0.1", "--blobPort", "0"])
+            .args(extra)
             .arg("--location")
             .arg(location.path())
             // No usage reports to Azure's endpoint: no test reaches beyond this machine.
@@ -77,7 +99,7 @@ impl Azurite {
         }
     }
 
-    /// `http://127.0.0.1:PORT/devstoreaccount1`: the account's Blob endpoint (path style).
+    /// `http(s)://127.0.0.1:PORT/devstoreaccount1`: the account's Blob endpoint (path style).
     pub fn account_url(&self) -> String {
         format!("{}/{ACCOUNT}", self.origin)
     }

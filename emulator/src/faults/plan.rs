@@ -145,13 +145,16 @@ pub enum Operation {
     Create,
     /// DFS `PUT` with `x-ms-rename-source`.
     Rename,
-    /// DFS `GET` of a file's content.
+    /// DFS `GET` of a file's content; Blob Get Blob.
     Read,
-    /// DFS `DELETE` of a path or file system.
+    /// DFS `DELETE` of a path or file system; Blob Delete Blob and Delete Container.
     Delete,
-    /// DFS `HEAD`, `PATCH` other than append/flush (set properties, access control).
+    /// DFS `HEAD`, `PATCH` other than append/flush (set properties, access control); Blob
+    /// `HEAD` (Get Blob Properties), Get Block List and other `GET`/`PUT` with a `comp` of a
+    /// blob (a rule tells `HEAD` from Get Block List by its `method`).
     Properties,
-    /// DFS listing of file systems or paths; Domo `GET /v1/datasets`.
+    /// DFS listing of file systems or paths; Blob List Blobs and the account's information
+    /// (`?restype=account&comp=properties`); Domo `GET /v1/datasets`.
     List,
     /// Entra ID `POST /{tenant}/oauth2/v2.0/token`; Domo `/oauth/token`.
     Token,

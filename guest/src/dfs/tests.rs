@@ -374,3 +374,48 @@ fn hints_name_the_credential_kind() {
         e.message
     );
 }
+
+#[test]
+fn hints_through_blob_name_the_blob_endpoint_and_the_container() {
+    let blob = || dfs().through_blob();
+    let missing = response(404, &[("x-ms-error-code", "ContainerNotFound")], "");
+    let e = blob().error(&missing, "put block");
+    assert!(
+        e.message.ends_with(
+            "create container `exports`, or check account.blob_endpoint and \
+             output.file_system / account.container"
+        ),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("dfs_endpoint"), "{}", e.message);
+    // A HEAD answers 404 with neither body nor code.
+    let e = blob().error(&response(404, &[], ""), "get properties of target");
+    assert!(
+        e.message
+            .ends_with("check account.blob_endpoint and that container `exports` exists"),
+        "{}",
+        e.message
+    );
+    let denied = response(403, &[("x-ms-error-code", "AuthorizationFailure")], "");
+    let e = blob().error(&denied, "put block");
+    assert!(
+        e.message.contains("(or on container `exports`)"),
+        "{}",
+        e.message
+    );
+    // Through DFS the hints stay as they were.
+    let e = dfs().error(&response(404, &[], ""), "get properties of target");
+    assert!(
+        e.message
+            .ends_with("check account.dfs_endpoint and that file system `exports` exists"),
+        "{}",
+        e.message
+    );
+    let e = dfs().error(&missing, "append");
+    assert!(
+        e.message.contains("create file system `exports`"),
+        "{}",
+        e.message
+    );
+}

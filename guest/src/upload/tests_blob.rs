@@ -105,6 +105,7 @@ fn a_failing_block_list_leaves_the_old_blob() {
         panic!("{err:?}")
     };
     assert_eq!(e.code, "InternalError");
+    assert_eq!(e.operation, "put block list");
     assert!(
         e.message.starts_with("The server encountered an error."),
         "{}",
@@ -125,10 +126,13 @@ fn a_failing_block_leaves_the_old_blob_and_commits_nothing() {
             .then(|| Ok(blob_error(403, "AuthorizationPermissionMismatch", "no")))
     }));
     let err = run(&mut host, &blob_job(UpdateMode::Replace)).unwrap_err();
-    assert!(
-        matches!(err, JobError::Storage(ref e) if e.status == 403),
-        "{err:?}"
-    );
+    let JobError::Storage(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.status, 403);
+    // Named as the Blob service calls the request, not as DFS does.
+    assert_eq!(e.operation, "put block");
+    assert!(e.message.contains("(or on container `"), "{}", e.message);
     assert_eq!(host.content(TARGET), Some(&b"old\n"[..]));
     assert!(!requests(&host).iter().any(|r| r == "Put comp=blocklist"));
 }
