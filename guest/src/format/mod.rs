@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod manifest;
+pub mod parquet;
 pub mod records;
 
 use flate2::Compression;

@@ -154,7 +154,7 @@ impl<H: Host> Run<'_, H> {
                         let split = output.split;
                         let pending = match output.format {
                             OutputFormat::Csv => size,
-                            OutputFormat::CsvGz => 0,
+                            OutputFormat::CsvGz | OutputFormat::Parquet => 0,
                         };
                         let full = split.max_rows.is_some_and(|max| file.rows >= max)
                             || split
