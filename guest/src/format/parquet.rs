@@ -35,6 +35,51 @@ pub struct Column {
     pub kind: Kind,
 }
 
+/// The files' columns: the header's names, typed by the source's columns (`source`,
+/// matched by position); all strings when the source knows no columns. Also returns a
+/// note for each column whose kind this writer does not know (written as strings).
+pub fn resolve_columns(
+    header: &[String],
+    source: &[crate::model::Column],
+) -> Result<(Vec<Column>, Vec<String>), String> {
+    if source.is_empty() {
+        let columns = header
+            .iter()
+            .map(|name| Column {
+                name: name.clone(),
+                kind: Kind::String,
+            })
+            .collect();
+        return Ok((columns, Vec::new()));
+    }
+    if source.len() != header.len() {
+        return Err(format!(
+            "the header has {} fields and the dataset's schema {} columns: Parquet needs a \
+             type for each field",
+            header.len(),
+            source.len()
+        ));
+    }
+    let mut notes = Vec::new();
+    let columns = header
+        .iter()
+        .zip(source)
+        .map(|(name, c)| Column {
+            name: name.clone(),
+            kind: Kind::of(&c.kind).unwrap_or_else(|| {
+                notes.push(format!(
+                    "column {} has the type {}, which this writer does not know: written as \
+                     a string",
+                    quoted(name),
+                    quoted(&c.kind)
+                ));
+                Kind::String
+            }),
+        })
+        .collect();
+    Ok((columns, notes))
+}
+
 /// Why a record could not be written: the message names the column and the value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordError(pub String);
