@@ -232,8 +232,18 @@ mod tests {
             (OutputFormat::Csv, "sales.csv", Some(12), "sales-00012.csv"),
             (OutputFormat::CsvGz, "sales", Some(1), "sales-00001.csv.gz"),
             (OutputFormat::Parquet, "sales", None, "sales.parquet"),
-            (OutputFormat::Parquet, "sales.csv", Some(2), "sales-00002.parquet"),
-            (OutputFormat::Parquet, "sales.PARQUET", None, "sales.PARQUET"),
+            (
+                OutputFormat::Parquet,
+                "sales.csv",
+                Some(2),
+                "sales-00002.parquet",
+            ),
+            (
+                OutputFormat::Parquet,
+                "sales.PARQUET",
+                None,
+                "sales.PARQUET",
+            ),
             (
                 OutputFormat::Csv,
                 "part{part}_{dataset_name}",

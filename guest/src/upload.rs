@@ -589,3 +589,5 @@ mod tests;
 mod tests_blob;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_parquet;

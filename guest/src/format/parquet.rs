@@ -108,7 +108,10 @@ impl Write for Sink {
 /// One column's values of the row group being buffered.
 enum Values {
     /// Strings and decimals: the values' bytes one after another, and where each ends.
-    Bytes { data: Vec<u8>, ends: Vec<usize> },
+    Bytes {
+        data: Vec<u8>,
+        ends: Vec<usize>,
+    },
     Int32(Vec<i32>),
     Int64(Vec<i64>),
     Double(Vec<f64>),
@@ -226,9 +229,12 @@ impl ParquetEncoder {
     pub fn start(&mut self) -> Result<(), String> {
         self.taken = 0;
         self.sink.with(Vec::clear);
-        let writer =
-            SerializedFileWriter::new(self.sink.clone(), self.schema.clone(), self.properties.clone())
-                .map_err(|e| format!("starting a Parquet file: {e}"))?;
+        let writer = SerializedFileWriter::new(
+            self.sink.clone(),
+            self.schema.clone(),
+            self.properties.clone(),
+        )
+        .map_err(|e| format!("starting a Parquet file: {e}"))?;
         self.writer = Some(writer);
         Ok(())
     }
@@ -296,7 +302,9 @@ impl ParquetEncoder {
             self.write_row_group()?;
         }
         if let Some(writer) = self.writer.take() {
-            writer.close().map_err(|e| failed("ending the Parquet file", e))?;
+            writer
+                .close()
+                .map_err(|e| failed("ending the Parquet file", e))?;
         }
         let rest = self.sink.with(mem::take);
         self.taken += rest.len() as u64;
@@ -381,7 +389,10 @@ fn schema(columns: &[Column]) -> parquet::errors::Result<Type> {
                 Kind::Double => (Physical::DOUBLE, None),
                 Kind::Decimal => (
                     Physical::FIXED_LEN_BYTE_ARRAY,
-                    Some(LogicalType::decimal(DECIMAL_SCALE as i32, DECIMAL_PRECISION as i32)),
+                    Some(LogicalType::decimal(
+                        DECIMAL_SCALE as i32,
+                        DECIMAL_PRECISION as i32,
+                    )),
                 ),
                 Kind::Date => (Physical::INT32, Some(LogicalType::Date)),
                 Kind::DateTime => (
@@ -401,7 +412,9 @@ fn schema(columns: &[Column]) -> parquet::errors::Result<Type> {
             field.build().map(Arc::new)
         })
         .collect::<parquet::errors::Result<Vec<_>>>()?;
-    Type::group_type_builder("schema").with_fields(fields).build()
+    Type::group_type_builder("schema")
+        .with_fields(fields)
+        .build()
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> RecordError {

@@ -22,8 +22,8 @@ use super::recovery::Leftover;
 use super::{Host, InFlight, READ_SIZE, Run, Source, Written};
 use crate::chunk::{Block, Chunker};
 use crate::format::manifest::{self, Dataset, Manifest};
-use crate::format::records::Records;
 use crate::format::parquet::{self, ParquetEncoder, RecordError};
+use crate::format::records::Records;
 use crate::format::{BOM, Encoder, FileEncoder, SourceHead};
 use crate::model::{Algorithm, DataError, DatasetInfo, JobError, Level, OutputFormat, WrittenFile};
 use crate::naming::{self, Target};
@@ -121,12 +121,12 @@ impl<H: Host> Run<'_, H> {
             self.remove_leftovers(target);
             self.create(&target.temp_path, false, "create temporary file")?;
         }
-        let outcome = self
-            .write_files(source.as_mut(), target, info)
-            .and_then(|(files, columns, schema)| {
-                self.publish(target, info, &files, columns, schema)?;
-                Ok(files)
-            });
+        let outcome =
+            self.write_files(source.as_mut(), target, info)
+                .and_then(|(files, columns, schema)| {
+                    self.publish(target, info, &files, columns, schema)?;
+                    Ok(files)
+                });
         match outcome {
             Ok(mut files) => {
                 if multi {
@@ -239,9 +239,7 @@ impl<H: Host> Run<'_, H> {
                             Some(self.start_file(target, encoder, files.len(), &mut digests)?);
                     }
                     let file = current.as_mut().expect("started above");
-                    encoder
-                        .push(&record)
-                        .map_err(|e| starts.error(e.0))?;
+                    encoder.push(&record).map_err(|e| starts.error(e.0))?;
                     file.rows += 1;
                     file.unsent_rows += 1;
                     while let Some(data) = encoder.take(block_size) {

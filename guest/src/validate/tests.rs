@@ -386,6 +386,24 @@ fn output_options_are_checked_by_field() {
             "64 KiB",
         ),
         (
+            |j| j.output.parquet.row_group_rows = 0,
+            "output.parquet_row_group_rows",
+            "at least 1",
+        ),
+        (
+            |j| j.output.parquet.row_group_rows = 20_000_000,
+            "output.parquet_row_group_rows",
+            "at most 10000000",
+        ),
+        (
+            |j| {
+                j.output.format = OutputFormat::Parquet;
+                j.output.update = UpdateMode::Append;
+            },
+            "output.update",
+            "append is offered for a plain CSV file only",
+        ),
+        (
             |j| j.output.split.max_rows = Some(5),
             "output.directory",
             "directory of its own",

@@ -111,7 +111,11 @@ fn columns_get_their_types_and_values_read_back() {
 
 #[test]
 fn empty_fields_are_nulls_in_every_type() {
-    let bytes = file(all_kinds(), 10, &["|||||", "x|1|1|1|2024-01-01|2024-01-01 00:00:00"]);
+    let bytes = file(
+        all_kinds(),
+        10,
+        &["|||||", "x|1|1|1|2024-01-01|2024-01-01 00:00:00"],
+    );
     let r = reader(bytes);
     let rows: Vec<_> = r.get_row_iter(None).unwrap().map(|r| r.unwrap()).collect();
     assert!(rows[0].get_column_iter().all(|(_, f)| *f == Field::Null));
@@ -124,10 +128,20 @@ fn row_groups_hold_row_group_rows() {
     let records: Vec<&str> = records.iter().map(String::as_str).collect();
     let cols = columns(&[("n", Kind::Long), ("s", Kind::String)]);
     let r = reader(file(cols.clone(), 10, &records));
-    let groups: Vec<i64> = r.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+    let groups: Vec<i64> = r
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
     assert_eq!(groups, [10, 10, 5]);
     let r = reader(file(cols, 5, &records[..10]));
-    let groups: Vec<i64> = r.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+    let groups: Vec<i64> = r
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
     assert_eq!(groups, [5, 5], "a full last group leaves no empty one");
     let values: Vec<i64> = r
         .get_row_iter(None)
@@ -173,11 +187,26 @@ fn a_value_not_of_its_type_names_the_column_and_the_value() {
     let mut e = ParquetEncoder::new(all_kinds(), options(10)).unwrap();
     e.start().unwrap();
     let cases = [
-        ("a|x|1|1|2024-01-01|2024-01-01T00:00:00", "column `count` (LONG) is `x`"),
-        ("a|1|one|1|2024-01-01|2024-01-01T00:00:00", "column `ratio` (DOUBLE) is `one`"),
-        ("a|1|1|1.0000000001|2024-01-01|2024-01-01T00:00:00", "column `amount` (DECIMAL)"),
-        ("a|1|1|1|01/02/2024|2024-01-01T00:00:00", "column `day` (DATE) is `01/02/2024`"),
-        ("a|1|1|1|2024-01-01|yesterday", "column `at` (DATETIME) is `yesterday`"),
+        (
+            "a|x|1|1|2024-01-01|2024-01-01T00:00:00",
+            "column `count` (LONG) is `x`",
+        ),
+        (
+            "a|1|one|1|2024-01-01|2024-01-01T00:00:00",
+            "column `ratio` (DOUBLE) is `one`",
+        ),
+        (
+            "a|1|1|1.0000000001|2024-01-01|2024-01-01T00:00:00",
+            "column `amount` (DECIMAL)",
+        ),
+        (
+            "a|1|1|1|01/02/2024|2024-01-01T00:00:00",
+            "column `day` (DATE) is `01/02/2024`",
+        ),
+        (
+            "a|1|1|1|2024-01-01|yesterday",
+            "column `at` (DATETIME) is `yesterday`",
+        ),
     ];
     for (record, words) in cases {
         let RecordError(message) = e
@@ -201,7 +230,9 @@ fn a_record_without_every_column_is_refused() {
 
 #[test]
 fn uncompressed_files_are_larger_than_snappy_ones() {
-    let records: Vec<String> = (0..2000).map(|i| format!("{}|repeated text", i % 7)).collect();
+    let records: Vec<String> = (0..2000)
+        .map(|i| format!("{}|repeated text", i % 7))
+        .collect();
     let mut sizes = Vec::new();
     for compression in [ParquetCompression::Uncompressed, ParquetCompression::Snappy] {
         let cols = columns(&[("n", Kind::Long), ("s", Kind::String)]);

@@ -73,7 +73,9 @@ impl Kind {
             Kind::String => "text",
             Kind::Long => "a whole number such as -42",
             Kind::Double => "a number such as 3.25 or 1e-3",
-            Kind::Decimal => "a decimal such as -1234.5 (at most 29 digits before the point, 9 after)",
+            Kind::Decimal => {
+                "a decimal such as -1234.5 (at most 29 digits before the point, 9 after)"
+            }
             Kind::Date => "a date such as 2024-01-31",
             Kind::DateTime => {
                 "a date and time such as 2024-01-31T13:45:00, 2024-01-31 13:45:00.250 or \
@@ -177,8 +179,15 @@ mod tests {
             decimal(&format!("{widest}.999999999")),
             Some(10i128.pow(38) - 1)
         );
-        assert_eq!(decimal(&format!("1{widest}")), None, "30 digits before the point");
-        assert_eq!(decimal(&format!("000{widest}")), Some((10i128.pow(29) - 1) * 10i128.pow(9)));
+        assert_eq!(
+            decimal(&format!("1{widest}")),
+            None,
+            "30 digits before the point"
+        );
+        assert_eq!(
+            decimal(&format!("000{widest}")),
+            Some((10i128.pow(29) - 1) * 10i128.pow(9))
+        );
         for bad in ["", "-", ".", "1.2.3", "1,5", "1e3", "abc", "--1"] {
             assert_eq!(decimal(bad), None, "{bad}");
         }
