@@ -19,6 +19,7 @@ mod embed_node;
 mod formats;
 mod hostile;
 mod http_retry;
+mod parquet;
 mod proxy;
 mod reliability;
 mod schedule;
