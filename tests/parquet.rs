@@ -237,3 +237,20 @@ async fn split_parquet_parts_are_each_a_complete_file_and_the_manifest_lists_the
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parquet_example_runs_against_the_embedded_emulator() {
+    let job = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/parquet.toml");
+    let (code, report, stderr) = crate::support::Cli::run_json(Path::new(job)).json().await;
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    let path = report["path"].as_str().unwrap();
+    assert!(path.starts_with("sales-parquet/"), "{path}");
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3, "120 rows in parts of 50: {report}");
+    assert_eq!(
+        files[0]["path"],
+        format!("{path}/sales-00001.parquet").as_str()
+    );
+    assert_eq!(files[2]["rows"], 20);
+    assert_eq!(report["rows"], 120);
+}

@@ -224,13 +224,15 @@ fn endpoint_problem(s: &str, account_name: &str, service: &str) -> Option<String
             quote(host)
         ));
     }
-    if let Some(label) = host.strip_suffix(".blob.core.windows.net") {
+    if let Some(label) = host.strip_suffix(".blob.core.windows.net")
+        && service == "dfs"
+    {
         return Some(format!(
             "{} is the Blob endpoint: use the DFS endpoint `https://{label}.dfs.core.windows.net`",
             quote(s)
         ));
     }
-    if let Some(label) = host.strip_suffix(".dfs.core.windows.net")
+    if let Some(label) = host.strip_suffix(&format!(".{service}.core.windows.net"))
         && label != account_name
     {
         return Some(format!(
