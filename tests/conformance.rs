@@ -23,7 +23,7 @@ fn repo_root() -> PathBuf {
 
 /// A venv named `name` under the target folder with the pinned requirements of
 /// `requirements` (relative to the repository), made (or refreshed) when they change.
-fn python_with_requirements(requirements: &str, name: &str) -> PathBuf {
+pub(crate) fn python_with_requirements(requirements: &str, name: &str) -> PathBuf {
     let requirements = repo_root().join(requirements);
     let wanted = std::fs::read_to_string(&requirements).unwrap();
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);

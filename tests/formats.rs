@@ -78,7 +78,21 @@ async fn bad_templates_are_refused_by_field_and_write_nothing() {
             "never closed",
         ),
         ("time_zone = \"Mars/Olympus\"\n", "output.time_zone", "IANA"),
-        ("format = \"parquet\"\n", "output.format", "not offered"),
+        (
+            "format = \"parquet\"\nparquet_compression = \"zstd\"\n",
+            "output.parquet_compression",
+            "`zstd` is not offered",
+        ),
+        (
+            "parquet_row_group_rows = 10\n",
+            "output.parquet_row_group_rows",
+            "Parquet output only",
+        ),
+        (
+            "format = \"parquet\"\nparquet_row_group_rows = 0\n",
+            "output.parquet_row_group_rows",
+            "at least 1",
+        ),
         (
             "max_rows_per_file = 10\n",
             "output.directory",

@@ -21,6 +21,7 @@ mod embed_node;
 mod formats;
 mod hostile;
 mod http_retry;
+mod parquet;
 mod proxy;
 mod reliability;
 mod reliability_blob;

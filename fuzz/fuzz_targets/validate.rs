@@ -6,11 +6,12 @@
 
 use adls_writeback_guest::model::{
     AccessControl, Account, CredentialKind, CsvDialect, DatasetRef, EndpointChoice, FileNaming,
-    Job, Output, OutputFormat, SourceKind, SplitLimits, UpdateMode,
+    Job, Output, OutputFormat, ParquetCompression, ParquetOptions, SourceKind, SplitLimits,
+    UpdateMode,
 };
 use adls_writeback_guest::naming;
 use adls_writeback_guest::validate::{
-    MAX_BLOCK_SIZE, MAX_CONCURRENCY, MIN_BLOCK_SIZE, MIN_PART_BYTES, validate,
+    MAX_BLOCK_SIZE, MAX_CONCURRENCY, MAX_ROW_GROUP_ROWS, MIN_BLOCK_SIZE, MIN_PART_BYTES, validate,
 };
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -194,9 +195,20 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
         )
     };
     let (allow_empty, strict) = (b.u.arbitrary()?, b.u.arbitrary()?);
-    let format = match b.u.arbitrary()? {
-        true => OutputFormat::CsvGz,
-        false => OutputFormat::Csv,
+    let format = *b.u.choose(&[OutputFormat::Csv, OutputFormat::CsvGz, OutputFormat::Parquet])?;
+    let row_group_rows = if b.raw_allowed && b.u.ratio(1, 8)? {
+        let rows: u32 = b.u.arbitrary()?;
+        b.all_valid &= (1..=MAX_ROW_GROUP_ROWS).contains(&rows);
+        rows
+    } else {
+        b.u.int_in_range(1..=MAX_ROW_GROUP_ROWS)?
+    };
+    let parquet = ParquetOptions {
+        row_group_rows,
+        compression: match b.u.arbitrary()? {
+            true => ParquetCompression::Snappy,
+            false => ParquetCompression::Uncompressed,
+        },
     };
     let delimiter = if b.raw_allowed && b.u.ratio(1, 8)? {
         let byte: u8 = b.u.arbitrary()?;
@@ -282,6 +294,7 @@ fn job(u: &mut Unstructured<'_>) -> Result<(Job, bool)> {
             strict,
             format,
             dialect,
+            parquet,
             split,
             manifest,
             success_marker,

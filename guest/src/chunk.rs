@@ -82,6 +82,8 @@ pub struct Chunker {
     tail_line: u64,
     header: Option<Vec<u8>>,
     header_crlf: bool,
+    /// Absolute offset and 1-based line just after the header record.
+    data_start: (u64, u64),
     total_in: u64,
     ready: VecDeque<Block>,
     scratch: Vec<u8>,
@@ -124,6 +126,7 @@ impl Chunker {
             pending_cr: false,
             tail_offset: 0,
             tail_line: 1,
+            data_start: (0, 1),
             header: None,
             header_crlf: false,
             total_in: 0,
@@ -309,6 +312,12 @@ impl Chunker {
         self.header.as_deref()
     }
 
+    /// The byte offset and 1-based line just after the header record (its terminator
+    /// included), where the first data record's bytes begin.
+    pub fn data_start(&self) -> (u64, u64) {
+        self.data_start
+    }
+
     /// Whether the header record ends with CRLF (only meaningful once it is parsed).
     pub fn header_crlf(&self) -> bool {
         self.header_crlf
@@ -392,6 +401,7 @@ impl Chunker {
         self.tail_offset = self.buf_start + self.buf.len() as u64;
         self.tail_line = self.reader.line();
         if self.records == 1 {
+            self.data_start = (self.tail_offset, self.tail_line);
             self.take_header();
             if self.skip_header {
                 self.buf_start += self.buf.len() as u64;

@@ -238,6 +238,16 @@ mod glue {
                 format: match output.format {
                     types::OutputFormat::Csv => m::OutputFormat::Csv,
                     types::OutputFormat::CsvGz => m::OutputFormat::CsvGz,
+                    types::OutputFormat::Parquet => m::OutputFormat::Parquet,
+                },
+                parquet: m::ParquetOptions {
+                    row_group_rows: output.parquet.row_group_rows,
+                    compression: match output.parquet.compression {
+                        types::ParquetCompression::Uncompressed => {
+                            m::ParquetCompression::Uncompressed
+                        }
+                        types::ParquetCompression::Snappy => m::ParquetCompression::Snappy,
+                    },
                 },
                 dialect: m::CsvDialect {
                     delimiter: output.dialect.delimiter,

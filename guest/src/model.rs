@@ -120,6 +120,8 @@ pub enum OutputFormat {
     Csv,
     /// Gzip-compressed CSV, `.csv.gz`.
     CsvGz,
+    /// Apache Parquet, `.parquet`, typed by the dataset's columns.
+    Parquet,
 }
 
 impl OutputFormat {
@@ -128,6 +130,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Csv => ".csv",
             OutputFormat::CsvGz => ".csv.gz",
+            OutputFormat::Parquet => ".parquet",
         }
     }
 
@@ -136,6 +139,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Csv => "text/csv",
             OutputFormat::CsvGz => "application/gzip",
+            OutputFormat::Parquet => "application/vnd.apache.parquet",
         }
     }
 
@@ -144,6 +148,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Csv => "csv",
             OutputFormat::CsvGz => "csv.gz",
+            OutputFormat::Parquet => "parquet",
         }
     }
 }
@@ -177,6 +182,37 @@ impl CsvDialect {
     /// Whether records must be re-encoded (their fields written anew) rather than copied.
     pub fn reencodes(&self) -> bool {
         self.delimiter != b',' || self.quote_all
+    }
+}
+
+/// How Parquet is compressed (`types.parquet-compression`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ParquetCompression {
+    /// No compression.
+    Uncompressed,
+    /// Snappy.
+    #[default]
+    Snappy,
+}
+
+/// How Parquet is written (`types.parquet-options`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParquetOptions {
+    /// Rows in one row group (the last of a file may have fewer).
+    pub row_group_rows: u32,
+    /// The pages' compression.
+    pub compression: ParquetCompression,
+}
+
+/// Rows of a Parquet row group unless the job says otherwise.
+pub const DEFAULT_ROW_GROUP_ROWS: u32 = 100_000;
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            compression: ParquetCompression::Snappy,
+        }
     }
 }
 
@@ -231,6 +267,8 @@ pub struct Output {
     pub format: OutputFormat,
     /// How CSV is written.
     pub dialect: CsvDialect,
+    /// How Parquet is written.
+    pub parquet: ParquetOptions,
     /// Cutting the output into parts.
     pub split: SplitLimits,
     /// Write `_manifest.json`.
@@ -561,6 +599,7 @@ pub(crate) fn sample_job() -> Job {
             strict: false,
             format: OutputFormat::Csv,
             dialect: CsvDialect::default(),
+            parquet: ParquetOptions::default(),
             split: SplitLimits::default(),
             manifest: false,
             success_marker: false,

@@ -79,6 +79,9 @@ fn split_extension(name: &str, format: OutputFormat) -> (&str, String) {
     } else if format == OutputFormat::CsvGz && ends_with(".csv") {
         let at = name.len() - 4;
         (&name[..at], format!("{}.gz", &name[at..]))
+    } else if format == OutputFormat::Parquet && ends_with(".csv") {
+        // `sales.csv` names the dataset's file; its Parquet form is `sales.parquet`.
+        (&name[..name.len() - 4], ext.to_owned())
     } else {
         (name, ext.to_owned())
     }
@@ -228,6 +231,19 @@ mod tests {
             (OutputFormat::Csv, "sales", Some(3), "sales-00003.csv"),
             (OutputFormat::Csv, "sales.csv", Some(12), "sales-00012.csv"),
             (OutputFormat::CsvGz, "sales", Some(1), "sales-00001.csv.gz"),
+            (OutputFormat::Parquet, "sales", None, "sales.parquet"),
+            (
+                OutputFormat::Parquet,
+                "sales.csv",
+                Some(2),
+                "sales-00002.parquet",
+            ),
+            (
+                OutputFormat::Parquet,
+                "sales.PARQUET",
+                None,
+                "sales.PARQUET",
+            ),
             (
                 OutputFormat::Csv,
                 "part{part}_{dataset_name}",

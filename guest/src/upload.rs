@@ -623,3 +623,5 @@ mod tests;
 mod tests_blob;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_parquet;

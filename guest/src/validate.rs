@@ -7,7 +7,7 @@ use crate::model::{FileNaming, Job, SourceKind, ValidationError};
 use crate::naming::{self, template};
 
 mod output;
-pub use output::MIN_PART_BYTES;
+pub use output::{MAX_ROW_GROUP_ROWS, MIN_PART_BYTES};
 
 /// Smallest `output.block_size`: 64 KiB.
 pub const MIN_BLOCK_SIZE: u32 = 64 * 1024;

@@ -104,6 +104,20 @@ impl Harness {
         std::fs::write(datasets.join(format!("{id}.json")), meta.to_string()).unwrap();
     }
 
+    /// Adds a Domo dataset as [`add_dataset`](Self::add_dataset) does, with a schema:
+    /// each column's name and Domo type.
+    pub fn add_typed_dataset(&self, id: &str, csv: &[u8], owner: u64, columns: &[(&str, &str)]) {
+        self.add_dataset(id, csv, owner, &[]);
+        let path = self.dir.path().join("datasets").join(format!("{id}.json"));
+        let mut meta: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let columns: Vec<Value> = columns
+            .iter()
+            .map(|(name, kind)| serde_json::json!({"name": name, "type": kind}))
+            .collect();
+        meta["schema"] = serde_json::json!({ "columns": columns });
+        std::fs::write(path, meta.to_string()).unwrap();
+    }
+
     /// Writes a job file for `spec` and returns its path: the document is serialised from
     /// [`JobDocument`], with `spec`'s extra TOML merged in.
     pub fn write_job(&self, spec: &JobSpec) -> PathBuf {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::format::parquet::Column;
 use crate::model::{OutputFormat, WrittenFile};
 
 /// The manifest's file name, beside the parts.
@@ -17,14 +18,28 @@ pub struct Manifest<'a> {
     pub run_id: &'a str,
     /// The dataset exported.
     pub dataset: Dataset<'a>,
-    /// The files' format: `csv` or `csv.gz`.
+    /// The files' format: `csv`, `csv.gz` or `parquet`.
     pub format: &'static str,
     /// Data rows in all parts.
     pub rows: u64,
     /// The header's field names (the columns of every part).
     pub columns: Vec<String>,
+    /// For Parquet, each column's name, the source's type and the Parquet type written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Vec<SchemaColumn>>,
     /// Every part, in order.
     pub files: Vec<Part<'a>>,
+}
+
+/// One column of a Parquet output.
+#[derive(Serialize)]
+pub struct SchemaColumn {
+    /// Its name.
+    pub name: String,
+    /// The source's type (`STRING`, `LONG`, …).
+    pub source_type: &'static str,
+    /// The Parquet type written, such as `INT64` or `INT32 (DATE)`.
+    pub parquet_type: &'static str,
 }
 
 /// The dataset, as the source named it.
@@ -60,6 +75,7 @@ impl<'a> Manifest<'a> {
         dataset: Dataset<'a>,
         format: OutputFormat,
         columns: Vec<String>,
+        schema: Option<&[Column]>,
         files: &'a [WrittenFile],
         temp_dir: &str,
         directory: &str,
@@ -84,6 +100,16 @@ impl<'a> Manifest<'a> {
             format: format.as_str(),
             rows: files.iter().map(|f| f.rows).sum(),
             columns,
+            schema: schema.map(|columns| {
+                columns
+                    .iter()
+                    .map(|c| SchemaColumn {
+                        name: c.name.clone(),
+                        source_type: c.kind.source_name(),
+                        parquet_type: c.kind.parquet_name(),
+                    })
+                    .collect()
+            }),
             files,
         }
     }

@@ -1,6 +1,6 @@
 //! Writing the output's files from the source's records, sans I/O: the CSV dialect
-//! ([`csv`]), gzip ([`flate2`], block by block as the data streams), and the bytes of one
-//! file at a time, for the upload to cut into appends.
+//! ([`csv`]), gzip ([`flate2`], block by block as the data streams), Parquet
+//! ([`parquet`]), and the bytes of one file at a time, for the upload to cut into appends.
 //!
 //! The plain CSV export without options never comes here: its bytes go to the service as
 //! the source has them (`upload`). Here too, a record is copied as the source has it unless
@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod manifest;
+pub mod parquet;
 pub mod records;
 
 use flate2::Compression;
@@ -165,6 +166,77 @@ impl FileEncoder {
         };
         self.taken += rest.len() as u64;
         rest
+    }
+}
+
+/// The encoder of an output's files, whichever their format.
+pub enum Encoder {
+    /// CSV and `csv.gz`.
+    Csv(FileEncoder),
+    /// Parquet.
+    Parquet(parquet::ParquetEncoder),
+}
+
+impl Encoder {
+    /// Starts a new file.
+    pub fn start(&mut self) -> Result<(), parquet::RecordError> {
+        match self {
+            Encoder::Csv(e) => {
+                e.start();
+                Ok(())
+            }
+            Encoder::Parquet(e) => e.start().map_err(parquet::RecordError),
+        }
+    }
+
+    /// The bytes `record` adds to a plain CSV file, which a part-size check counts before
+    /// it goes in; 0 for the compressed formats, whose size is known only after.
+    pub fn pending(&mut self, record: &Record<'_>) -> u64 {
+        match self {
+            Encoder::Csv(e) => {
+                let size = e.encode(record).len() as u64;
+                match e.format {
+                    OutputFormat::Csv => size,
+                    _ => 0,
+                }
+            }
+            Encoder::Parquet(_) => 0,
+        }
+    }
+
+    /// Adds `record` (after [`pending`](Self::pending)) to the file.
+    pub fn push(&mut self, record: &Record<'_>) -> Result<(), parquet::RecordError> {
+        match self {
+            Encoder::Csv(e) => {
+                e.push_encoded();
+                Ok(())
+            }
+            Encoder::Parquet(e) => e.push(records::fields(record), record.raw.len()),
+        }
+    }
+
+    /// The current file's bytes so far (see each encoder's).
+    pub fn file_bytes(&mut self) -> u64 {
+        match self {
+            Encoder::Csv(e) => e.file_bytes(),
+            Encoder::Parquet(e) => e.file_bytes(),
+        }
+    }
+
+    /// The next `size` bytes of the file, once that many are ready.
+    pub fn take(&mut self, size: usize) -> Option<Vec<u8>> {
+        match self {
+            Encoder::Csv(e) => e.take(size),
+            Encoder::Parquet(e) => e.take(size),
+        }
+    }
+
+    /// Ends the file: the rest of its bytes.
+    pub fn finish(&mut self) -> Result<Vec<u8>, parquet::RecordError> {
+        match self {
+            Encoder::Csv(e) => Ok(e.finish()),
+            Encoder::Parquet(e) => e.finish(),
+        }
     }
 }
 

@@ -22,8 +22,9 @@ use super::recovery::Leftover;
 use super::{Host, InFlight, READ_SIZE, Run, Source, Written};
 use crate::chunk::{Block, Chunker};
 use crate::format::manifest::{self, Dataset, Manifest};
+use crate::format::parquet::{self, ParquetEncoder, RecordError};
 use crate::format::records::Records;
-use crate::format::{BOM, FileEncoder, SourceHead};
+use crate::format::{BOM, Encoder, FileEncoder, SourceHead};
 use crate::model::{Algorithm, DataError, DatasetInfo, JobError, Level, OutputFormat, WrittenFile};
 use crate::naming::{self, Target};
 
@@ -35,6 +36,63 @@ struct Current {
     rows: u64,
     /// Rows pushed since the last block went out.
     unsent_rows: u64,
+}
+
+/// What [`Run::write_files`] wrote: the files (under their temporary paths), the header's
+/// names and, for Parquet, the files' typed columns.
+type Written3 = (Vec<WrittenFile>, Vec<String>, Option<Vec<parquet::Column>>);
+
+/// Where a record starts in the source.
+#[derive(Clone, Copy, Default)]
+struct Position {
+    /// 1-based line.
+    line: u64,
+    /// 0-based byte offset.
+    offset: u64,
+}
+
+impl Position {
+    /// Moves past a record's bytes `raw` (blank lines before it and its terminator
+    /// included); returns where the record itself starts.
+    fn advance(&mut self, raw: &[u8]) -> Position {
+        let blank = raw
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(raw.len());
+        let starts = Position {
+            line: self.line + memchr::memchr_iter(b'\n', &raw[..blank]).count() as u64,
+            offset: self.offset + blank as u64,
+        };
+        self.line += memchr::memchr_iter(b'\n', raw).count() as u64;
+        self.offset += raw.len() as u64;
+        starts
+    }
+
+    /// The run's error for a record starting here.
+    fn error(self, message: String) -> DataError {
+        DataError {
+            line: self.line,
+            byte_offset: self.offset,
+            message,
+        }
+    }
+}
+
+/// The header record's field names.
+fn header_names(header: &[u8]) -> Vec<String> {
+    crate::chunk::fields(header)
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
+
+/// A file that could not be encoded (never the source's fault: a bug or a limit).
+fn file_error(path: &str, e: RecordError) -> DataError {
+    DataError {
+        line: 0,
+        byte_offset: 0,
+        message: format!("encoding {path}: {}", e.0),
+    }
 }
 
 /// Totals over the files written.
@@ -63,12 +121,12 @@ impl<H: Host> Run<'_, H> {
             self.remove_leftovers(target);
             self.create(&target.temp_path, false, "create temporary file")?;
         }
-        let outcome = self
-            .write_files(source.as_mut(), target)
-            .and_then(|(files, columns)| {
-                self.publish(target, info, &files, columns)?;
-                Ok(files)
-            });
+        let outcome =
+            self.write_files(source.as_mut(), target, info)
+                .and_then(|(files, columns, schema)| {
+                    self.publish(target, info, &files, columns, schema)?;
+                    Ok(files)
+                });
         match outcome {
             Ok(mut files) => {
                 if multi {
@@ -105,7 +163,8 @@ impl<H: Host> Run<'_, H> {
         &mut self,
         source: &mut dyn Source,
         target: &Target,
-    ) -> Result<(Vec<WrittenFile>, Vec<String>), JobError> {
+        info: &DatasetInfo,
+    ) -> Result<Written3, JobError> {
         let output = self.job.output.clone();
         let block_size = output.block_size as usize;
         let mut chunker = Chunker::new(block_size, true)
@@ -114,7 +173,7 @@ impl<H: Host> Run<'_, H> {
         let pipeline = self.host.pipeline(output.concurrency.max(1));
         let mut flight: BTreeMap<u64, InFlight<H::Body>> = BTreeMap::new();
         let mut records = Records::default();
-        let mut encoder: Option<FileEncoder> = None;
+        let mut encoder: Option<Encoder> = None;
         let mut current: Option<Current> = None;
         let mut files = Vec::new();
         let mut totals = Totals::default();
@@ -124,6 +183,8 @@ impl<H: Host> Run<'_, H> {
         ));
         let mut bom = None;
         let mut at_end = false;
+        // Where the next record starts, for the messages of a value Parquet refuses.
+        let mut at = Position::default();
         while !at_end {
             let data = source.read(READ_SIZE)?;
             if bom.is_none() && !data.is_empty() {
@@ -144,18 +205,18 @@ impl<H: Host> Run<'_, H> {
                     crlf: chunker.header_crlf(),
                     bom: bom.unwrap_or(false),
                 };
-                encoder = Some(FileEncoder::new(output.format, output.dialect, head));
+                let (offset, line) = chunker.data_start();
+                at = Position { line, offset };
+                encoder = Some(self.encoder(head, info)?);
             }
             while let Some(block) = chunker.next_block() {
                 let encoder = encoder.as_mut().expect("rows come after the header");
+                let parquet = matches!(encoder, Encoder::Parquet(_));
                 records.each(&block.data, at_end, |record| {
-                    let size = encoder.encode(&record).len() as u64;
+                    let starts = if parquet { at.advance(record.raw) } else { at };
+                    let pending = encoder.pending(&record);
                     if let Some(file) = &current {
                         let split = output.split;
-                        let pending = match output.format {
-                            OutputFormat::Csv => size,
-                            OutputFormat::CsvGz => 0,
-                        };
                         let full = split.max_rows.is_some_and(|max| file.rows >= max)
                             || split
                                 .max_bytes
@@ -178,7 +239,7 @@ impl<H: Host> Run<'_, H> {
                             Some(self.start_file(target, encoder, files.len(), &mut digests)?);
                     }
                     let file = current.as_mut().expect("started above");
-                    encoder.push_encoded();
+                    encoder.push(&record).map_err(|e| starts.error(e.0))?;
                     file.rows += 1;
                     file.unsent_rows += 1;
                     while let Some(data) = encoder.take(block_size) {
@@ -221,16 +282,37 @@ impl<H: Host> Run<'_, H> {
         self.written.rows = totals.rows;
         self.written.bytes = totals.bytes;
         self.written.blocks = totals.blocks;
-        let columns = chunker
-            .header()
-            .map(|h| {
-                crate::chunk::fields(h)
-                    .iter()
-                    .map(|f| String::from_utf8_lossy(f).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok((files, columns))
+        let columns = chunker.header().map(header_names).unwrap_or_default();
+        let schema = match encoder {
+            Encoder::Parquet(p) => Some(p.columns().to_vec()),
+            Encoder::Csv(_) => None,
+        };
+        Ok((files, columns, schema))
+    }
+
+    /// The encoder of the output's format, for a source starting with `head`.
+    fn encoder(&mut self, head: SourceHead, info: &DatasetInfo) -> Result<Encoder, JobError> {
+        let output = &self.job.output;
+        if output.format != OutputFormat::Parquet {
+            return Ok(Encoder::Csv(FileEncoder::new(
+                output.format,
+                output.dialect,
+                head,
+            )));
+        }
+        let header = header_names(&head.header);
+        let header_error = |message: String| DataError {
+            line: 1,
+            byte_offset: 0,
+            message,
+        };
+        let (columns, notes) =
+            parquet::resolve_columns(&header, &info.columns).map_err(header_error)?;
+        for note in notes {
+            self.host.log(Level::Warn, &note);
+        }
+        let encoder = ParquetEncoder::new(columns, output.parquet).map_err(header_error)?;
+        Ok(Encoder::Parquet(encoder))
     }
 
     /// Starts file number `index` (0-based): created (a part), its header encoded, its
@@ -238,7 +320,7 @@ impl<H: Host> Run<'_, H> {
     fn start_file(
         &mut self,
         target: &Target,
-        encoder: &mut FileEncoder,
+        encoder: &mut Encoder,
         index: usize,
         digests: &mut Option<(H::Hasher, H::Hasher)>,
     ) -> Result<Current, JobError> {
@@ -254,7 +336,7 @@ impl<H: Host> Run<'_, H> {
         };
         self.written = Written::new(self.host);
         self.written.also = digests.take();
-        encoder.start();
+        encoder.start().map_err(|e| file_error(&path, e))?;
         Ok(Current {
             path,
             position: 0,
@@ -288,12 +370,12 @@ impl<H: Host> Run<'_, H> {
         &mut self,
         pipeline: &H::Pipeline,
         flight: &mut BTreeMap<u64, InFlight<H::Body>>,
-        encoder: &mut FileEncoder,
+        encoder: &mut Encoder,
         mut file: Current,
         digests: &mut Option<(H::Hasher, H::Hasher)>,
         totals: &mut Totals,
     ) -> Result<WrittenFile, JobError> {
-        let rest = encoder.finish();
+        let rest = encoder.finish().map_err(|e| file_error(&file.path, e))?;
         if !rest.is_empty() {
             self.send_block(pipeline, flight, &mut file, rest)?;
         }
@@ -329,6 +411,7 @@ impl<H: Host> Run<'_, H> {
         info: &DatasetInfo,
         files: &[WrittenFile],
         columns: Vec<String>,
+        schema: Option<Vec<parquet::Column>>,
     ) -> Result<(), JobError> {
         let output = &self.job.output;
         if !output.multi_file() {
@@ -343,6 +426,7 @@ impl<H: Host> Run<'_, H> {
                 },
                 output.format,
                 columns,
+                schema.as_deref(),
                 files,
                 &target.temp_path,
                 &target.path,

@@ -6,6 +6,9 @@ use crate::model::{Job, UpdateMode};
 /// Smallest `output.max_bytes_per_file`: 64 KiB, so a part is more than a header.
 pub const MIN_PART_BYTES: u64 = 64 * 1024;
 
+/// Most `output.parquet_row_group_rows`: the guest buffers a row group's values.
+pub const MAX_ROW_GROUP_ROWS: u32 = 10_000_000;
+
 /// Checks the output options of `job`, reporting each problem through `check`.
 pub(super) fn check_output(job: &Job, check: &mut impl FnMut(&str, Option<String>)) {
     let output = &job.output;
@@ -18,6 +21,17 @@ pub(super) fn check_output(job: &Job, check: &mut impl FnMut(&str, Option<String
                 quote(&char::from(delimiter).to_string())
             )
         }),
+    );
+    check(
+        "output.parquet_row_group_rows",
+        match output.parquet.row_group_rows {
+            0 => Some("0 would put no rows in a row group: use at least 1".into()),
+            n if n > MAX_ROW_GROUP_ROWS => Some(format!(
+                "{n} is more rows than a row group held in memory should have: use at most \
+                 {MAX_ROW_GROUP_ROWS}"
+            )),
+            _ => None,
+        },
     );
     if let Some(rows) = output.split.max_rows {
         check(

@@ -179,6 +179,32 @@ fn sample_job_is_valid() {
 }
 
 #[test]
+fn azures_blob_endpoint_is_valid_beside_its_dfs_endpoint() {
+    use crate::model::EndpointChoice;
+    for endpoint in [EndpointChoice::Auto, EndpointChoice::Blob] {
+        assert_eq!(fields_after(|j| j.account.endpoint = endpoint), []);
+        let found = fields_after(|j| {
+            j.account.endpoint = endpoint;
+            j.account.blob_endpoint = "https://otheracct.blob.core.windows.net".into();
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "account.blob_endpoint");
+        assert!(
+            found[0].1.contains("names storage account `otheracct`"),
+            "{found:?}"
+        );
+    }
+    let found = fields_after(|j| {
+        j.account.dfs_endpoint = "https://contosolake.blob.core.windows.net".into();
+    });
+    assert!(
+        found
+            .iter()
+            .any(|(f, m)| f == "account.dfs_endpoint" && m.contains("is the Blob endpoint"))
+    );
+}
+
+#[test]
 fn every_field_good_and_bad() {
     for (field, edit, good, bad) in CASES {
         for value in *good {
@@ -384,6 +410,24 @@ fn output_options_are_checked_by_field() {
             |j| j.output.split.max_bytes = Some(100),
             "output.max_bytes_per_file",
             "64 KiB",
+        ),
+        (
+            |j| j.output.parquet.row_group_rows = 0,
+            "output.parquet_row_group_rows",
+            "at least 1",
+        ),
+        (
+            |j| j.output.parquet.row_group_rows = 20_000_000,
+            "output.parquet_row_group_rows",
+            "at most 10000000",
+        ),
+        (
+            |j| {
+                j.output.format = OutputFormat::Parquet;
+                j.output.update = UpdateMode::Append;
+            },
+            "output.update",
+            "append is offered for a plain CSV file only",
         ),
         (
             |j| j.output.split.max_rows = Some(5),

@@ -1,7 +1,7 @@
 //! Rust bindings of the WIT contract (`wit/writeback.wit`) and the conversion of a
 //! loaded job into the contract's `job` record.
 
-use crate::job::output::Format;
+use crate::job::output::{Format, ParquetCompression};
 use crate::job::{Job, Naming, Source, UpdateMode};
 
 /// The code `bindgen!` generates from the WIT; the contract's own documentation
@@ -73,6 +73,14 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
             format: match job.output.files.format {
                 Format::Csv => types::OutputFormat::Csv,
                 Format::CsvGz => types::OutputFormat::CsvGz,
+                Format::Parquet => types::OutputFormat::Parquet,
+            },
+            parquet: types::ParquetOptions {
+                row_group_rows: job.output.files.parquet_row_group_rows,
+                compression: match job.output.files.parquet_compression {
+                    ParquetCompression::Uncompressed => types::ParquetCompression::Uncompressed,
+                    ParquetCompression::Snappy => types::ParquetCompression::Snappy,
+                },
             },
             dialect: types::CsvDialect {
                 delimiter: job.output.files.delimiter,

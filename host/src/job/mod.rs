@@ -161,8 +161,12 @@ pub struct OutputSection {
     pub allow_empty: Option<bool>,
     /// Fail on a record whose field count differs from the header's.
     pub strict: Option<bool>,
-    /// `csv` or `csv.gz`.
+    /// `csv`, `csv.gz` or `parquet`.
     pub format: Option<String>,
+    /// Rows in one Parquet row group.
+    pub parquet_row_group_rows: Option<u32>,
+    /// Compression of Parquet pages: `snappy` or `none`.
+    pub parquet_compression: Option<String>,
     /// Field separator of CSV output: `,`, `;`, `|` or a tab.
     pub delimiter: Option<String>,
     /// Whether every CSV file starts with the header record.

@@ -1,5 +1,5 @@
-//! `[output]`'s file options: format, CSV dialect, parts, manifest, the name templates'
-//! time zone, permissions and ACL. The guest checks the values' ranges; here the spellings are read.
+//! `[output]`'s file options: format, CSV dialect, Parquet options, parts, manifest, the
+//! name templates' time zone, permissions and ACL. The guest checks the values' ranges; here the spellings are read.
 
 use std::str::FromStr as _;
 
@@ -15,13 +15,32 @@ pub enum Format {
     Csv,
     /// `csv.gz`.
     CsvGz,
+    /// `parquet`.
+    Parquet,
 }
+
+/// How Parquet pages are compressed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// `none`.
+    Uncompressed,
+    /// `snappy`.
+    #[default]
+    Snappy,
+}
+
+/// Rows in one Parquet row group unless the job says otherwise.
+pub const DEFAULT_ROW_GROUP_ROWS: u32 = 100_000;
 
 /// The file options of `[output]`, spellings resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileOptions {
     /// The files' format.
     pub format: Format,
+    /// Rows in one Parquet row group (the guest checks the range).
+    pub parquet_row_group_rows: u32,
+    /// Compression of Parquet pages.
+    pub parquet_compression: ParquetCompression,
     /// Field separator, one byte.
     pub delimiter: u8,
     /// Whether every file starts with the header.
@@ -52,6 +71,8 @@ impl Default for FileOptions {
     fn default() -> Self {
         FileOptions {
             format: Format::Csv,
+            parquet_row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            parquet_compression: ParquetCompression::Snappy,
             delimiter: b',',
             header: true,
             quote_all: false,
@@ -75,15 +96,13 @@ impl FileOptions {
         match o.format.as_deref().unwrap_or("csv") {
             "csv" => {}
             "csv.gz" => f.format = Format::CsvGz,
-            "parquet" => problems.push(FieldError::new(
-                "output.format",
-                "`parquet` is not offered by this version yet: use \"csv\" or \"csv.gz\"",
-            )),
+            "parquet" => f.format = Format::Parquet,
             other => problems.push(FieldError::new(
                 "output.format",
-                format!("`{other}` is not a format: use \"csv\" or \"csv.gz\""),
+                format!("`{other}` is not a format: use \"csv\", \"csv.gz\" or \"parquet\""),
             )),
         }
+        f.resolve_parquet(o, problems);
         if let Some(d) = o.delimiter.as_deref() {
             match d {
                 "," | ";" | "|" | "\t" => f.delimiter = d.as_bytes()[0],
@@ -119,6 +138,47 @@ impl FileOptions {
             }
         }
         f
+    }
+
+    /// Reads the `parquet_*` keys, which only a Parquet output takes.
+    fn resolve_parquet(&mut self, o: &OutputSection, problems: &mut Vec<FieldError>) {
+        let parquet = self.format == Format::Parquet;
+        let keys = [
+            (
+                "output.parquet_row_group_rows",
+                o.parquet_row_group_rows.is_some(),
+            ),
+            (
+                "output.parquet_compression",
+                o.parquet_compression.is_some(),
+            ),
+        ];
+        for (key, set) in keys {
+            if set && !parquet {
+                problems.push(FieldError::new(
+                    key,
+                    "applies to a Parquet output only: set format = \"parquet\" or remove it",
+                ));
+            }
+        }
+        if let Some(rows) = o.parquet_row_group_rows {
+            self.parquet_row_group_rows = rows;
+        }
+        match o.parquet_compression.as_deref() {
+            None | Some("snappy") => {}
+            Some("none" | "uncompressed") => {
+                self.parquet_compression = ParquetCompression::Uncompressed
+            }
+            Some("zstd") => problems.push(FieldError::new(
+                "output.parquet_compression",
+                "`zstd` is not offered by this build: its C library (zstd-sys) is not built \
+                 into the WebAssembly guest; use \"snappy\" (the default) or \"none\"",
+            )),
+            Some(other) => problems.push(FieldError::new(
+                "output.parquet_compression",
+                format!("`{other}` is not a Parquet compression: use \"snappy\" or \"none\""),
+            )),
+        }
     }
 
     /// The UTC offset of the time zone at `at_ms` (milliseconds since the epoch), in

@@ -288,3 +288,55 @@ fn a_bad_endpoint_choice_or_blob_endpoint_names_its_field() {
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, ["account.blob_endpoint"], "{problems:?}");
 }
+
+#[test]
+fn parquet_options_are_read_and_checked_by_key() {
+    use crate::job::output::{DEFAULT_ROW_GROUP_ROWS, Format, ParquetCompression};
+    let with = |output: &str| load(&format!("{BASE}[output]\n{output}"));
+    let (job, problems) = with("format = \"parquet\"\n");
+    assert!(problems.is_empty(), "{problems:?}");
+    let files = &job.output.files;
+    assert_eq!(files.format, Format::Parquet);
+    assert_eq!(files.parquet_row_group_rows, DEFAULT_ROW_GROUP_ROWS);
+    assert_eq!(files.parquet_compression, ParquetCompression::Snappy);
+    let (job, problems) = with(
+        "format = \"parquet\"\nparquet_row_group_rows = 5000\nparquet_compression = \"none\"\n",
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(job.output.files.parquet_row_group_rows, 5000);
+    assert_eq!(
+        job.output.files.parquet_compression,
+        ParquetCompression::Uncompressed
+    );
+    for (output, field, words) in [
+        (
+            "format = \"parquet\"\nparquet_compression = \"zstd\"\n",
+            "output.parquet_compression",
+            "zstd-sys",
+        ),
+        (
+            "format = \"parquet\"\nparquet_compression = \"lz4\"\n",
+            "output.parquet_compression",
+            "`lz4`",
+        ),
+        (
+            "parquet_compression = \"snappy\"\n",
+            "output.parquet_compression",
+            "Parquet output only",
+        ),
+        (
+            "format = \"csv.gz\"\nparquet_row_group_rows = 10\n",
+            "output.parquet_row_group_rows",
+            "Parquet output only",
+        ),
+        ("format = \"orc\"\n", "output.format", "\"parquet\""),
+    ] {
+        let (_, problems) = with(output);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == field && p.message.contains(words)),
+            "{output}: {problems:?}"
+        );
+    }
+}

@@ -1,5 +1,5 @@
-//! The dataset source: a local CSV file (with owners from a metadata file beside it) or a
-//! Domo DataSet. The guest may describe and open only the dataset its job names.
+//! The dataset source: a local CSV file (with its name, owners and column types from a
+//! metadata file beside it) or a Domo DataSet. The guest may describe and open only the dataset its job names.
 
 pub mod domo;
 
@@ -116,6 +116,25 @@ struct LocalMetadata {
     owner: Option<DomoUser>,
     #[serde(default, rename = "coOwners")]
     co_owners: Vec<DomoUser>,
+    /// The columns' Domo types (`schema.columns [{name, type}]`), which type a Parquet
+    /// output.
+    #[serde(default)]
+    schema: Option<domo::Schema>,
+}
+
+/// The columns of a Domo schema, as the contract has them.
+fn columns_of(schema: Option<domo::Schema>) -> Vec<Column> {
+    schema
+        .map(|s| {
+            s.columns
+                .into_iter()
+                .map(|c| Column {
+                    name: c.name,
+                    kind: c.kind,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn principal(user: &DomoUser) -> Principal {
@@ -162,7 +181,7 @@ async fn describe_local(path: &Path, dataset_id: &str) -> Result<DatasetInfo, So
             .map(|m| m.co_owners.iter().map(principal).collect())
             .unwrap_or_default(),
         requester: None,
-        columns: Vec::new(),
+        columns: columns_of(meta.and_then(|m| m.schema)),
         rows: None,
     })
 }
@@ -180,18 +199,7 @@ async fn describe_domo(client: &DomoClient, dataset_id: &str) -> Result<DatasetI
             id: token.user_id.clone(),
             name: String::new(),
         }),
-        columns: dataset
-            .schema
-            .map(|s| {
-                s.columns
-                    .into_iter()
-                    .map(|c| Column {
-                        name: c.name,
-                        kind: c.kind,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        columns: columns_of(dataset.schema),
         rows: dataset.rows,
     })
 }
@@ -365,5 +373,21 @@ mod tests {
         assert_eq!(info.name, "Sales");
         assert_eq!(info.owner.unwrap().id, "27");
         assert_eq!(info.co_owners[0].id, "31");
+        assert!(info.columns.is_empty());
+        std::fs::write(
+            dir.path().join("sales.json"),
+            r#"{"schema":{"columns":[{"name":"a","type":"LONG"}]}}"#,
+        )
+        .unwrap();
+        let info = cap
+            .describe(dataset(SourceKind::LocalFile, "sales"))
+            .await
+            .unwrap();
+        let columns: Vec<(&str, &str)> = info
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.kind.as_str()))
+            .collect();
+        assert_eq!(columns, [("a", "LONG")]);
     }
 }
