@@ -68,32 +68,38 @@ pub struct Part<'a> {
     pub format: &'static str,
 }
 
+impl<'a> Part<'a> {
+    /// The entry of `file`, written under `temp_dir` and published under `directory`.
+    pub fn published(
+        file: &'a WrittenFile,
+        format: OutputFormat,
+        temp_dir: &str,
+        directory: &str,
+    ) -> Part<'a> {
+        Part {
+            path: match file.path.strip_prefix(temp_dir) {
+                Some(rest) => format!("{directory}{rest}"),
+                None => file.path.clone(),
+            },
+            rows: file.rows,
+            bytes: file.bytes,
+            md5: &file.md5,
+            sha256: &file.sha256,
+            format: format.as_str(),
+        }
+    }
+}
+
 impl<'a> Manifest<'a> {
-    /// The manifest of `files`, written under `temp_dir` and published as `directory`.
+    /// The manifest listing `files`, the parts of an output in `format`.
     pub fn new(
         run_id: &'a str,
         dataset: Dataset<'a>,
         format: OutputFormat,
         columns: Vec<String>,
         schema: Option<&[Column]>,
-        files: &'a [WrittenFile],
-        temp_dir: &str,
-        directory: &str,
+        files: Vec<Part<'a>>,
     ) -> Manifest<'a> {
-        let files = files
-            .iter()
-            .map(|f| Part {
-                path: match f.path.strip_prefix(temp_dir) {
-                    Some(rest) => format!("{directory}{rest}"),
-                    None => f.path.clone(),
-                },
-                rows: f.rows,
-                bytes: f.bytes,
-                md5: &f.md5,
-                sha256: &f.sha256,
-                format: format.as_str(),
-            })
-            .collect::<Vec<_>>();
         Manifest {
             run_id,
             dataset,

@@ -172,9 +172,9 @@ impl FileEncoder {
 /// The encoder of an output's files, whichever their format.
 pub enum Encoder {
     /// CSV and `csv.gz`.
-    Csv(FileEncoder),
+    Csv(Box<FileEncoder>),
     /// Parquet.
-    Parquet(parquet::ParquetEncoder),
+    Parquet(Box<parquet::ParquetEncoder>),
 }
 
 impl Encoder {

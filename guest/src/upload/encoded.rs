@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::recovery::Leftover;
 use super::{Host, InFlight, READ_SIZE, Run, Source, Written};
 use crate::chunk::{Block, Chunker};
-use crate::format::manifest::{self, Dataset, Manifest};
+use crate::format::manifest::{self, Dataset, Manifest, Part};
 use crate::format::parquet::{self, ParquetEncoder, RecordError};
 use crate::format::records::Records;
 use crate::format::{BOM, Encoder, FileEncoder, SourceHead};
@@ -294,11 +294,11 @@ impl<H: Host> Run<'_, H> {
     fn encoder(&mut self, head: SourceHead, info: &DatasetInfo) -> Result<Encoder, JobError> {
         let output = &self.job.output;
         if output.format != OutputFormat::Parquet {
-            return Ok(Encoder::Csv(FileEncoder::new(
+            return Ok(Encoder::Csv(Box::new(FileEncoder::new(
                 output.format,
                 output.dialect,
                 head,
-            )));
+            ))));
         }
         let header = header_names(&head.header);
         let header_error = |message: String| DataError {
@@ -312,7 +312,7 @@ impl<H: Host> Run<'_, H> {
             self.host.log(Level::Warn, &note);
         }
         let encoder = ParquetEncoder::new(columns, output.parquet).map_err(header_error)?;
-        Ok(Encoder::Parquet(encoder))
+        Ok(Encoder::Parquet(Box::new(encoder)))
     }
 
     /// Starts file number `index` (0-based): created (a part), its header encoded, its
@@ -427,9 +427,10 @@ impl<H: Host> Run<'_, H> {
                 output.format,
                 columns,
                 schema.as_deref(),
-                files,
-                &target.temp_path,
-                &target.path,
+                files
+                    .iter()
+                    .map(|f| Part::published(f, output.format, &target.temp_path, &target.path))
+                    .collect(),
             )
             .to_bytes();
             let path = format!("{}/{}", target.temp_path, manifest::MANIFEST);
