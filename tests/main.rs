@@ -6,6 +6,7 @@
 
 mod support;
 
+mod append_parts;
 mod azurite;
 mod azurite_oauth;
 mod bad_input;

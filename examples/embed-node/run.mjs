@@ -149,6 +149,7 @@ async function main() {
       // The plain CSV file: no other format, dialect, parts or manifest.
       format: 'csv',
       dialect: { delimiter: 44, header: true, quoteAll: false, bom: undefined },
+      parquet: { rowGroupRows: 100000, compression: 'snappy' },
       split: { maxRows: undefined, maxBytes: undefined },
       manifest: false,
       successMarker: false,

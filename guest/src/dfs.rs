@@ -534,6 +534,7 @@ fn status_text(status: u16) -> String {
 }
 
 mod output;
+pub use output::Destination;
 
 #[cfg(test)]
 mod tests;

@@ -64,6 +64,35 @@ pub fn file_name(job: &Job, vars: &Vars, part: Option<u32>) -> String {
     }
 }
 
+/// The part number `name` has if it is what [`file_name`] calls some part of `job`'s output
+/// in this run (`vars`); `None` for any other name.
+pub fn part_number(job: &Job, vars: &Vars, name: &str) -> Option<u32> {
+    // Two renderings differ exactly where the number goes.
+    let (low, high) = (
+        file_name(job, vars, Some(11111)),
+        file_name(job, vars, Some(99999)),
+    );
+    let prefix = low
+        .bytes()
+        .zip(high.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let suffix = low
+        .bytes()
+        .rev()
+        .zip(high.bytes().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let digits = name
+        .strip_prefix(&low[..prefix])?
+        .strip_suffix(&low[low.len() - suffix..])?;
+    let number = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())??;
+    (file_name(job, vars, Some(number)) == name).then_some(number)
+}
+
 /// `name` as stem and extension: the format's extension as `name` spells it, or the one
 /// to add.
 fn split_extension(name: &str, format: OutputFormat) -> (&str, String) {
@@ -277,6 +306,30 @@ mod tests {
         assert_eq!(t.path, "sales/2023/11/15");
         assert_eq!(t.temp_path, "sales/2023/11/_15.run-1.tmp");
         assert_eq!(old_path(&t.path, "r"), "sales/2023/11/_15.r.old");
+    }
+
+    #[test]
+    fn part_numbers_are_read_back_from_part_names() {
+        let mut job = sample_job();
+        job.output.split.max_rows = Some(10);
+        job.output.naming = FileNaming::FileName("sales.csv".into());
+        let v = vars(&job, "Sales");
+        assert_eq!(file_name(&job, &v, Some(7)), "sales-00007.csv");
+        assert_eq!(part_number(&job, &v, "sales-00007.csv"), Some(7));
+        assert_eq!(part_number(&job, &v, "sales-123456.csv"), Some(123456));
+        for other in [
+            "sales-7.csv",
+            "sales-0000x.csv",
+            "sales.csv",
+            "_manifest.json",
+            "x-00001.csv",
+        ] {
+            assert_eq!(part_number(&job, &v, other), None, "{other}");
+        }
+        job.output.naming = FileNaming::FileName("p{part}1-{dataset_id}".into());
+        let name = file_name(&job, &v, Some(42));
+        assert_eq!(name, format!("p000421-{}.csv", job.dataset.id));
+        assert_eq!(part_number(&job, &v, &name), Some(42));
     }
 
     #[test]

@@ -607,6 +607,7 @@ fn check_header(plan: &Plan<'_>, header: &[u8]) -> Result<(), DataError> {
 }
 
 mod append;
+mod append_parts;
 mod blob_write;
 mod encoded;
 mod endpoint;

@@ -1,5 +1,6 @@
 //! The requests only the output options need: directories, recursive deletes, a flush
-//! with the format's content type, and user-defined properties (`x-ms-meta-*`).
+//! with the format's content type, user-defined properties (`x-ms-meta-*`), and renames
+//! conditioned on the destination (an append to a split output).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -7,7 +8,27 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::Dfs;
 use crate::model::{Method, Request};
 
+/// What a conditioned rename requires of its destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination<'a> {
+    /// That nothing is there (`If-None-Match: *`).
+    Absent,
+    /// That it is unchanged since it had this ETag (`If-Match`).
+    Unchanged(&'a str),
+}
+
 impl Dfs {
+    /// [`rename`](Dfs::rename) refused (`PathAlreadyExists` or `ConditionNotMet`) unless the
+    /// destination is as `destination` says.
+    pub fn rename_if(&mut self, source: &str, dest: &str, destination: Destination) -> Request {
+        let mut req = self.rename(source, dest);
+        req.headers.push(match destination {
+            Destination::Absent => ("If-None-Match".into(), "*".into()),
+            Destination::Unchanged(etag) => ("If-Match".into(), etag.into()),
+        });
+        req
+    }
+
     /// `PUT ?resource=directory`: creates a directory (and its parents); an existing one
     /// is kept.
     pub fn create_directory(&mut self, path: &str) -> Request {
@@ -86,6 +107,11 @@ mod tests {
         let r = dfs.set_properties("a", &[("run_id", "r1"), ("rows", "3")]);
         assert_eq!(r.header("x-ms-properties"), Some("run_id=cjE=,rows=Mw=="));
         assert!(dfs.set_acl("a").is_none(), "no ACL: no request");
+        let r = dfs.rename_if("d/_t/p.csv", "d/p.csv", Destination::Absent);
+        assert_eq!(r.header("If-None-Match"), Some("*"));
+        assert_eq!(r.header("x-ms-rename-source"), Some("/fs/d/_t/p.csv"));
+        let r = dfs.rename_if("a", "b", Destination::Unchanged("\"0x1\""));
+        assert_eq!(r.header("If-Match"), Some("\"0x1\""));
         assert_eq!(dfs.create_file("a", false).header("x-ms-permissions"), None);
     }
 

@@ -126,4 +126,118 @@ impl<'a> Manifest<'a> {
         out.push(b'\n');
         out
     }
+
+    /// The manifest an append publishes: `previous` (the output's manifest as read) with
+    /// this one's parts listed after its own and the rows of both; run id, columns and
+    /// schema are this run's. Fails, saying why, when `previous` is not a manifest or lists
+    /// another format or other columns.
+    pub fn extending(&self, previous: &[u8]) -> Result<Vec<u8>, String> {
+        let previous: serde_json::Value = serde_json::from_slice(previous)
+            .map_err(|e| format!("it is not the JSON of a manifest: {e}"))?;
+        let format = previous["format"].as_str().unwrap_or_default();
+        if format != self.format {
+            return Err(format!(
+                "it lists {format:?} files and this run writes {:?}",
+                self.format
+            ));
+        }
+        let columns: Option<Vec<&str>> = previous["columns"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|c| c.as_str()).collect());
+        if columns.as_deref()
+            != Some(&self.columns.iter().map(String::as_str).collect::<Vec<_>>()[..])
+        {
+            return Err(format!(
+                "its columns are {} and this run's are {}",
+                previous["columns"],
+                serde_json::Value::from(self.columns.clone())
+            ));
+        }
+        let (Some(files), Some(rows)) = (previous["files"].as_array(), previous["rows"].as_u64())
+        else {
+            return Err("it has no `files` list or no `rows` count".into());
+        };
+        let mut document = serde_json::to_value(self).expect("a manifest always serialises");
+        let new_files = document["files"].as_array().cloned().unwrap_or_default();
+        document["files"] = files.iter().cloned().chain(new_files).collect();
+        document["rows"] = (rows + self.rows).into();
+        let mut out = serde_json::to_vec_pretty(&document).expect("a manifest always serialises");
+        out.push(b'\n');
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(path: &str, rows: u64) -> WrittenFile {
+        WrittenFile {
+            path: path.into(),
+            rows,
+            bytes: rows * 10,
+            md5: "bWQ1".into(),
+            sha256: "c2hh".into(),
+        }
+    }
+
+    fn manifest<'a>(run_id: &'a str, files: &'a [WrittenFile], columns: &[&str]) -> Manifest<'a> {
+        let parts = files
+            .iter()
+            .map(|f| Part::published(f, OutputFormat::Csv, "_d.r.tmp", "d"))
+            .collect();
+        let columns = columns.iter().map(|c| c.to_string()).collect();
+        let dataset = Dataset {
+            id: "ds",
+            name: "Sales",
+        };
+        Manifest::new(run_id, dataset, OutputFormat::Csv, columns, None, parts)
+    }
+
+    #[test]
+    fn an_append_lists_the_earlier_parts_then_its_own() {
+        let first = [
+            written("_d.r.tmp/s-00001.csv", 3),
+            written("_d.r.tmp/s-00002.csv", 2),
+        ];
+        let before = manifest("r1", &first, &["id", "name"]).to_bytes();
+        let second = [written("_d.r.tmp/s-00003.csv", 4)];
+        let after = manifest("r2", &second, &["id", "name"])
+            .extending(&before)
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&after).unwrap();
+        let paths: Vec<&str> = doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(paths, ["d/s-00001.csv", "d/s-00002.csv", "d/s-00003.csv"]);
+        assert_eq!(doc["rows"], 9);
+        assert_eq!(doc["run_id"], "r2");
+        assert!(after.ends_with(b"}\n"));
+    }
+
+    #[test]
+    fn another_format_other_columns_or_no_manifest_are_refused() {
+        let first = [written("_d.r.tmp/s-00001.csv", 3)];
+        let before = manifest("r1", &first, &["id", "name"]).to_bytes();
+        let second = [written("_d.r.tmp/s-00002.csv", 1)];
+        let e = manifest("r2", &second, &["id", "email"])
+            .extending(&before)
+            .unwrap_err();
+        assert!(e.contains("\"email\""), "{e}");
+        let mut other = manifest("r2", &second, &["id", "name"]);
+        other.format = "parquet";
+        assert!(
+            other
+                .extending(&before)
+                .unwrap_err()
+                .contains("\"csv\" files")
+        );
+        let e = manifest("r2", &second, &["id"])
+            .extending(b"not json")
+            .unwrap_err();
+        assert!(e.contains("not the JSON"), "{e}");
+    }
 }

@@ -25,7 +25,9 @@ use crate::format::manifest::{self, Dataset, Manifest, Part};
 use crate::format::parquet::{self, ParquetEncoder, RecordError};
 use crate::format::records::Records;
 use crate::format::{BOM, Encoder, FileEncoder, SourceHead};
-use crate::model::{Algorithm, DataError, DatasetInfo, JobError, Level, OutputFormat, WrittenFile};
+use crate::model::{
+    Algorithm, DataError, DatasetInfo, JobError, Level, OutputFormat, UpdateMode, WrittenFile,
+};
 use crate::naming::{self, Target};
 
 /// The file being written.
@@ -111,9 +113,14 @@ impl<H: Host> Run<'_, H> {
         target: &Target,
         info: &DatasetInfo,
     ) -> Result<(u64, Vec<WrittenFile>), JobError> {
+        let multi = self.job.output.multi_file();
+        // An append to a directory that exists adds parts; else the output is written whole.
+        let existing = match multi && self.job.output.update == UpdateMode::Append {
+            true => self.existing_parts(target)?,
+            false => None,
+        };
         let mut source = self.host.open(&self.job.dataset)?;
         self.authorize()?;
-        let multi = self.job.output.multi_file();
         if multi {
             self.remove_leftovers_of(target, Leftover::TempDirectory);
             self.create(&target.temp_path, true, "create temporary directory")?;
@@ -121,12 +128,18 @@ impl<H: Host> Run<'_, H> {
             self.remove_leftovers(target);
             self.create(&target.temp_path, false, "create temporary file")?;
         }
-        let outcome =
-            self.write_files(source.as_mut(), target, info)
-                .and_then(|(files, columns, schema)| {
-                    self.publish(target, info, &files, columns, schema)?;
-                    Ok(files)
-                });
+        let first_part = existing.as_ref().map_or(1, |e| e.next_part);
+        let outcome = self
+            .write_files(source.as_mut(), target, info, first_part)
+            .and_then(|(files, columns, schema)| {
+                match &existing {
+                    Some(existing) => {
+                        self.publish_parts(target, info, existing, &files, columns, schema)?
+                    }
+                    None => self.publish(target, info, &files, columns, schema)?,
+                }
+                Ok(files)
+            });
         match outcome {
             Ok(mut files) => {
                 if multi {
@@ -137,6 +150,12 @@ impl<H: Host> Run<'_, H> {
                     }
                 } else {
                     files[0].path = target.path.clone();
+                }
+                if existing.is_some()
+                    && let Err(e) = self.delete_tree(&target.temp_path, "delete temporary output")
+                {
+                    let warning = format!("could not delete {}: {e:?}", target.temp_path);
+                    self.host.log(Level::Warn, &warning);
                 }
                 Ok((files.iter().map(|f| f.bytes).sum(), files))
             }
@@ -157,13 +176,14 @@ impl<H: Host> Run<'_, H> {
         }
     }
 
-    /// Streams the dataset into the output's files; returns them (under their temporary
-    /// paths) and the header's columns.
+    /// Streams the dataset into the output's files, parts numbered from `first_part`;
+    /// returns them (under their temporary paths) and the header's columns.
     fn write_files(
         &mut self,
         source: &mut dyn Source,
         target: &Target,
         info: &DatasetInfo,
+        first_part: u32,
     ) -> Result<Written3, JobError> {
         let output = self.job.output.clone();
         let block_size = output.block_size as usize;
@@ -235,8 +255,13 @@ impl<H: Host> Run<'_, H> {
                         }
                     }
                     if current.is_none() {
-                        current =
-                            Some(self.start_file(target, encoder, files.len(), &mut digests)?);
+                        current = Some(self.start_file(
+                            target,
+                            encoder,
+                            first_part,
+                            files.len(),
+                            &mut digests,
+                        )?);
                     }
                     let file = current.as_mut().expect("started above");
                     encoder.push(&record).map_err(|e| starts.error(e.0))?;
@@ -264,7 +289,7 @@ impl<H: Host> Run<'_, H> {
         }
         let last = match current.take() {
             Some(file) => file,
-            None => self.start_file(target, encoder, files.len(), &mut digests)?,
+            None => self.start_file(target, encoder, first_part, files.len(), &mut digests)?,
         };
         let file = self.end_file(
             &pipeline,
@@ -315,17 +340,21 @@ impl<H: Host> Run<'_, H> {
         Ok(Encoder::Parquet(Box::new(encoder)))
     }
 
-    /// Starts file number `index` (0-based): created (a part), its header encoded, its
-    /// digests begun.
+    /// Starts file number `index` (0-based) of this run, part `first_part + index`: created
+    /// (a part), its header encoded, its digests begun.
     fn start_file(
         &mut self,
         target: &Target,
         encoder: &mut Encoder,
+        first_part: u32,
         index: usize,
         digests: &mut Option<(H::Hasher, H::Hasher)>,
     ) -> Result<Current, JobError> {
         let path = if self.job.output.multi_file() {
-            let part = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let part = u32::try_from(index)
+                .ok()
+                .and_then(|i| first_part.checked_add(i))
+                .unwrap_or(u32::MAX);
             let name = naming::file_name(self.job, &target.vars, Some(part));
             let path = format!("{}/{name}", target.temp_path);
             self.authorize()?;
@@ -418,21 +447,9 @@ impl<H: Host> Run<'_, H> {
             return self.rename_onto(&target.temp_path, &target.path, "rename onto target");
         }
         if output.manifest {
-            let document = Manifest::new(
-                &self.job.run_id,
-                Dataset {
-                    id: &self.job.dataset.id,
-                    name: &info.name,
-                },
-                output.format,
-                columns,
-                schema.as_deref(),
-                files
-                    .iter()
-                    .map(|f| Part::published(f, output.format, &target.temp_path, &target.path))
-                    .collect(),
-            )
-            .to_bytes();
+            let document = self
+                .manifest(target, info, files, columns, schema)
+                .to_bytes();
             let path = format!("{}/{}", target.temp_path, manifest::MANIFEST);
             self.small_file(&path, document, "application/json")?;
         }
@@ -446,8 +463,36 @@ impl<H: Host> Run<'_, H> {
         Ok(())
     }
 
+    /// The manifest of this run's `files` (under their temporary paths), as published.
+    pub(super) fn manifest<'a>(
+        &'a self,
+        target: &Target,
+        info: &'a DatasetInfo,
+        files: &'a [WrittenFile],
+        columns: Vec<String>,
+        schema: Option<Vec<parquet::Column>>,
+    ) -> Manifest<'a> {
+        let format = self.job.output.format;
+        let dataset = Dataset {
+            id: &self.job.dataset.id,
+            name: &info.name,
+        };
+        let parts = files
+            .iter()
+            .map(|f| Part::published(f, format, &target.temp_path, &target.path))
+            .collect();
+        Manifest::new(
+            &self.job.run_id,
+            dataset,
+            format,
+            columns,
+            schema.as_deref(),
+            parts,
+        )
+    }
+
     /// Writes a small file whole: create, one append, flush.
-    fn small_file(
+    pub(super) fn small_file(
         &mut self,
         path: &str,
         data: Vec<u8>,
@@ -499,7 +544,12 @@ impl<H: Host> Run<'_, H> {
 
     /// Renames `from` onto `to`; a rename finding no source while `to` exists counts as
     /// done (the host's retry of one that succeeded).
-    fn rename_onto(&mut self, from: &str, to: &str, operation: &str) -> Result<(), JobError> {
+    pub(super) fn rename_onto(
+        &mut self,
+        from: &str,
+        to: &str,
+        operation: &str,
+    ) -> Result<(), JobError> {
         self.authorize()?;
         let rename = self.dfs.rename(from, to);
         let response = self.exchange(rename, operation)?;

@@ -1,7 +1,7 @@
 //! The output options beyond the path: format, CSV dialect, splitting, manifest.
 
 use super::quote;
-use crate::model::{Job, UpdateMode};
+use crate::model::{FileNaming, Job, UpdateMode};
 
 /// Smallest `output.max_bytes_per_file`: 64 KiB, so a part is more than a header.
 pub const MIN_PART_BYTES: u64 = 64 * 1024;
@@ -48,12 +48,28 @@ pub(super) fn check_output(job: &Job, check: &mut impl FnMut(&str, Option<String
     }
     check(
         "output.update",
-        (output.update == UpdateMode::Append && !output.passthrough()).then(|| {
-            "append is offered for a plain CSV file only (no format, dialect, split or \
-             manifest options) for now: use update = \"replace\", with a templated \
-             directory or file name (`{date}`, `{run_id}`) to keep every run's files"
-                .into()
-        }),
+        (output.update == UpdateMode::Append && !output.passthrough() && !output.multi_file())
+            .then(|| {
+                "append to one file is offered for plain CSV only (no format or dialect \
+                 options): a split output (max_rows_per_file, max_bytes_per_file) or one \
+                 with a manifest takes appends as new parts; or use update = \"replace\" \
+                 with a templated file name (`{date}`, `{run_id}`) to keep every run's file"
+                    .into()
+            }),
+    );
+    let part_in_subdirectory = match &output.naming {
+        FileNaming::FileName(name) => name.contains('/'),
+        FileNaming::DatasetId => false,
+    };
+    check(
+        "output.file_name",
+        (output.update == UpdateMode::Append && output.multi_file() && part_in_subdirectory).then(
+            || {
+                "an append adds parts beside the existing ones in output.directory, so \
+                 part names cannot hold `/`: put the subdirectories in output.directory"
+                    .into()
+            },
+        ),
     );
     let access = &output.access;
     if let Some(p) = &access.permissions {

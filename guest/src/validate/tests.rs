@@ -427,7 +427,7 @@ fn output_options_are_checked_by_field() {
                 j.output.update = UpdateMode::Append;
             },
             "output.update",
-            "append is offered for a plain CSV file only",
+            "append to one file is offered for plain CSV only",
         ),
         (
             |j| j.output.split.max_rows = Some(5),
@@ -438,10 +438,11 @@ fn output_options_are_checked_by_field() {
             |j| {
                 j.output.manifest = true;
                 j.output.directory = Some("out".into());
+                j.output.naming = FileNaming::FileName("by-day/sales".into());
                 j.output.update = UpdateMode::Append;
             },
-            "output.update",
-            "append is offered for a plain CSV file only",
+            "output.file_name",
+            "part names cannot hold `/`",
         ),
     ];
     for (edit, field, want) in cases {
@@ -451,6 +452,13 @@ fn output_options_are_checked_by_field() {
             "{field}: {found:?}"
         );
     }
+    let found = fields_after(|j| {
+        j.output.format = OutputFormat::Parquet;
+        j.output.split.max_rows = Some(1000);
+        j.output.directory = Some("out".into());
+        j.output.update = UpdateMode::Append;
+    });
+    assert!(found.is_empty(), "an append of parts is valid: {found:?}");
     let found = fields_after(|j| {
         j.output.format = OutputFormat::CsvGz;
         j.output.dialect.delimiter = b'\t';
