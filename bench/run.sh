@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The throughput benchmark in one command:
 #
-#     bash bench/run.sh [--size 1GiB] [--rounds 3] [--binary PATH] [--json OUT] [--memory]
+#     bash bench/run.sh [--size 1GiB] [--rounds 3] [--binary PATH] [--json OUT] [--memory | --formats]
 #
 # Makes (or refreshes, when bench/requirements.txt changes) a venv under target/bench-venv
 # with Microsoft's Python SDK pinned, then runs bench/throughput.py in it. See bench/README.md.

@@ -1,6 +1,7 @@
 """Throughput benchmark: adls-writeback against Microsoft's Python SDK and a curl floor.
 
-    bash bench/run.sh [--size 1GiB] [--rounds 3] [--binary PATH] [--json OUT] [--memory]
+    bash bench/run.sh [--size 1GiB] [--rounds 3] [--binary PATH] [--json OUT]
+                      [--memory | --formats]
 
 One emulator (TLS, loopback, ephemeral ports, in-memory store when the binary has it) serves
 the whole run. Every contender uploads the same generated CSV as a child process, in
@@ -50,7 +51,7 @@ class Contender:
     block: int | None = None     # bytes per append (None: the SDK's own default)
     concurrency: int | None = None
     tool_defaults: bool = False  # ours: leave block_size and concurrency out of the job
-    output_format: str = "csv"   # ours: `[output] format` ("csv.gz" compresses in the guest)
+    output_format: str = "csv"   # ours: `[output] format` ("csv.gz", "parquet": in the guest)
 
     @property
     def slug(self) -> str:
@@ -65,12 +66,16 @@ OURS_TUNED = [Contender("adls-writeback 8 MiB x 8", "ours", 8 * MIB, 8),
 SDK_SAME = [Contender("SDK upload_data 4 MiB x 4", "sdk", 4 * MIB, 4),
             Contender("SDK upload_data 8 MiB x 8", "sdk", 8 * MIB, 8)]
 SDK_DEFAULTS = Contender("SDK upload_data defaults (100 MiB x 1)", "sdk")
-# Information, no ratio: the same export gzip-compressed in the guest (MiB/s of source bytes).
+# Information, no ratio (`--formats`): the same export encoded in the guest, in MiB/s of
+# source bytes, beside the plain CSV export.
 OURS_GZIP = Contender("adls-writeback 8 MiB x 8, csv.gz", "ours", 8 * MIB, 8,
                       output_format="csv.gz")
+OURS_PARQUET = Contender("adls-writeback 8 MiB x 8, parquet", "ours", 8 * MIB, 8,
+                         output_format="parquet")
+FORMAT_CONTENDERS = [OURS_TUNED[0], OURS_GZIP, OURS_PARQUET]
 CURL = Contender("curl floor (create, 1 append, flush)", "curl")
 CURL_BARE = Contender("curl, no integrity", "curl-bare")  # information: no ratio uses it
-CONTENDERS = [OURS_DEFAULTS, *OURS_TUNED, OURS_GZIP, *SDK_SAME, SDK_DEFAULTS, CURL, CURL_BARE]
+CONTENDERS = [OURS_DEFAULTS, *OURS_TUNED, *SDK_SAME, SDK_DEFAULTS, CURL, CURL_BARE]
 
 
 class BenchError(Exception):
@@ -488,7 +493,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write every sample to this file")
     parser.add_argument("--memory", action="store_true",
                         help="memory check instead: ours tuned at SIZE and 4 x SIZE")
+    parser.add_argument("--formats", action="store_true",
+                        help="output formats instead: ours as csv, csv.gz and parquet")
     args = parser.parse_args()
+    if args.memory and args.formats:
+        parser.error("--memory and --formats are two different runs: give one")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     args.binary = args.binary.resolve()
@@ -525,9 +534,10 @@ def main() -> int:
                 failed = {r["contender"]: r["error"] for r in result["memory"] if "error" in r}
             else:
                 warmup = csvgen.cached_csv(data_dir, 4 * MIB, SEED)
-                samples, failed = run_rounds(CONTENDERS, args.rounds, emulator, csv, warmup,
+                contenders = FORMAT_CONTENDERS if args.formats else CONTENDERS
+                samples, failed = run_rounds(contenders, args.rounds, emulator, csv, warmup,
                                              args.binary, workdir)
-                summaries = [s for c in CONTENDERS if (s := summarize(c, samples))]
+                summaries = [s for c in contenders if (s := summarize(c, samples))]
                 print_table(summaries, failed)
                 print_ratios({s["contender"]: s for s in summaries})
                 result.update(samples=samples, summary=summaries, failed=failed)

@@ -13,6 +13,7 @@ mod bad_input;
 mod blob_differential;
 mod blob_endpoint;
 mod blob_export;
+mod blob_formats;
 mod blob_readers;
 mod client_certificate;
 mod conformance;

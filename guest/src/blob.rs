@@ -129,6 +129,24 @@ impl Blob {
         req
     }
 
+    /// `GET {container}?restype=container&comp=list&prefix=…&delimiter=/` (List Blobs):
+    /// one page of the blobs directly under the virtual directory `directory`, from
+    /// `marker` when given.
+    pub fn list_blobs(&mut self, directory: &str, marker: Option<&str>) -> Request {
+        let value =
+            |v: &str| utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let mut url = format!(
+            "{}/{}?restype=container&comp=list&delimiter=%2F&prefix={}",
+            self.endpoint,
+            crate::naming::encode_path(&self.container),
+            value(&format!("{directory}/"))
+        );
+        if let Some(marker) = marker {
+            url.push_str(&format!("&marker={}", value(marker)));
+        }
+        self.request_to(Method::Get, url)
+    }
+
     /// `GET ?comp=blocklist&blocklisttype=committed`: the blob's committed blocks.
     pub fn get_block_list(&mut self, name: &str) -> Request {
         self.request(Method::Get, name, "comp=blocklist&blocklisttype=committed")
@@ -216,6 +234,32 @@ pub fn committed_blocks(resp: &Response) -> Result<Vec<CommittedBlock>, StorageE
             })
         })
         .collect()
+}
+
+/// Reads a List Blobs answer: the blobs' names (prefixes of deeper directories left out)
+/// and the marker of the next page, if any.
+pub fn blob_names(resp: &Response) -> Result<(Vec<String>, Option<String>), StorageError> {
+    const OPERATION: &str = "list output directory";
+    let bad = |why: String| StorageError::unexpected(OPERATION, resp.status, why);
+    let text =
+        std::str::from_utf8(&resp.body).map_err(|_| bad("the listing is not UTF-8".into()))?;
+    let doc = roxmltree::Document::parse(text.trim_start_matches('\u{feff}'))
+        .map_err(|e| bad(format!("the listing is not the XML expected: {e}")))?;
+    let root = doc.root_element();
+    let child_text = |node: roxmltree::Node, tag: &str| {
+        node.children()
+            .find(|n| n.has_tag_name(tag))
+            .and_then(|n| n.text())
+            .map(str::to_owned)
+    };
+    let names = root
+        .children()
+        .filter(|n| n.has_tag_name("Blobs"))
+        .flat_map(|blobs| blobs.children().filter(|n| n.has_tag_name("Blob")))
+        .filter_map(|blob| child_text(blob, "Name"))
+        .collect();
+    let next = child_text(root, "NextMarker").filter(|m| !m.is_empty());
+    Ok((names, next))
 }
 
 /// The first line of the `<Message>` of a Blob error body, if it has one.

@@ -123,12 +123,13 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         target.endpoint = job.account.blob_endpoint.trim_end_matches('/').to_owned();
         Blob::new(&target.endpoint, &target.file_system, &job.run_id)
     });
-    if blob.is_some() && !job.output.passthrough() {
+    if blob.is_some() && job.output.multi_file() && job.output.update == UpdateMode::Append {
         return Err(JobError::Invalid(vec![ValidationError {
-            field: "account.endpoint".into(),
-            message: "writing through the Blob endpoint supports one CSV file (no split, \
-                      gzip, Parquet, manifest or success marker) so far: use a DFS account \
-                      or plain CSV output"
+            field: "output.update".into(),
+            message: "an append to a split output adds parts by renames, which a flat \
+                      namespace (the Blob endpoint) does not have: use update = \"replace\" \
+                      with a templated directory (`{date}`, `{run_id}`) to keep every run's \
+                      parts, or an account with a hierarchical namespace"
                 .into(),
         }]));
     }
@@ -608,9 +609,11 @@ fn check_header(plan: &Plan<'_>, header: &[u8]) -> Result<(), DataError> {
 
 mod append;
 mod append_parts;
+mod blob_encoded;
 mod blob_write;
 mod encoded;
 mod endpoint;
+mod publish;
 mod recovery;
 mod replace;
 

@@ -152,3 +152,35 @@ fn xml_error_messages_are_read() {
     );
     assert_eq!(error_message(b"{}"), None);
 }
+
+#[test]
+fn list_blobs_asks_for_one_directory_and_reads_names_and_marker() {
+    let mut b = blob();
+    let r = b.list_blobs("sales/2026", Some("m 1"));
+    assert!(
+        r.url.ends_with(
+            "/exports?restype=container&comp=list&delimiter=%2F&prefix=sales%2F2026%2F&marker=m%201"
+        ),
+        "{}",
+        r.url
+    );
+    let page = response(
+        200,
+        &[],
+        "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults><Prefix>sales/</Prefix>\
+         <Blobs><Blob><Name>sales/a-00001.csv</Name><Properties/></Blob>\
+         <BlobPrefix><Name>sales/sub/</Name></BlobPrefix>\
+         <Blob><Name>sales/_manifest.json</Name></Blob></Blobs>\
+         <NextMarker>next</NextMarker></EnumerationResults>",
+    );
+    let (names, next) = blob_names(&page).unwrap();
+    assert_eq!(names, ["sales/a-00001.csv", "sales/_manifest.json"]);
+    assert_eq!(next.as_deref(), Some("next"));
+    let last = response(
+        200,
+        &[],
+        "<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>",
+    );
+    assert_eq!(blob_names(&last).unwrap(), (vec![], None));
+    assert!(blob_names(&response(200, &[], "not xml")).is_err());
+}

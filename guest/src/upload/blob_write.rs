@@ -22,6 +22,23 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 /// The content type of a CSV blob, as the DFS path's flush sets it.
 const CSV: &str = "text/csv";
 
+/// A blob whose blocks are staged, to be committed by [`Run::commit_blob`].
+#[derive(Debug)]
+pub(super) struct StagedBlob {
+    /// Its name in the container.
+    pub path: String,
+    /// Its blocks, in order.
+    pub block_ids: Vec<String>,
+    /// The MD5 of its whole content.
+    pub md5: Vec<u8>,
+    /// Data rows in it.
+    pub rows: u64,
+    /// Its SHA-256, base64.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 impl<H: Host> Run<'_, H> {
     /// Replace through Blob: stage every block, then commit them with the file's MD5.
     /// Returns the blob's size.
@@ -36,28 +53,43 @@ impl<H: Host> Run<'_, H> {
             existing_header: None,
         };
         let size = self.upload(source.as_mut(), &plan)?;
-        let md5 = self.host.hash_value(&self.written.md5);
-        let md5_base64 = crate::dfs::encode_md5(&md5);
+        let staged = StagedBlob {
+            path: target.path.clone(),
+            block_ids: std::mem::take(&mut self.written.block_ids),
+            md5: self.host.hash_value(&self.written.md5),
+            rows: self.written.rows,
+            sha256: BASE64.encode(self.host.hash_value(&self.written.sha256)),
+            size,
+        };
+        self.commit_blob(&staged, CSV)?;
+        Ok(size)
+    }
+
+    /// Commits `staged` with its MD5, `content_type` and the properties every written file
+    /// carries, then checks what the service holds.
+    pub(super) fn commit_blob(
+        &mut self,
+        staged: &StagedBlob,
+        content_type: &str,
+    ) -> Result<(), JobError> {
         self.authorize()?;
-        let latest = self.written.block_ids.clone();
-        let sha256 = BASE64.encode(self.host.hash_value(&self.written.sha256));
         let encoded = self
-            .file_properties(self.written.rows, &sha256)
+            .file_properties(staged.rows, &staged.sha256)
             .map(|(key, value)| (key, blob::metadata_value(&value)));
         let metadata = encoded
             .each_ref()
             .map(|(key, value)| (*key, value.as_str()));
         let list = BlockList {
-            latest: &latest,
-            md5: Some(&md5),
-            content_type: CSV,
+            latest: &staged.block_ids,
+            md5: Some(&staged.md5),
+            content_type,
             metadata: &metadata,
             ..BlockList::default()
         };
-        let commit = self.blob_driver().put_block_list(&target.path, &list);
+        let commit = self.blob_driver().put_block_list(&staged.path, &list);
         self.send(commit, "put block list")?;
-        self.check_committed(&target.path, size, Some(&md5_base64))?;
-        Ok(size)
+        let md5_base64 = crate::dfs::encode_md5(&staged.md5);
+        self.check_committed(&staged.path, staged.size, Some(&md5_base64))
     }
 
     /// Append through Blob: check the existing blob's header, stage the rows, commit the
@@ -132,7 +164,7 @@ impl<H: Host> Run<'_, H> {
     }
 
     /// The Blob request builder of a run that writes through Blob.
-    fn blob_driver(&mut self) -> &mut blob::Blob {
+    pub(super) fn blob_driver(&mut self) -> &mut blob::Blob {
         self.blob
             .as_mut()
             .expect("Blob writes are only planned for runs through the Blob endpoint")

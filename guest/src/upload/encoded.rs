@@ -10,7 +10,9 @@
 //! away (`_<name>.<run>.old`), the new one renamed into place, and the old one deleted. A
 //! reader thus finds the old set of files or the new one, never a mix; for the moment
 //! between the two renames, the directory is absent. Any failure before the swap deletes
-//! the temporary directory and leaves the target as it was.
+//! the temporary directory and leaves the target as it was. (`publish` does the renames;
+//! `append_parts` adds parts to an existing directory; through the Blob endpoint, files go
+//! under their own names, blocks staged, and `blob_encoded` commits them.)
 
 use std::collections::BTreeMap;
 use std::mem;
@@ -18,10 +20,10 @@ use std::mem;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use super::blob_write::StagedBlob;
 use super::recovery::Leftover;
 use super::{Host, InFlight, READ_SIZE, Run, Source, Written};
 use crate::chunk::{Block, Chunker};
-use crate::format::manifest::{self, Dataset, Manifest, Part};
 use crate::format::parquet::{self, ParquetEncoder, RecordError};
 use crate::format::records::Records;
 use crate::format::{BOM, Encoder, FileEncoder, SourceHead};
@@ -40,9 +42,17 @@ struct Current {
     unsent_rows: u64,
 }
 
-/// What [`Run::write_files`] wrote: the files (under their temporary paths), the header's
-/// names and, for Parquet, the files' typed columns.
-type Written3 = (Vec<WrittenFile>, Vec<String>, Option<Vec<parquet::Column>>);
+/// What [`Run::write_files`] wrote.
+struct WrittenOutput {
+    /// The files, under their temporary paths (through Blob, their own: blocks staged).
+    files: Vec<WrittenFile>,
+    /// The header's names.
+    columns: Vec<String>,
+    /// For Parquet, the files' typed columns.
+    schema: Option<Vec<parquet::Column>>,
+    /// Through Blob, each file's staged blocks, committed when the output is published.
+    staged: Vec<StagedBlob>,
+}
 
 /// Where a record starts in the source.
 #[derive(Clone, Copy, Default)]
@@ -103,6 +113,8 @@ struct Totals {
     rows: u64,
     bytes: u64,
     blocks: u32,
+    /// Through Blob, the files ended so far, their blocks staged.
+    staged: Vec<StagedBlob>,
 }
 
 impl<H: Host> Run<'_, H> {
@@ -121,7 +133,10 @@ impl<H: Host> Run<'_, H> {
         };
         let mut source = self.host.open(&self.job.dataset)?;
         self.authorize()?;
-        if multi {
+        let through_blob = self.blob.is_some();
+        if through_blob {
+            // Staged blocks are invisible: files are written under their own names.
+        } else if multi {
             self.remove_leftovers_of(target, Leftover::TempDirectory);
             self.create(&target.temp_path, true, "create temporary directory")?;
         } else {
@@ -131,10 +146,19 @@ impl<H: Host> Run<'_, H> {
         let first_part = existing.as_ref().map_or(1, |e| e.next_part);
         let outcome = self
             .write_files(source.as_mut(), target, info, first_part)
-            .and_then(|(files, columns, schema)| {
+            .and_then(|written| {
+                let WrittenOutput {
+                    files,
+                    columns,
+                    schema,
+                    staged,
+                } = written;
                 match &existing {
                     Some(existing) => {
                         self.publish_parts(target, info, existing, &files, columns, schema)?
+                    }
+                    None if through_blob => {
+                        self.publish_blobs(target, info, &files, staged, columns, schema)?
                     }
                     None => self.publish(target, info, &files, columns, schema)?,
                 }
@@ -159,6 +183,8 @@ impl<H: Host> Run<'_, H> {
                 }
                 Ok((files.iter().map(|f| f.bytes).sum(), files))
             }
+            // Through Blob, nothing was committed: the staged blocks stay invisible.
+            Err(e) if through_blob => Err(e),
             Err(e) => {
                 let operation = "delete temporary output";
                 let deleted = match multi {
@@ -184,7 +210,7 @@ impl<H: Host> Run<'_, H> {
         target: &Target,
         info: &DatasetInfo,
         first_part: u32,
-    ) -> Result<Written3, JobError> {
+    ) -> Result<WrittenOutput, JobError> {
         let output = self.job.output.clone();
         let block_size = output.block_size as usize;
         let mut chunker = Chunker::new(block_size, true)
@@ -312,7 +338,12 @@ impl<H: Host> Run<'_, H> {
             Encoder::Parquet(p) => Some(p.columns().to_vec()),
             Encoder::Csv(_) => None,
         };
-        Ok((files, columns, schema))
+        Ok(WrittenOutput {
+            files,
+            columns,
+            schema,
+            staged: mem::take(&mut totals.staged),
+        })
     }
 
     /// The encoder of the output's format, for a source starting with `head`.
@@ -356,10 +387,16 @@ impl<H: Host> Run<'_, H> {
                 .and_then(|i| first_part.checked_add(i))
                 .unwrap_or(u32::MAX);
             let name = naming::file_name(self.job, &target.vars, Some(part));
-            let path = format!("{}/{name}", target.temp_path);
-            self.authorize()?;
-            self.create(&path, false, "create part")?;
-            path
+            if self.blob.is_some() {
+                format!("{}/{name}", target.path)
+            } else {
+                let path = format!("{}/{name}", target.temp_path);
+                self.authorize()?;
+                self.create(&path, false, "create part")?;
+                path
+            }
+        } else if self.blob.is_some() {
+            target.path.clone()
         } else {
             target.temp_path.clone()
         };
@@ -394,7 +431,8 @@ impl<H: Host> Run<'_, H> {
     }
 
     /// Ends `file`: its last bytes appended, every append landed, the flush (with the
-    /// file's MD5 and the format's content type) checked, its properties set.
+    /// file's MD5 and the format's content type) checked, its properties set. Through
+    /// Blob, its staged blocks are kept in `totals`, for the commit at publication.
     fn end_file(
         &mut self,
         pipeline: &H::Pipeline,
@@ -412,13 +450,24 @@ impl<H: Host> Run<'_, H> {
         let md5 = self.host.hash_value(&self.written.md5);
         let sha256 = BASE64.encode(self.host.hash_value(&self.written.sha256));
         let md5_base64 = BASE64.encode(&md5);
-        let content_type = self.job.output.format.content_type();
-        self.authorize()?;
-        let flush = self
-            .dfs
-            .flush_as(&file.path, file.position, Some(&md5), content_type);
-        self.flush_replaced(flush, &file.path, file.position, &md5_base64)?;
-        self.set_file_properties(&file.path, file.rows, &sha256)?;
+        if self.blob.is_some() {
+            totals.staged.push(StagedBlob {
+                path: file.path.clone(),
+                block_ids: mem::take(&mut self.written.block_ids),
+                md5,
+                rows: file.rows,
+                sha256: sha256.clone(),
+                size: file.position,
+            });
+        } else {
+            let content_type = self.job.output.format.content_type();
+            self.authorize()?;
+            let flush = self
+                .dfs
+                .flush_as(&file.path, file.position, Some(&md5), content_type);
+            self.flush_replaced(flush, &file.path, file.position, &md5_base64)?;
+            self.set_file_properties(&file.path, file.rows, &sha256)?;
+        }
         *digests = self.written.also.take();
         totals.rows += self.written.rows;
         totals.bytes += self.written.bytes;
@@ -430,150 +479,5 @@ impl<H: Host> Run<'_, H> {
             md5: md5_base64,
             sha256,
         })
-    }
-
-    /// Publishes what [`write_files`](Self::write_files) wrote: a single file renamed onto
-    /// the target; a directory completed with its manifest and marker, then swapped in.
-    fn publish(
-        &mut self,
-        target: &Target,
-        info: &DatasetInfo,
-        files: &[WrittenFile],
-        columns: Vec<String>,
-        schema: Option<Vec<parquet::Column>>,
-    ) -> Result<(), JobError> {
-        let output = &self.job.output;
-        if !output.multi_file() {
-            return self.rename_onto(&target.temp_path, &target.path, "rename onto target");
-        }
-        if output.manifest {
-            let document = self
-                .manifest(target, info, files, columns, schema)
-                .to_bytes();
-            let path = format!("{}/{}", target.temp_path, manifest::MANIFEST);
-            self.small_file(&path, document, "application/json")?;
-        }
-        if output.success_marker {
-            let path = format!("{}/{}", target.temp_path, manifest::SUCCESS);
-            self.small_file(&path, Vec::new(), "application/octet-stream")?;
-        }
-        self.swap_in(target)?;
-        // The new set is in place: what a run killed mid-swap set aside may go now.
-        self.remove_leftovers_of(target, Leftover::OldDirectory);
-        Ok(())
-    }
-
-    /// The manifest of this run's `files` (under their temporary paths), as published.
-    pub(super) fn manifest<'a>(
-        &'a self,
-        target: &Target,
-        info: &'a DatasetInfo,
-        files: &'a [WrittenFile],
-        columns: Vec<String>,
-        schema: Option<Vec<parquet::Column>>,
-    ) -> Manifest<'a> {
-        let format = self.job.output.format;
-        let dataset = Dataset {
-            id: &self.job.dataset.id,
-            name: &info.name,
-        };
-        let parts = files
-            .iter()
-            .map(|f| Part::published(f, format, &target.temp_path, &target.path))
-            .collect();
-        Manifest::new(
-            &self.job.run_id,
-            dataset,
-            format,
-            columns,
-            schema.as_deref(),
-            parts,
-        )
-    }
-
-    /// Writes a small file whole: create, one append, flush.
-    pub(super) fn small_file(
-        &mut self,
-        path: &str,
-        data: Vec<u8>,
-        content_type: &str,
-    ) -> Result<(), JobError> {
-        self.authorize()?;
-        self.create(path, false, "create manifest")?;
-        let size = data.len() as u64;
-        let body = self.host.body(data);
-        let md5 = self.host.digest(Algorithm::Md5, &body);
-        if size > 0 {
-            let crc64 = self.host.digest(Algorithm::Crc64, &body);
-            let append = self.dfs.append(path, 0, &crc64);
-            let pipeline = self.host.pipeline(1);
-            self.host.submit(&pipeline, &append, &body);
-            let (_, outcome) = self.host.next(&pipeline).expect("one request is in flight");
-            self.dfs.check(&outcome?, "append manifest")?;
-        }
-        self.authorize()?;
-        let flush = self.dfs.flush_as(path, size, Some(&md5), content_type);
-        self.flush_replaced(flush, path, size, &BASE64.encode(&md5))?;
-        Ok(())
-    }
-
-    /// Replaces the target directory with the temporary one: the old one renamed away,
-    /// the new one renamed into place, the old one deleted.
-    fn swap_in(&mut self, target: &Target) -> Result<(), JobError> {
-        let old = naming::old_path(&target.path, &self.job.run_id);
-        self.authorize()?;
-        let existing = self.head(&target.path, "get properties of target")?;
-        if existing.is_some() {
-            self.rename_onto(&target.path, &old, "move the old output aside")?;
-        }
-        if let Err(e) = self.rename_onto(&target.temp_path, &target.path, "rename onto target") {
-            if existing.is_some() {
-                // Put the old output back: the target is as it was.
-                let _ = self.rename_onto(&old, &target.path, "restore the old output");
-            }
-            return Err(e);
-        }
-        if existing.is_some()
-            && let Err(e) = self.delete_tree(&old, "delete the old output")
-        {
-            self.host
-                .log(Level::Warn, &format!("could not delete {old}: {e:?}"));
-        }
-        Ok(())
-    }
-
-    /// Renames `from` onto `to`; a rename finding no source while `to` exists counts as
-    /// done (the host's retry of one that succeeded).
-    pub(super) fn rename_onto(
-        &mut self,
-        from: &str,
-        to: &str,
-        operation: &str,
-    ) -> Result<(), JobError> {
-        self.authorize()?;
-        let rename = self.dfs.rename(from, to);
-        let response = self.exchange(rename, operation)?;
-        if let Err(e) = self.dfs.check(&response, operation) {
-            let done = e.code == "SourcePathNotFound" && {
-                self.authorize()?;
-                self.head(to, operation)?.is_some()
-            };
-            if !done {
-                return Err(e.into());
-            }
-        }
-        Ok(())
-    }
-
-    /// Deletes a directory and everything in it; one already gone counts as deleted.
-    pub(super) fn delete_tree(&mut self, path: &str, operation: &str) -> Result<(), JobError> {
-        self.authorize()?;
-        let delete = self.dfs.delete_recursive(path);
-        let response = self.exchange(delete, operation)?;
-        if response.status == 404 {
-            return Ok(());
-        }
-        self.dfs.check(&response, operation)?;
-        Ok(())
     }
 }

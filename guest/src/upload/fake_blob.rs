@@ -60,6 +60,29 @@ impl FakeHost {
                 status(201)
             }
             (Method::Put, Some("blocklist")) => self.put_block_list(request, &seen.path),
+            (Method::Get, Some("list")) => {
+                // The container's blobs directly under `prefix` (delimiter `/`), one page.
+                let prefix = param("prefix").unwrap_or_default();
+                let mut names: Vec<&String> = self
+                    .files
+                    .keys()
+                    .filter(|n| {
+                        n.strip_prefix(&prefix)
+                            .is_some_and(|rest| !rest.contains('/'))
+                    })
+                    .collect();
+                names.sort();
+                let blobs: String = names
+                    .iter()
+                    .map(|n| format!("<Blob><Name>{n}</Name></Blob>"))
+                    .collect();
+                Response {
+                    status: 200,
+                    headers: vec![],
+                    body: format!("<EnumerationResults><Blobs>{blobs}</Blobs><NextMarker/></EnumerationResults>")
+                        .into_bytes(),
+                }
+            }
             (Method::Get, Some("blocklist")) => {
                 assert_eq!(param("blocklisttype").as_deref(), Some("committed"));
                 let Some(file) = self.files.get(&seen.path) else {

@@ -1,6 +1,6 @@
 //! Driver tests of writes through the Blob endpoint, against the fake host's Blob side.
 
-use super::fake::{BLOB_ENDPOINT, FakeHost, File, Replay};
+use super::fake::{BLOB_ENDPOINT, FakeHost, File, Replay, md5_base64};
 use super::fake_blob::blob_error;
 use super::tests::{TARGET, csv, job, md5_of};
 use super::*;
@@ -358,16 +358,106 @@ fn auto_falls_back_to_the_dfs_answer_then_to_dfs() {
     );
 }
 
-#[test]
-fn blob_output_other_than_one_csv_is_refused_before_anything_is_written() {
-    let mut host = FakeHost::new(&csv(10, false, false));
+/// A split output with a manifest, through Blob.
+fn split_blob_job(max_rows: u64) -> Job {
     let mut job = blob_job(UpdateMode::Replace);
+    job.output.split.max_rows = Some(max_rows);
     job.output.manifest = true;
+    job
+}
+
+#[test]
+fn a_split_output_through_blob_commits_every_part_then_the_manifest() {
+    let data = csv(100, false, false);
+    let mut host = FakeHost::new(&data);
+    let report = run(&mut host, &split_blob_job(30)).unwrap();
+    let parts: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        parts,
+        [
+            "out/sales-00001.csv",
+            "out/sales-00002.csv",
+            "out/sales-00003.csv",
+            "out/sales-00004.csv"
+        ]
+    );
+    for f in &report.files {
+        let blob = &host.files[&f.path];
+        assert_eq!(md5_base64(&blob.committed), f.md5, "{}", f.path);
+        assert!(
+            blob.committed.starts_with(b"id,name,amount\n"),
+            "every part has the header"
+        );
+        assert_eq!(blob.content_type.as_deref(), Some("text/csv"));
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(host.content("out/_manifest.json").unwrap()).unwrap();
+    assert_eq!(manifest["rows"], 100);
+    assert_eq!(manifest["files"][3]["path"], "out/sales-00004.csv");
+    // Every block list comes after every block: nothing is visible until all is staged.
+    let last_block = host
+        .seen
+        .iter()
+        .rposition(|s| s.query.contains("comp=block&") && s.path.starts_with("out/sales-"));
+    let first_list = host.seen.iter().position(|s| s.query == "comp=blocklist");
+    assert!(last_block < first_list, "{:?}", host.seen);
+    // A second run with fewer parts deletes the earlier set's extra ones.
+    let mut job = split_blob_job(60);
+    job.run_id = "second".into();
+    let report = run(&mut host, &job).unwrap();
+    assert_eq!(report.files.len(), 2);
+    let mut names: Vec<&String> = host.files.keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "out/_manifest.json",
+            "out/sales-00001.csv",
+            "out/sales-00002.csv"
+        ]
+    );
+}
+
+#[test]
+fn a_split_output_through_blob_failing_mid_stream_leaves_the_output_as_it_was() {
+    let mut host = FakeHost::new(&csv(100, false, false));
+    run(&mut host, &split_blob_job(30)).unwrap();
+    let before: Vec<(String, Vec<u8>)> = {
+        let mut files: Vec<_> = host
+            .files
+            .iter()
+            .map(|(n, f)| (n.clone(), f.committed.clone()))
+            .collect();
+        files.sort();
+        files
+    };
+    // A quote never closed on the last row: a data error after every part was staged.
+    let mut bad = csv(100, false, false);
+    bad.extend_from_slice(b"101,\"open,1.00\n");
+    host.data = bad;
+    let mut job = split_blob_job(30);
+    job.run_id = "bad".into();
+    let err = run(&mut host, &job).unwrap_err();
+    assert!(matches!(err, JobError::Data(_)), "{err:?}");
+    let mut after: Vec<_> = host
+        .files
+        .iter()
+        .map(|(n, f)| (n.clone(), f.committed.clone()))
+        .collect();
+    after.sort();
+    assert_eq!(after, before, "nothing committed, nothing deleted");
+}
+
+#[test]
+fn an_append_of_parts_through_blob_is_refused_before_anything_is_written() {
+    let mut host = FakeHost::new(&csv(10, false, false));
+    let mut job = split_blob_job(5);
+    job.output.update = UpdateMode::Append;
     let err = run(&mut host, &job).unwrap_err();
     let JobError::Invalid(problems) = err else {
         panic!("{err:?}")
     };
-    assert_eq!(problems[0].field, "account.endpoint");
+    assert_eq!(problems[0].field, "output.update");
     assert!(host.seen.is_empty());
 }
 
