@@ -199,3 +199,48 @@ async fn encoded_and_split_outputs_into_the_emulators_flat_account() {
     let client = BlobClient::new(&url, ACCOUNT, well_known::ACCOUNT_KEY);
     gzip_split_and_a_smaller_replace(&url, well_known::ACCOUNT_KEY, &client).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_output_through_blob_lands_whole_under_faults() {
+    use adls_writeback_emulator::{Fault, FaultPlan, FaultRule};
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = flat_emulator(dir.path(), CONTAINER).await;
+    let url = emulator.account_endpoint(ACCOUNT);
+    let client = BlobClient::new(&url, ACCOUNT, well_known::ACCOUNT_KEY);
+    let csv = generated_csv(600_000, 22);
+    // Lost answers and busy refusals of Put Block and Put Block List alike.
+    emulator
+        .set_faults(
+            FaultPlan::new(vec![
+                FaultRule::new(Fault::DropResponse { body_bytes: None })
+                    .method("PUT")
+                    .rate(0.15),
+                FaultRule::new(Fault::ServerBusy { retry_after: None })
+                    .method("PUT")
+                    .rate(0.15),
+            ])
+            .with_seed(0x0b10b),
+        )
+        .unwrap();
+    let output = serde_json::json!({"max_rows_per_file": 3000, "manifest": true});
+    let job_dir = tempfile::tempdir().unwrap();
+    let job = job(job_dir.path(), &url, well_known::ACCOUNT_KEY, &csv, output);
+    let (code, report, stderr) = run_verified(&job).await;
+    emulator.set_faults(FaultPlan::default()).unwrap();
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(report["verified"], true, "{report}");
+    let counts = emulator.fault_counts();
+    assert!(
+        counts.drop_response + counts.server_busy > 0,
+        "faults were injected"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&read(&client, "out/_manifest.json").await).unwrap();
+    let mut rows = Vec::new();
+    for entry in manifest["files"].as_array().unwrap() {
+        let bytes = read(&client, entry["path"].as_str().unwrap()).await;
+        assert_eq!(entry["md5"], md5_base64(&bytes).as_str());
+        rows.extend_from_slice(rows_of(&bytes));
+    }
+    assert!(rows == rows_of(&csv), "byte-exact under faults");
+}

@@ -34,9 +34,9 @@ use crate::blob::Blob;
 use crate::chunk::{self, Block, Chunker};
 use crate::dfs::Dfs;
 use crate::model::{
-    AccessControl, Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, EndpointChoice,
-    Generation, HttpError, Job, JobError, Level, Ownership, Report, Request, Response, SourceError,
-    UpdateMode, ValidationError, WrittenFile,
+    Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, EndpointChoice, Generation,
+    HttpError, Job, JobError, Level, Ownership, Report, Request, Response, SourceError, UpdateMode,
+    WrittenFile,
 };
 use crate::naming::Target;
 use crate::{ownership, validate};
@@ -123,33 +123,11 @@ pub fn run<H: Host>(host: &mut H, job: &Job) -> Result<Report, JobError> {
         target.endpoint = job.account.blob_endpoint.trim_end_matches('/').to_owned();
         Blob::new(&target.endpoint, &target.file_system, &job.run_id)
     });
-    if blob.is_some() && job.output.multi_file() && job.output.update == UpdateMode::Append {
-        return Err(JobError::Invalid(vec![ValidationError {
-            field: "output.update".into(),
-            message: "an append to a split output adds parts by renames, which a flat \
-                      namespace (the Blob endpoint) does not have: use update = \"replace\" \
-                      with a templated directory (`{date}`, `{run_id}`) to keep every run's \
-                      parts, or an account with a hierarchical namespace"
-                .into(),
-        }]));
-    }
-    if blob.is_some() && job.output.access != AccessControl::default() {
-        let access = &job.output.access;
-        let set = [
-            ("output.permissions", access.permissions.is_some()),
-            ("output.umask", access.umask.is_some()),
-            ("output.acl", access.acl.is_some()),
-        ];
-        let problems = set
-            .into_iter()
-            .filter(|(_, given)| *given)
-            .map(|(field, _)| ValidationError {
-                field: field.into(),
-                message: "POSIX permissions and ACLs belong to a hierarchical namespace;                           this run writes through the Blob endpoint, where blobs have none:                           leave it out, or write to an account with a hierarchical namespace"
-                    .into(),
-            })
-            .collect();
-        return Err(JobError::Invalid(problems));
+    if blob.is_some() {
+        let problems = endpoint::blob_problems(job);
+        if !problems.is_empty() {
+            return Err(JobError::Invalid(problems));
+        }
     }
     // Reads, HEAD and deletes have the same shape on both endpoints: through Blob, this
     // driver is aimed at the Blob endpoint.
@@ -257,7 +235,7 @@ struct Written<H: Host> {
     /// Running digests of the bytes written, in file order.
     md5: H::Hasher,
     sha256: H::Hasher,
-    /// The last block appended: its position and bytes.
+    /// The last block appended, its position and bytes (kept by an append only).
     last_block: Option<(u64, H::Body)>,
     /// Rows and bytes of the appends the service has acknowledged.
     landed: (u64, u64),
@@ -502,7 +480,11 @@ impl<H: Host> Run<'_, H> {
         self.written.rows += rows;
         self.written.bytes += len;
         self.written.blocks += 1;
-        self.written.last_block = Some((position, body.clone()));
+        // Only an append checks its last block after a lost flush answer; a replace checks
+        // the MD5, so it does not keep a block alive past its upload.
+        if self.job.output.update == UpdateMode::Append {
+            self.written.last_block = Some((position, body.clone()));
+        }
         let request = match &mut self.blob {
             Some(blob) => {
                 let id = blob.block_id(position);

@@ -9,7 +9,9 @@
 use super::Host;
 use crate::blob::{self, Blob};
 use crate::dfs::Dfs;
-use crate::model::{EndpointChoice, Job, JobError, Level};
+use crate::model::{
+    AccessControl, EndpointChoice, Job, JobError, Level, UpdateMode, ValidationError,
+};
 use crate::naming;
 
 /// The endpoint this run writes through: the job's choice, or for `auto` what the account
@@ -25,6 +27,43 @@ pub(super) fn choose<H: Host>(host: &mut H, job: &Job) -> Result<EndpointChoice,
     };
     host.log(Level::Info, &format!("writing through the {name} endpoint"));
     Ok(choice)
+}
+
+/// What `job` asks that a run through the Blob endpoint (a flat namespace) cannot do, by
+/// field: an append of parts (it needs renames) and POSIX access control.
+pub(super) fn blob_problems(job: &Job) -> Vec<ValidationError> {
+    let output = &job.output;
+    let mut problems = Vec::new();
+    if output.multi_file() && output.update == UpdateMode::Append {
+        problems.push(ValidationError {
+            field: "output.update".into(),
+            message: "an append to a split output adds parts by renames, which a flat \
+                      namespace (the Blob endpoint) does not have: use update = \"replace\" \
+                      with a templated directory (`{date}`, `{run_id}`) to keep every run's \
+                      parts, or an account with a hierarchical namespace"
+                .into(),
+        });
+    }
+    if output.access != AccessControl::default() {
+        let access = &output.access;
+        let set = [
+            ("output.permissions", access.permissions.is_some()),
+            ("output.umask", access.umask.is_some()),
+            ("output.acl", access.acl.is_some()),
+        ];
+        problems.extend(
+            set.into_iter()
+                .filter(|(_, given)| *given)
+                .map(|(field, _)| ValidationError {
+                    field: field.into(),
+                    message: "POSIX permissions and ACLs belong to a hierarchical namespace; this \
+                          run writes through the Blob endpoint, where blobs have none: leave \
+                          it out, or write to an account with a hierarchical namespace"
+                        .into(),
+                }),
+        );
+    }
+    problems
 }
 
 fn detect<H: Host>(host: &mut H, job: &Job) -> Result<EndpointChoice, JobError> {

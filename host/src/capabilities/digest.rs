@@ -1,8 +1,8 @@
 //! Digests for the guest (`digest` interface), in native code: MD5 and SHA-256 of what a run
 //! writes, and the per-append CRC-64 the storage service checks. A running digest hashes on
 //! a blocking thread of its own, so the file's MD5 and SHA-256 are computed side by side
-//! and beside the uploads; a queue of two bodies per digest keeps a slow digest from holding
-//! more than that in memory (the guest waits instead).
+//! and beside the uploads; a queue of one body per digest (besides the one being hashed)
+//! keeps a slow digest from holding more than that in memory (the guest waits instead).
 
 use bytes::Bytes;
 use md5::Md5;
@@ -14,8 +14,9 @@ use super::http::HttpCapability;
 use super::http::body::HeldBody;
 use crate::capabilities::bindings::digest::{self, Algorithm};
 
-/// Bodies queued per running digest before `update` waits.
-const QUEUE: usize = 2;
+/// Bodies queued per running digest before `update` waits. One: the file's MD5 is the
+/// slowest stage, so a longer queue only holds blocks the uploads are done with.
+const QUEUE: usize = 1;
 
 /// The digest capability of one run: its running digests.
 #[derive(Default)]
