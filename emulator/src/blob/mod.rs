@@ -101,7 +101,7 @@ pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Respo
         return delegation_key::get_user_delegation_key(&caller, &headers, text, &target.account);
     }
     let need = crate::dfs::guard::blob_need(request.method(), &query, target.path.as_deref());
-    crate::dfs::guard::check(state, &caller, &target, request.headers(), need)?;
+    crate::dfs::guard::check(state, &caller, &target, (request.headers(), &query), need)?;
     if target.filesystem.is_none()
         && query.get("restype") == Some("service")
         && query.get("comp") == Some("properties")

@@ -4,7 +4,7 @@
 //! Requests of the superuser (account key, tokens, other SAS) are not checked.
 //!
 //! Account and file system operations are governed by roles, not ACLs, and are not checked
-//! here; `setAccessControlRecursive` checks each path as it goes (`crate::store`).
+//! here, nor is anything on an account without a hierarchical namespace; `setAccessControlRecursive` checks each path as it goes (`crate::store`).
 
 use axum::http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
@@ -77,12 +77,12 @@ fn rename_source(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// Checks a request of `caller` on `target` (`need` says what it needs); a rename also needs
-/// to delete its source.
+/// to delete its source, and a DFS listing lists its `directory` (or the root).
 pub(crate) fn check(
     state: &DfsState,
     caller: &Caller,
     target: &Target,
-    headers: &HeaderMap,
+    (headers, query): (&HeaderMap, &Query),
     need: Option<Need>,
 ) -> Result<(), ServiceError> {
     let (Some(oid), Some(need), Some(fs)) = (
@@ -92,6 +92,10 @@ pub(crate) fn check(
     ) else {
         return Ok(());
     };
+    if !state.store.is_hierarchical(&target.account) {
+        // Without a hierarchical namespace there are no ACLs: roles alone decide.
+        return Ok(());
+    }
     if let Some((source_fs, source)) = rename_source(headers) {
         state.store.check_posix(
             &target.account,
@@ -101,9 +105,13 @@ pub(crate) fn check(
             Need::Delete,
         )?;
     }
+    let listed = match (need, &target.path, query.get("directory")) {
+        (Need::List, None, Some(dir)) => super::normalize_path(dir)?,
+        _ => target.path.clone(),
+    };
     state
         .store
-        .check_posix(&target.account, fs, target.path.as_deref(), oid, need)
+        .check_posix(&target.account, fs, listed.as_deref(), oid, need)
 }
 
 #[cfg(test)]

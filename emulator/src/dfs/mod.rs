@@ -143,7 +143,7 @@ async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, Se
         request.headers(),
         target.path.as_deref(),
     );
-    guard::check(state, &caller, &target, request.headers(), need)?;
+    guard::check(state, &caller, &target, (request.headers(), &query), need)?;
     act_as_agent(&caller, &mut request, &query);
     match (&target.filesystem, &target.path) {
         (None, _) => filesystem::account(state, request.method(), &query, &target.account),

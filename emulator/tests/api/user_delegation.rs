@@ -225,6 +225,33 @@ async fn an_unauthorized_principal_is_held_to_posix_permissions() {
         .await
         .unwrap();
     assert_eq!(blob.status(), StatusCode::FORBIDDEN);
+    // Listing `ud` takes r-x on it.
+    let list = "?resource=filesystem&directory=ud&recursive=false";
+    let denied = with_sas(&env, Method::GET, list, &sas)
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        denied,
+        StatusCode::FORBIDDEN,
+        "AuthorizationPermissionMismatch",
+    )
+    .await;
+    let opened = env
+        .req(
+            Method::PATCH,
+            &format!("{}/ud?action=setAccessControl", well_known::CONTAINER),
+        )
+        .header("x-ms-permissions", "0755")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let listed = with_sas(&env, Method::GET, list, &sas)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
 }
 
 #[tokio::test]
