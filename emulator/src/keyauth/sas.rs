@@ -1,7 +1,10 @@
-//! Shared access signatures signed with the account key: account SAS (`ss`, `srt`) and
-//! service SAS for a container, a blob or a directory (`sr` = `c`, `b`, `d`), as
-//! learn.microsoft.com/rest/api/storageservices/create-account-sas and
-//! create-service-sas describe them for versions 2018-11-09 and later. The signature covers
+//! Shared access signatures: account SAS (`ss`, `srt`) and service SAS for a container, a
+//! blob or a directory (`sr` = `c`, `b`, `d`) signed with the account key, and user
+//! delegation SAS (`skoid`, … signed with a user delegation key, see [`super::delegation`]),
+//! as learn.microsoft.com/rest/api/storageservices/create-account-sas, create-service-sas
+//! and create-user-delegation-sas describe them for versions 2018-11-09 and later. Execute
+//! (`e`) allows getting properties and ACLs; changing an owner or owning group also takes
+//! ownership (`o`). The signature covers
 //! the resource, so a SAS used outside its container, file or directory fails as a signature
 //! mismatch (`AuthenticationFailed`), as it does on the service; a valid SAS without the
 //! permission, service or resource type a request needs is refused with the service's
