@@ -1,8 +1,9 @@
 //! Requests authorized with the account key, verified as the service does: SharedKey
 //! signatures ([`shared_key`]) and shared access signatures, account and service SAS
 //! ([`sas`]), and user delegation SAS signed with a user delegation key ([`delegation`]),
-//! which an Entra ID token gets from Get User Delegation Key. Every account of the emulator has the published key
-//! [`crate::config::well_known::ACCOUNT_KEY`] (Azurite's `devstoreaccount1` key).
+//! which an Entra ID token gets from Get User Delegation Key. Every account of the emulator
+//! has the published key [`crate::config::well_known::ACCOUNT_KEY`] (Azurite's
+//! `devstoreaccount1` key).
 
 pub(crate) mod delegation;
 #[cfg(test)]
