@@ -99,8 +99,9 @@ const DATALAKE_SDK: &str = "azure-storage-file-datalake==12.26.1";
 
 /// Microsoft's test files of the SDK that run, with their async twins (aiohttp transport).
 /// The harness hands them the emulator's account key, so they sign with SharedKey and make
-/// their SAS tokens with the SDK, as they do against Azure; SAS-only `test_sas.py` is listed
-/// as skipped.
+/// their SAS tokens with the SDK, as they do against Azure, and its Entra ID app's token
+/// credential, with which they get user delegation keys for user delegation SAS;
+/// SAS-only `test_sas.py` is listed as skipped.
 const DATALAKE_TEST_FILES: [&str; 16] = [
     "test_content_validation.py",
     "test_content_validation_async.py",

@@ -61,6 +61,13 @@ impl Directory {
         })
     }
 
+    /// The app of a tenant whose service principal has the object ID `oid`.
+    pub(crate) fn principal(&self, tenant: &str, oid: &str) -> Option<&EntraApp> {
+        self.apps
+            .iter()
+            .find(|a| a.tenant_id == tenant && object_id(tenant, &a.client_id) == oid)
+    }
+
     /// An app of a tenant.
     pub(crate) fn app(&self, tenant: &str, client_id: &str) -> Option<&EntraApp> {
         self.apps
@@ -241,7 +248,7 @@ fn scope_resource(scope: &str) -> Result<String, AadError> {
 }
 
 /// A stable object ID for an app's service principal.
-fn object_id(tenant: &str, client_id: &str) -> String {
+pub(crate) fn object_id(tenant: &str, client_id: &str) -> String {
     let digest = Md5::digest(format!("{tenant}/{client_id}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest);

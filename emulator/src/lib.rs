@@ -32,6 +32,7 @@
 
 mod admin;
 mod blob;
+mod caller;
 mod conditions;
 mod config;
 mod crc64;

@@ -5,7 +5,7 @@
   and points the `devtools_testutils` stand-in in `harness/` at it through environment
   variables; turns soft delete on for its account, as the suite's soft-delete account has it;
 - applies `exceptions.txt`: `skip` entries are not run (what the emulator does not offer by
-  design, such as user delegation SAS), `fail` entries are expected to fail (strictly: one
+  design), `fail` entries are expected to fail (strictly: one
   that passes fails the run, so the list stays honest), each with its reason. Any other
   failure fails the run. An entry that matches no collected test is an error too.
 

@@ -15,6 +15,7 @@
 mod acl;
 mod block;
 mod container;
+mod delegation_key;
 mod lease;
 mod list;
 mod object;
@@ -79,12 +80,28 @@ const MAX_PROPERTIES_BODY: usize = 1024 * 1024;
 
 /// Serves a Blob API request.
 pub(crate) async fn dispatch(state: &DfsState, request: Request) -> Result<Response, ServiceError> {
-    auth::authorize(state, request.method(), request.uri(), request.headers())?;
+    let caller = auth::authorize(state, request.method(), request.uri(), request.headers())?;
     let target = Target::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
     if !state.store.has_account(&target.account) {
         return Err(ServiceError::resource_not_found());
     }
+    if target.filesystem.is_none()
+        && query.get("restype") == Some("service")
+        && query.get("comp") == Some("userdelegationkey")
+    {
+        if *request.method() != Method::POST {
+            return Err(ServiceError::unsupported_http_verb());
+        }
+        let headers = request.headers().clone();
+        let body = axum::body::to_bytes(request.into_body(), MAX_PROPERTIES_BODY)
+            .await
+            .map_err(|_| ServiceError::request_body_too_large())?;
+        let text = std::str::from_utf8(&body).map_err(|_| tags::invalid_xml())?;
+        return delegation_key::get_user_delegation_key(&caller, &headers, text, &target.account);
+    }
+    let need = crate::dfs::guard::blob_need(request.method(), &query, target.path.as_deref());
+    crate::dfs::guard::check(state, &caller, &target, (request.headers(), &query), need)?;
     if target.filesystem.is_none()
         && query.get("restype") == Some("service")
         && query.get("comp") == Some("properties")

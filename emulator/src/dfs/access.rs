@@ -11,6 +11,7 @@ use super::{DfsState, Query, empty, header_str, set, set_version};
 use crate::conditions::{Conditions, Outcome};
 use crate::errors::ServiceError;
 use crate::store::access::{parse_acl, parse_permissions, parse_umask};
+use crate::store::model::Kind;
 use crate::store::{AccessChange, NewAccess, RecursiveChange, RecursiveMode};
 
 fn given(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -138,13 +139,16 @@ pub(crate) fn root(
 const MAX_RECURSIVE_RECORDS: usize = 2000;
 
 /// `PATCH ?action=setAccessControlRecursive&mode=set|modify|remove[&maxRecords=N]
-/// [&continuation=T]` with `x-ms-acl`: one batch, answered with its counts and, when paths
-/// remain, `x-ms-continuation`.
+/// [&continuation=T][&forceFlag=true]` with `x-ms-acl`: one batch, answered with its counts,
+/// the paths that failed and, when paths remain, `x-ms-continuation`. For a checked
+/// `principal` (see `crate::caller`), the paths it does not own fail; without `forceFlag`
+/// the first failure ends the operation.
 pub(crate) fn set_access_control_recursive(
     state: &DfsState,
     headers: &HeaderMap,
     query: &Query,
     at: super::At<'_>,
+    principal: Option<&str>,
 ) -> Result<Response, ServiceError> {
     let mode = match query.get("mode") {
         Some("set") => RecursiveMode::Set,
@@ -177,6 +181,8 @@ pub(crate) fn set_access_control_recursive(
         entries: &entries,
         max_records,
         continuation: continuation.as_deref(),
+        principal,
+        continue_on_failure: query.flag("forceFlag")?.unwrap_or(false),
     };
     let outcome = state
         .store
@@ -184,8 +190,15 @@ pub(crate) fn set_access_control_recursive(
     let body = serde_json::json!({
         "directoriesSuccessful": outcome.directories,
         "filesSuccessful": outcome.files,
-        "failureCount": 0,
-        "failedEntries": [],
+        "failureCount": outcome.failures.len(),
+        "failedEntries": outcome.failures.iter().map(|(name, kind)| serde_json::json!({
+            "errorMessage": "This request is not authorized to perform this operation using this permission.",
+            "name": name,
+            "type": match kind {
+                Kind::Directory => "DIRECTORY",
+                Kind::File => "FILE",
+            },
+        })).collect::<Vec<_>>(),
     });
     let mut response = empty(StatusCode::OK);
     set(

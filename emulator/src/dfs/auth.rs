@@ -12,8 +12,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use serde_json::Value;
 
 use super::{DfsState, header_str};
+use crate::caller::Caller;
 use crate::errors::ServiceError;
 use crate::identity::STORAGE_RESOURCE;
+use crate::keyauth::sas::Bearer;
 use crate::{jwt, timefmt};
 
 const FAILED: &str = "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.";
@@ -35,27 +37,43 @@ fn invalid(state: &DfsState, tenant: Option<&str>, detail: &str) -> ServiceError
     .with_header(header::WWW_AUTHENTICATE, challenge(state, tenant))
 }
 
-/// Checks the request's credential: a SharedKey signature or a SAS (`crate::keyauth`), or a
-/// bearer token and that the app's role allows `method` (a read-only role allows only GET and
-/// HEAD).
+/// Checks the request's credential and tells whom the request acts as: a SharedKey signature
+/// or a SAS (`crate::keyauth`), or a bearer token and that the app's role allows `method` (a
+/// read-only role allows only GET and HEAD). A bearer token with a SAS beside it is checked,
+/// and then the SAS (a user delegation SAS for a delegated user needs both).
 pub(crate) fn authorize(
     state: &DfsState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<(), ServiceError> {
-    if let Some(verdict) = crate::keyauth::authorize(method, uri, headers) {
+) -> Result<Caller, ServiceError> {
+    if let Some(verdict) = crate::keyauth::authorize(method, uri, headers, &state.directory) {
         return verdict;
     }
-    authorize_bearer(state, method, headers).map(|_| ())
+    let (tenant, oid) = authorize_bearer(state, method, headers)?;
+    if crate::keyauth::has_sas(uri) {
+        let bearer = Bearer {
+            tenant: &tenant,
+            oid: &oid,
+        };
+        return crate::keyauth::authorize_sas_with_bearer(
+            method,
+            uri,
+            headers,
+            &state.directory,
+            bearer,
+        );
+    }
+    Ok(Caller::Token { tenant, oid })
 }
 
-/// Checks the request's bearer token and the app's role; returns the token's tenant.
+/// Checks the request's bearer token and the app's role; returns the token's tenant and
+/// object ID.
 fn authorize_bearer(
     state: &DfsState,
     method: &Method,
     headers: &HeaderMap,
-) -> Result<String, ServiceError> {
+) -> Result<(String, String), ServiceError> {
     let Some(authorization) = header_str(headers, "authorization").map(str::trim) else {
         return Err(ServiceError::new(
             StatusCode::UNAUTHORIZED,
@@ -142,7 +160,14 @@ fn authorize_bearer(
                         "This request is not authorized to perform this operation using this permission.",
                     ))
                 }
-                _ => Ok(tenant),
+                _ => {
+                    let oid = claims
+                        .get("oid")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    Ok((tenant, oid))
+                }
             }
         }
     }

@@ -13,6 +13,7 @@ mod access;
 pub(crate) mod auth;
 pub(crate) mod data;
 mod filesystem;
+pub(crate) mod guard;
 pub(crate) mod path;
 mod rename;
 
@@ -112,7 +113,7 @@ async fn handle(State(state): State<Arc<DfsState>>, request: Request) -> Respons
 }
 
 async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, ServiceError> {
-    auth::authorize(state, request.method(), request.uri(), request.headers())?;
+    let caller = auth::authorize(state, request.method(), request.uri(), request.headers())?;
     let mut target = Target::parse(request.uri().path())?;
     let query = Query::parse(request.uri().query());
     if !state.store.has_account(&target.account)
@@ -136,6 +137,14 @@ async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, Se
             ));
         }
     }
+    let need = guard::dfs_need(
+        request.method(),
+        &query,
+        request.headers(),
+        target.path.as_deref(),
+    );
+    guard::check(state, &caller, &target, (request.headers(), &query), need)?;
+    act_as_agent(&caller, &mut request, &query);
     match (&target.filesystem, &target.path) {
         (None, _) => filesystem::account(state, request.method(), &query, &target.account),
         // The root directory `/` of a file system: its access control and status.
@@ -165,6 +174,16 @@ async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, Se
                 (Method::PUT, _) => path::put(state, request.headers(), &query, at),
                 (Method::PATCH, Some("append")) => data::append(state, request, &query, at).await,
                 (Method::PATCH, Some("flush")) => data::flush(state, request, &query, at).await,
+                (Method::PATCH, Some("setAccessControlRecursive")) => {
+                    let principal = caller.checked_principal();
+                    access::set_access_control_recursive(
+                        state,
+                        request.headers(),
+                        &query,
+                        at,
+                        principal,
+                    )
+                }
                 (Method::PATCH, _) => path::patch(state, request.headers(), &query, at),
                 (Method::GET, _) => data::read(state, request.headers(), at).await,
                 (Method::HEAD, _) => path::head(state, request.headers(), &query, at),
@@ -172,6 +191,20 @@ async fn dispatch(state: &DfsState, mut request: Request) -> Result<Response, Se
                 _ => Err(ServiceError::unsupported_http_verb()),
             }
         }
+    }
+}
+
+/// A create made for a user delegation SAS's principal (`saoid`, `suoid`) gives it the new
+/// path, unless the request names an owner: the request carries it as `x-ms-owner`.
+fn act_as_agent(caller: &crate::caller::Caller, request: &mut Request, query: &Query) {
+    let creates = *request.method() == Method::PUT
+        && matches!(query.get("resource"), Some("file" | "directory"))
+        && !request.headers().contains_key("x-ms-rename-source")
+        && !request.headers().contains_key("x-ms-owner");
+    if let Some(agent) = caller.agent().filter(|_| creates) {
+        request
+            .headers_mut()
+            .insert("x-ms-owner", header_value(agent));
     }
 }
 

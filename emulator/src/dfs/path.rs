@@ -111,9 +111,6 @@ pub(crate) fn patch(
             super::properties(headers)?,
             &conditions,
         )?,
-        Some("setAccessControlRecursive") => {
-            return super::access::set_access_control_recursive(state, headers, query, at);
-        }
         Some("setAccessControl") => {
             return super::access::set_access_control(
                 state,

@@ -1,8 +1,13 @@
 //! Requests authorized with the account key, verified as the service does: SharedKey
 //! signatures ([`shared_key`]) and shared access signatures, account and service SAS
-//! ([`sas`]). Every account of the emulator has the published key
-//! [`crate::config::well_known::ACCOUNT_KEY`] (Azurite's `devstoreaccount1` key).
+//! ([`sas`]), and user delegation SAS signed with a user delegation key ([`delegation`]),
+//! which an Entra ID token gets from Get User Delegation Key. Every account of the emulator
+//! has the published key [`crate::config::well_known::ACCOUNT_KEY`] (Azurite's
+//! `devstoreaccount1` key).
 
+pub(crate) mod delegation;
+#[cfg(test)]
+mod delegation_tests;
 pub(crate) mod sas;
 pub(crate) mod shared_key;
 
@@ -13,8 +18,10 @@ use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 
+use crate::caller::Caller;
 use crate::config::well_known;
 use crate::errors::ServiceError;
+use crate::identity::Directory;
 
 /// The service's first sentence of an `AuthenticationFailed` answer.
 const FAILED: &str = "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.";
@@ -79,23 +86,47 @@ fn account_of(uri: &Uri) -> &str {
 }
 
 /// How a key-based request is authorized, if it is one: `Authorization: SharedKey …`, or a
-/// SAS (`sig` in the query) without an `Authorization` header.
+/// SAS (`sig` in the query) without an `Authorization` header. `directory` knows the apps
+/// that user delegation keys are for.
 pub(crate) fn authorize(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Option<Result<(), ServiceError>> {
+    directory: &Directory,
+) -> Option<Result<Caller, ServiceError>> {
     match headers.get("authorization").and_then(|v| v.to_str().ok()) {
         Some(value) => {
             let credential = value.trim().strip_prefix("SharedKey ")?;
-            Some(shared_key::verify(method, uri, headers, credential.trim()))
+            Some(
+                shared_key::verify(method, uri, headers, credential.trim())
+                    .map(|()| Caller::AccountKey),
+            )
         }
-        None => {
-            let pairs = query_pairs(uri);
-            pairs
-                .iter()
-                .any(|(n, _)| n == "sig")
-                .then(|| sas::verify(method, uri, headers, &pairs))
-        }
+        None => has_sas(uri)
+            .then(|| sas::verify(method, uri, headers, &query_pairs(uri), directory, None)),
     }
+}
+
+/// Whether the request's query carries a SAS (`sig`).
+pub(crate) fn has_sas(uri: &Uri) -> bool {
+    query_pairs(uri).iter().any(|(n, _)| n == "sig")
+}
+
+/// Verifies the SAS of a request that also carries a bearer token (`bearer`, already
+/// verified): a user delegation SAS for a delegated user (`sduoid`) is used this way.
+pub(crate) fn authorize_sas_with_bearer(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    directory: &Directory,
+    bearer: sas::Bearer<'_>,
+) -> Result<Caller, ServiceError> {
+    sas::verify(
+        method,
+        uri,
+        headers,
+        &query_pairs(uri),
+        directory,
+        Some(bearer),
+    )
 }

@@ -211,6 +211,12 @@ pub(crate) struct RecursiveChange<'a> {
     pub max_records: usize,
     /// The last path of the previous batch.
     pub continuation: Option<&'a str>,
+    /// The principal whose POSIX permissions apply (`None`: the superuser): it can change
+    /// only the ACLs of paths it owns, and each other path is a failure.
+    pub principal: Option<&'a str>,
+    /// Whether to go on after a failure (`forceFlag=true`); otherwise the batch ends at the
+    /// first one, and no continuation is given.
+    pub continue_on_failure: bool,
 }
 
 /// One batch of a recursive ACL change.
@@ -222,12 +228,15 @@ pub(crate) struct RecursiveOutcome {
     pub files: u64,
     /// Where the next batch starts, when paths remain.
     pub continuation: Option<String>,
+    /// The paths whose ACL the principal may not change, with their kinds.
+    pub failures: Vec<(String, Kind)>,
 }
 
 impl Store {
     /// Applies the change's entries (as its mode says) to `path` and everything under it, in
     /// depth-first order, at most `max_records` paths per call, resuming after `continuation`
-    /// (the last path of the previous batch). The changed paths keep their ETags.
+    /// (the last path of the previous batch). The changed paths keep their ETags. Paths the
+    /// change's principal does not own fail (see [`RecursiveChange::principal`]).
     pub(crate) fn set_access_control_recursive(
         &self,
         account: &str,
@@ -240,6 +249,8 @@ impl Store {
             entries,
             max_records,
             continuation,
+            principal,
+            continue_on_failure,
         } = *change;
         let mut accounts = self.lock();
         let fs = fs_mut(&mut accounts, account, fs_name)?;
@@ -255,9 +266,18 @@ impl Store {
             .collect();
         let batch = &todo[..todo.len().min(max_records.max(1))];
         let mut outcome = RecursiveOutcome::default();
+        let mut stopped = false;
         for name in batch {
             let meta = fs.paths.get_mut(name).expect("listed above");
             let mut access = meta.access();
+            if principal.is_some_and(|p| p != access.owner) {
+                outcome.failures.push((name.clone(), meta.kind));
+                if continue_on_failure {
+                    continue;
+                }
+                stopped = true;
+                break;
+            }
             match mode {
                 RecursiveMode::Set => access.replace_acl(entries),
                 RecursiveMode::Modify => access.merge_acl(entries),
@@ -269,7 +289,7 @@ impl Store {
                 Kind::File => outcome.files += 1,
             }
         }
-        if batch.len() < todo.len() {
+        if batch.len() < todo.len() && !stopped {
             outcome.continuation = batch.last().cloned();
         }
         self.save(account, fs_name, fs)?;
@@ -323,6 +343,8 @@ mod tests {
                         entries: &acl,
                         max_records: 2,
                         continuation: continuation.as_deref(),
+                        principal: None,
+                        continue_on_failure: false,
                     },
                 )
                 .unwrap();
@@ -346,6 +368,8 @@ mod tests {
                 entries: &extra,
                 max_records: 10,
                 continuation: None,
+                principal: None,
+                continue_on_failure: false,
             },
         )
         .unwrap();
@@ -364,6 +388,8 @@ mod tests {
                 entries: &gone,
                 max_records: 10,
                 continuation: None,
+                principal: None,
+                continue_on_failure: false,
             },
         )
         .unwrap();
@@ -378,12 +404,78 @@ mod tests {
                     mode: RecursiveMode::Set,
                     entries: &acl,
                     max_records: 1,
-                    continuation: None
+                    continuation: None,
+                    principal: None,
+                    continue_on_failure: false,
                 }
             )
             .unwrap_err()
             .code,
             "PathNotFound"
         );
+    }
+
+    #[test]
+    fn a_principal_changes_only_what_it_owns() {
+        let accounts = [StorageAccountConfig {
+            name: "acct1".into(),
+            file_systems: vec!["fs1".into()],
+            hierarchical_namespace: true,
+        }];
+        let s = Store::in_memory(&accounts).unwrap();
+        for (path, kind, owner) in [
+            ("d", Kind::Directory, Some("p")),
+            ("d/a", Kind::File, None),
+            ("d/b", Kind::Directory, Some("p")),
+            ("d/c", Kind::File, None),
+        ] {
+            let request = CreateRequest {
+                kind,
+                properties: None,
+                content: Default::default(),
+                conditions: Conditions::default(),
+                access: NewAccess {
+                    owner: owner.map(str::to_string),
+                    ..NewAccess::default()
+                },
+                encryption_context: None,
+                new_lease: None,
+                expiry: None,
+            };
+            s.create_path("acct1", "fs1", path, request).unwrap();
+        }
+        let acl = parse_acl("user::rwx,group::r-x,other::rwx", true).unwrap();
+        let change = |continue_on_failure| RecursiveChange {
+            mode: RecursiveMode::Set,
+            entries: &acl,
+            max_records: 2,
+            continuation: None,
+            principal: Some("p"),
+            continue_on_failure,
+        };
+        // Without forceFlag the first failure ends it, with no continuation.
+        let stopped = s
+            .set_access_control_recursive("acct1", "fs1", "d", &change(false))
+            .unwrap();
+        assert_eq!((stopped.directories, stopped.files), (1, 0));
+        assert_eq!(stopped.failures, vec![("d/a".to_string(), Kind::File)]);
+        assert_eq!(stopped.continuation, None);
+        // With it the batch goes on, and so do the next ones.
+        let first = s
+            .set_access_control_recursive("acct1", "fs1", "d", &change(true))
+            .unwrap();
+        assert_eq!(first.failures.len(), 1);
+        assert_eq!(first.continuation.as_deref(), Some("d/a"));
+        let next = RecursiveChange {
+            continuation: first.continuation.as_deref(),
+            ..change(true)
+        };
+        let second = s
+            .set_access_control_recursive("acct1", "fs1", "d", &next)
+            .unwrap();
+        assert_eq!((second.directories, second.files), (1, 0));
+        assert_eq!(second.failures, vec![("d/c".to_string(), Kind::File)]);
+        let info = s.access_control("acct1", "fs1", Some("d/a")).unwrap();
+        assert_eq!(info.access.acl(), "user::rw-,group::r--,other::---");
     }
 }

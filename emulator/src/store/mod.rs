@@ -16,6 +16,7 @@ mod expiry_ops;
 pub(crate) mod model;
 mod paths;
 pub(crate) mod persist;
+pub(crate) mod posix;
 mod soft_delete;
 
 use std::collections::BTreeMap;

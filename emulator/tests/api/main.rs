@@ -24,3 +24,4 @@ mod soft_delete;
 mod structured;
 mod tags_and_acl;
 mod tls;
+mod user_delegation;
