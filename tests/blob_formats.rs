@@ -210,29 +210,27 @@ async fn a_split_output_through_blob_lands_whole_under_faults() {
     let csv = generated_csv(600_000, 22);
     // Lost answers and busy refusals of Put Block and Put Block List alike.
     emulator
-        .set_faults(
-            FaultPlan::new(vec![
-                FaultRule::new(Fault::DropResponse { body_bytes: None })
-                    .method("PUT")
-                    .rate(0.15),
-                FaultRule::new(Fault::ServerBusy { retry_after: None })
-                    .method("PUT")
-                    .rate(0.15),
-            ])
-            .with_seed(0x0b10b),
-        )
+        .set_faults(FaultPlan::new(vec![
+            FaultRule::new(Fault::DropResponse { body_bytes: None })
+                .method("PUT")
+                .nth([2, 7, 13, 19]),
+            FaultRule::new(Fault::ServerBusy { retry_after: None })
+                .method("PUT")
+                .nth([4, 10, 16]),
+        ]))
         .unwrap();
     let output = serde_json::json!({"max_rows_per_file": 3000, "manifest": true});
     let job_dir = tempfile::tempdir().unwrap();
     let job = job(job_dir.path(), &url, well_known::ACCOUNT_KEY, &csv, output);
     let (code, report, stderr) = run_verified(&job).await;
+    let counts = emulator.fault_counts();
     emulator.set_faults(FaultPlan::default()).unwrap();
     assert_eq!(code, 0, "{report}\n{stderr}");
     assert_eq!(report["verified"], true, "{report}");
-    let counts = emulator.fault_counts();
-    assert!(
-        counts.drop_response + counts.server_busy > 0,
-        "faults were injected"
+    assert_eq!(
+        (counts.drop_response, counts.server_busy),
+        (4, 3),
+        "{counts:?}"
     );
     let manifest: Value =
         serde_json::from_slice(&read(&client, "out/_manifest.json").await).unwrap();
