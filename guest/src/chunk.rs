@@ -39,6 +39,9 @@ const SCRATCH: usize = 64 * 1024;
 const ENDS: usize = 256;
 /// Most bytes reserved ahead for one block.
 const MAX_PREALLOC: usize = 100 * 1024 * 1024 + 1;
+/// Blocks below this size (the driver's read size) get the next block's room as soon as
+/// they are cut: one read may hold several of them.
+const SMALL_BLOCK: usize = 1 << 20;
 
 /// Where the input ended, for [`Chunker::finish`].
 enum Eof {
@@ -198,6 +201,13 @@ impl Chunker {
 
     /// Feeds input whose text is known to be valid.
     fn feed_checked(&mut self, mut input: &[u8]) {
+        // Room for a whole block at once, so it is never regrown and copied: a Wasm memory
+        // keeps every page it once touched, and a buffer grown by doubling leaves its old
+        // copies behind. Untouched room costs no resident memory.
+        let room = self.block_size.saturating_add(1).min(MAX_PREALLOC);
+        if self.buf.capacity() < room {
+            self.buf.reserve_exact(room - self.buf.len().min(room));
+        }
         if !self.bom_decided {
             while !input.is_empty() && self.prefix.len() < 3 {
                 let b = input[0];
@@ -445,10 +455,19 @@ impl Chunker {
         self.header = Some(header[start..].to_vec());
     }
 
-    /// Moves `buf[..cut]` into a ready block holding `rows` rows.
+    /// Moves `buf[..cut]` into a ready block holding `rows` rows. The block keeps the
+    /// buffer's allocation and the rest goes into a small one; the next block's room is
+    /// reserved at the next [`feed`](Self::feed), after this block was handed over and freed,
+    /// so the guest holds about one block, not two.
     fn emit(&mut self, cut: usize, rows: u64) {
-        let mut rest = Vec::with_capacity(self.block_size.saturating_add(1).min(MAX_PREALLOC));
-        rest.extend_from_slice(&self.buf[cut..]);
+        let rest = if self.block_size < SMALL_BLOCK {
+            // Several such blocks come out of one read: room for the next one now.
+            let mut rest = Vec::with_capacity(self.block_size + 1);
+            rest.extend_from_slice(&self.buf[cut..]);
+            rest
+        } else {
+            self.buf[cut..].to_vec()
+        };
         self.buf.truncate(cut);
         let data = mem::replace(&mut self.buf, rest);
         self.buf_start += cut as u64;

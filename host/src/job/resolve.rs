@@ -266,10 +266,10 @@ pub(super) const DEFAULT_MEMORY_MIB: u64 = 512;
 /// The most `[limits] memory_mib` may be.
 pub(super) const MAX_MEMORY_MIB: u64 = 4096;
 
-/// About what a run with `output`'s blocks needs, in MiB: the host holds the appends in
-/// flight, the last block and two queued per digest (`concurrency + 6` blocks at most); the
-/// guest's memory peaks at about three blocks (the one filling, the one cut off it, a read's
-/// worth ready) and a few MiB of its own.
+/// About what a run with `output`'s blocks needs, in MiB, with room to spare: the host holds
+/// the appends in flight, an append's last block and one queued per digest besides the one
+/// being hashed; the guest's memory peaks at about two blocks (the one filling and the one
+/// cut off it) and a read's worth, and a few MiB of its own.
 pub(super) fn memory_needed_mib(output: &Output) -> u64 {
     let block = u64::from(output.block_size);
     let blocks = u64::from(output.concurrency) + 9;
