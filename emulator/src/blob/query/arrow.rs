@@ -1,7 +1,7 @@
 //! Arrow output of Query Blob Contents: an Arrow IPC stream (a schema message, one record
 //! batch, the end-of-stream marker) of the request's schema fields (`int64`, `double`,
 //! `bool`, `string`, `timestamp[ms]`, `decimal`), one row per result record. Values that do
-//! not convert to a field's type are nulls.
+//! not convert to a field's type (or a decimal too wide for its precision) are nulls.
 //!
 //! The messages' flatbuffers are laid out front to back by a small writer ([`Flat`]): each
 //! table after its vtable, then the objects it points to.
@@ -219,6 +219,13 @@ fn decimal(text: &str, scale: i8) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
+/// Whether an unscaled decimal has at most `precision` digits.
+fn fits(value: i128, precision: u8) -> bool {
+    10i128
+        .checked_pow(u32::from(precision))
+        .is_none_or(|limit| value.unsigned_abs() < limit.unsigned_abs())
+}
+
 /// One column's buffers: validity bitmap, then the type's buffers.
 fn column(field: &ArrowField, texts: &[Option<String>]) -> Vec<Vec<u8>> {
     let n = texts.len();
@@ -257,9 +264,9 @@ fn column(field: &ArrowField, texts: &[Option<String>]) -> Vec<Vec<u8>> {
             for (i, text) in texts.iter().enumerate() {
                 let text = text.as_deref().unwrap_or("");
                 let bytes: Option<Vec<u8>> = match kind {
-                    "decimal" => {
-                        decimal(text, field.scale.unwrap_or(0)).map(|v| v.to_le_bytes().to_vec())
-                    }
+                    "decimal" => decimal(text, field.scale.unwrap_or(0))
+                        .filter(|v| fits(*v, field.precision.unwrap_or(38)))
+                        .map(|v| v.to_le_bytes().to_vec()),
                     "double" => text
                         .trim()
                         .parse::<f64>()
@@ -347,6 +354,7 @@ mod tests {
         assert_eq!(decimal("-1.239", 2), Some(-123));
         assert_eq!(decimal(".5", 1), Some(5));
         assert_eq!(decimal("abc", 2), None);
+        assert!(fits(9999, 4) && !fits(10000, 4) && fits(-9999, 4));
     }
 
     #[test]
@@ -354,7 +362,7 @@ mod tests {
         let field = ArrowField {
             kind: "decimal".into(),
             name: Some("abc".into()),
-            precision: Some(4),
+            precision: Some(5),
             scale: Some(2),
         };
         let rows = vec![vec![("_2".to_string(), Value::Text("400".into()))]];
