@@ -19,6 +19,7 @@ mod delegation_key;
 mod lease;
 mod list;
 mod object;
+mod query;
 mod service;
 mod tags;
 mod xml;

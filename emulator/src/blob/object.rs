@@ -1,7 +1,7 @@
 //! Blob operations on a file or directory: Get Blob Properties (`HEAD`), Get Blob (`GET`,
 //! whole or a range), Get/Set Blob Metadata (`comp=metadata`), Set Blob Properties
 //! (`comp=properties`, the content headers) and Delete Blob; the block blob writes are in
-//! [`super::block`].
+//! [`super::block`], Query Blob Contents (`POST ?comp=query`) in [`super::query`].
 //!
 //! Only committed data is visible: staged appends are not part of the blob until a flush.
 
@@ -79,6 +79,7 @@ pub(crate) async fn blob(
         (&Method::PUT, Some("lease")) => {
             super::lease::lease(state, headers, at.account, at.fs, Some(at.path))
         }
+        (&Method::POST, Some("query")) => super::query::query_blob(state, headers, at, body).await,
         (&Method::PUT, None) => super::block::put_blob(state, headers, body, at).await,
         (&Method::PUT, Some("block")) => {
             super::block::put_block(state, headers, query, body, at).await

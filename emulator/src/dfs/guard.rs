@@ -61,6 +61,7 @@ pub(crate) fn blob_need(method: &Method, query: &Query, path: Option<&str>) -> O
         Method::HEAD => Need::Traverse,
         Method::DELETE => Need::Delete,
         Method::PUT => Need::CreateOrWrite,
+        Method::POST if query.get("comp") == Some("query") => Need::Read,
         _ => return None,
     })
 }
