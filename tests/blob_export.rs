@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use adls_writeback_emulator::well_known;
 use serde_json::Value;
 
-use crate::support::azurite::{ACCOUNT, Azurite, KEY};
-use crate::support::blob::{BlobClient, SharedKeyJob, flat_emulator};
+use crate::support::azurite::{ACCOUNT, KEY};
+use crate::support::blob::{BlobClient, SharedKeyJob, azurite_with_container, flat_emulator};
 use crate::support::{Cli, generated_csv, md5_base64};
 
 const CONTAINER: &str = "exports";
@@ -121,12 +121,7 @@ async fn replace_append_and_a_failed_append(account_url: &str, key: &str, client
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_into_azurite_through_blob_land_byte_exact() {
-    let azurite = Azurite::start();
-    let client = BlobClient::new(&azurite.account_url(), ACCOUNT, KEY);
-    let created = client
-        .put(&format!("{CONTAINER}?restype=container"), &[], b"")
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    let (azurite, client) = azurite_with_container(CONTAINER).await;
     replace_append_and_a_failed_append(&azurite.account_url(), KEY, &client).await;
 }
 

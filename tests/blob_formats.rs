@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use adls_writeback_emulator::well_known;
 use serde_json::Value;
 
-use crate::support::azurite::{ACCOUNT, Azurite, KEY};
-use crate::support::blob::{BlobClient, SharedKeyJob, flat_emulator};
+use crate::support::azurite::{ACCOUNT, KEY};
+use crate::support::blob::{BlobClient, SharedKeyJob, azurite_with_container, flat_emulator};
 use crate::support::{Cli, generated_csv, md5_base64};
 
 const CONTAINER: &str = "exports";
@@ -182,12 +182,7 @@ async fn gzip_split_and_a_smaller_replace(account_url: &str, key: &str, client: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encoded_and_split_outputs_into_azurite_through_blob() {
-    let azurite = Azurite::start();
-    let client = BlobClient::new(&azurite.account_url(), ACCOUNT, KEY);
-    let created = client
-        .put(&format!("{CONTAINER}?restype=container"), &[], b"")
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    let (azurite, client) = azurite_with_container(CONTAINER).await;
     gzip_split_and_a_smaller_replace(&azurite.account_url(), KEY, &client).await;
 }
 

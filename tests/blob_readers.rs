@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use adls_writeback_emulator::well_known;
 
-use crate::support::azurite::{ACCOUNT, Azurite, KEY};
-use crate::support::blob::{BlobClient, SharedKeyJob, flat_emulator};
+use crate::support::azurite::{ACCOUNT, KEY};
+use crate::support::blob::{BlobClient, SharedKeyJob, azurite_with_container, flat_emulator};
 use crate::support::{Cli, generated_csv};
 
 const CONTAINER: &str = "readers";
@@ -116,12 +116,7 @@ async fn replaces_while_a_reader_loops(account_url: &str, key: &str, client: &Bl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_replace_into_azurite_never_shows_a_reader_a_partial_blob() {
-    let azurite = Azurite::start();
-    let client = BlobClient::new(&azurite.account_url(), ACCOUNT, KEY);
-    let created = client
-        .put(&format!("{CONTAINER}?restype=container"), &[], b"")
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    let (azurite, client) = azurite_with_container(CONTAINER).await;
     replaces_while_a_reader_loops(&azurite.account_url(), KEY, &client).await;
 }
 

@@ -64,33 +64,53 @@ pub fn file_name(job: &Job, vars: &Vars, part: Option<u32>) -> String {
     }
 }
 
-/// The part number `name` has if it is what [`file_name`] calls some part of `job`'s output
-/// in this run (`vars`); `None` for any other name.
-pub fn part_number(job: &Job, vars: &Vars, name: &str) -> Option<u32> {
-    // Two renderings differ exactly where the number goes.
-    let (low, high) = (
-        file_name(job, vars, Some(11111)),
-        file_name(job, vars, Some(99999)),
-    );
-    let prefix = low
-        .bytes()
-        .zip(high.bytes())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let suffix = low
-        .bytes()
-        .rev()
-        .zip(high.bytes().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let digits = name
-        .strip_prefix(&low[..prefix])?
-        .strip_suffix(&low[low.len() - suffix..])?;
-    let number = digits
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| digits.parse().ok())??;
-    (file_name(job, vars, Some(number)) == name).then_some(number)
+/// Reads part numbers back from names: what comes before and after the number in the
+/// names [`file_name`] gives the parts of `job`'s output in this run, worked out once.
+pub struct PartNames<'a> {
+    job: &'a Job,
+    vars: &'a Vars,
+    prefix: String,
+    suffix: String,
+}
+
+impl<'a> PartNames<'a> {
+    /// The part names of `job`'s output in the run `vars` describes.
+    pub fn new(job: &'a Job, vars: &'a Vars) -> PartNames<'a> {
+        // Two renderings differ exactly where the number goes.
+        let (low, high) = (
+            file_name(job, vars, Some(11111)),
+            file_name(job, vars, Some(99999)),
+        );
+        let prefix = low
+            .bytes()
+            .zip(high.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let suffix = low
+            .bytes()
+            .rev()
+            .zip(high.bytes().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        PartNames {
+            job,
+            vars,
+            prefix: low[..prefix].to_owned(),
+            suffix: low[low.len() - suffix..].to_owned(),
+        }
+    }
+
+    /// The part number `name` has if it is the name of some part; `None` for any other.
+    pub fn number(&self, name: &str) -> Option<u32> {
+        let digits = name
+            .strip_prefix(&self.prefix)?
+            .strip_suffix(&self.suffix)?;
+        let number = digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse().ok())??;
+        (file_name(self.job, self.vars, Some(number)) == name).then_some(number)
+    }
 }
 
 /// `name` as stem and extension: the format's extension as `name` spells it, or the one
@@ -310,6 +330,7 @@ mod tests {
 
     #[test]
     fn part_numbers_are_read_back_from_part_names() {
+        let part_number = |job: &Job, v: &Vars, name: &str| PartNames::new(job, v).number(name);
         let mut job = sample_job();
         job.output.split.max_rows = Some(10);
         job.output.naming = FileNaming::FileName("sales.csv".into());

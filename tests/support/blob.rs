@@ -183,6 +183,18 @@ impl SharedKeyJob<'_> {
 }
 
 /// The emulator with its well-known account's namespace off (a plain Blob account) and
+/// Azurite started with `container` created in it, and a SharedKey client of it.
+pub async fn azurite_with_container(container: &str) -> (super::azurite::Azurite, BlobClient) {
+    use super::azurite::{ACCOUNT, Azurite, KEY};
+    let azurite = Azurite::start();
+    let client = BlobClient::new(&azurite.account_url(), ACCOUNT, KEY);
+    let created = client
+        .put(&format!("{container}?restype=container"), &[], b"")
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    (azurite, client)
+}
+
 /// `container` in it; its data under `dir`.
 pub async fn flat_emulator(
     dir: &std::path::Path,

@@ -141,16 +141,11 @@ impl<'a> Manifest<'a> {
                 self.format
             ));
         }
-        let columns: Option<Vec<&str>> = previous["columns"]
-            .as_array()
-            .map(|c| c.iter().filter_map(|c| c.as_str()).collect());
-        if columns.as_deref()
-            != Some(&self.columns.iter().map(String::as_str).collect::<Vec<_>>()[..])
-        {
+        let columns = serde_json::Value::from(self.columns.clone());
+        if previous["columns"] != columns {
             return Err(format!(
-                "its columns are {} and this run's are {}",
-                previous["columns"],
-                serde_json::Value::from(self.columns.clone())
+                "its columns are {} and this run's are {columns}",
+                previous["columns"]
             ));
         }
         let (Some(files), Some(rows)) = (previous["files"].as_array(), previous["rows"].as_u64())

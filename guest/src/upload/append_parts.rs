@@ -6,18 +6,13 @@
 //! the earlier parts, or those and every new one. A run that fails before the manifest is in
 //! place moves its parts back out: the output is as it was.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-
 use super::Host;
 use super::Run;
 use crate::dfs::Destination;
 use crate::format::manifest::{MANIFEST, SUCCESS};
 use crate::format::parquet;
-use crate::model::{
-    Algorithm, DatasetInfo, JobError, Level, StorageError, ValidationError, WrittenFile,
-};
-use crate::naming::{self, Target};
+use crate::model::{DatasetInfo, JobError, Level, StorageError, ValidationError, WrittenFile};
+use crate::naming::{PartNames, Target};
 
 /// Most listing pages read to number the new parts (5,000 names a page).
 const MAX_LIST_PAGES: usize = 10_000;
@@ -57,8 +52,9 @@ impl<H: Host> Run<'_, H> {
         }
         let mut highest = 0;
         let mut parts = 0;
+        let part_names = PartNames::new(self.job, &target.vars);
         for name in self.names_in(&target.path)? {
-            if let Some(n) = naming::part_number(self.job, &target.vars, &name) {
+            if let Some(n) = part_names.number(&name) {
                 highest = highest.max(n);
                 parts += 1;
             }
@@ -92,27 +88,18 @@ impl<H: Host> Run<'_, H> {
 
     /// The names (without directory) of the files directly in `directory`.
     fn names_in(&mut self, directory: &str) -> Result<Vec<String>, JobError> {
-        const OPERATION: &str = "list output directory";
-        let mut names = Vec::new();
-        let mut continuation: Option<String> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            self.authorize()?;
-            let list = self
-                .dfs
-                .list_paths(Some(directory), continuation.as_deref());
-            let response = self.send(list, OPERATION)?;
-            let (files, next) = self.dfs.paths(&response)?;
-            names.extend(files.into_iter().map(|path| match path.rsplit_once('/') {
+        self.authorize()?;
+        let entries = self.entries_in(Some(directory), MAX_LIST_PAGES)?;
+        let files = entries
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, dir)| !dir);
+        Ok(files
+            .map(|(path, _)| match path.rsplit_once('/') {
                 Some((_, name)) => name.to_owned(),
                 None => path,
-            }));
-            match next {
-                Some(token) => continuation = Some(token),
-                None => return Ok(names),
-            }
-        }
-        let message = format!("`{directory}` lists more than {MAX_LIST_PAGES} pages");
-        Err(StorageError::unexpected(OPERATION, 200, message).into())
+            })
+            .collect())
     }
 
     /// The manifest at `path` and its ETag, `None` when there is none.
@@ -203,28 +190,20 @@ impl<H: Host> Run<'_, H> {
         for file in files {
             let name = file.path.rsplit('/').next().unwrap_or(&file.path);
             let dest = format!("{}/{name}", target.path);
-            self.authorize()?;
-            let rename = self.dfs.rename_if(&file.path, &dest, Destination::Absent);
-            let response = self.exchange(rename, OPERATION)?;
-            if let Err(e) = self.dfs.check(&response, OPERATION) {
-                // A retry of a rename that succeeded finds no source, and this run's part.
-                let done = e.code == "SourcePathNotFound"
-                    && self
-                        .head(&dest, OPERATION)?
-                        .is_some_and(|p| p.content_md5.as_deref() == Some(&file.md5));
-                if !done {
-                    if e.code == "PathAlreadyExists" {
-                        let message = format!(
-                            "{dest} appeared while this run wrote its parts: another run is \
-                             appending to {} at the same time; this run's parts were taken \
-                             back, run it again",
-                            target.path
-                        );
-                        return Err(StorageError::unexpected(OPERATION, e.status, message).into());
-                    }
-                    return Err(e.into());
-                }
-            }
+            let moving = self.rename_to(
+                &file.path,
+                &dest,
+                Some(Destination::Absent),
+                Some(&file.md5),
+                OPERATION,
+            );
+            raced(moving, OPERATION, &["PathAlreadyExists"], || {
+                format!(
+                    "{dest} appeared while this run wrote its parts: another run is appending \
+                     to {} at the same time; this run's parts were taken back, run it again",
+                    target.path
+                )
+            })?;
             moved.push((file.path.clone(), dest));
         }
         Ok(())
@@ -241,31 +220,36 @@ impl<H: Host> Run<'_, H> {
         const OPERATION: &str = "publish the manifest";
         let temp = format!("{}/{MANIFEST}", target.temp_path);
         let dest = format!("{}/{MANIFEST}", target.path);
-        let body = self.host.body(document.clone());
-        let md5 = BASE64.encode(self.host.digest(Algorithm::Md5, &body));
-        self.small_file(&temp, document, "application/json")?;
+        let md5 = self.small_file(&temp, document, "application/json")?;
         let destination = etag.map_or(Destination::Absent, Destination::Unchanged);
-        self.authorize()?;
-        let rename = self.dfs.rename_if(&temp, &dest, destination);
-        let response = self.exchange(rename, OPERATION)?;
-        let Err(e) = self.dfs.check(&response, OPERATION) else {
-            return Ok(());
-        };
-        if e.code == "SourcePathNotFound" {
-            // A retry of a rename that succeeded: the manifest there is this run's.
-            let there = self.head(&dest, OPERATION)?;
-            if there.is_some_and(|p| p.content_md5.as_deref() == Some(&md5)) {
-                return Ok(());
-            }
+        let publishing = self.rename_to(&temp, &dest, Some(destination), Some(&md5), OPERATION);
+        raced(
+            publishing,
+            OPERATION,
+            &["ConditionNotMet", "PathAlreadyExists"],
+            || {
+                format!(
+                    "{dest} changed while this run wrote its parts: another run appended to {} at \
+                 the same time; this run's parts were taken back, run it again",
+                    target.path
+                )
+            },
+        )
+    }
+}
+
+/// `result`, with a refusal of one of `codes` (another writer got there first) explained by
+/// `message`.
+fn raced(
+    result: Result<(), JobError>,
+    operation: &str,
+    codes: &[&str],
+    message: impl FnOnce() -> String,
+) -> Result<(), JobError> {
+    match result {
+        Err(JobError::Storage(e)) if codes.contains(&e.code.as_str()) => {
+            Err(StorageError::unexpected(operation, e.status, message()).into())
         }
-        if matches!(e.code.as_str(), "ConditionNotMet" | "PathAlreadyExists") {
-            let message = format!(
-                "{dest} changed while this run wrote its parts: another run appended to {} \
-                 at the same time; this run's parts were taken back, run it again",
-                target.path
-            );
-            return Err(StorageError::unexpected(OPERATION, e.status, message).into());
-        }
-        Err(e.into())
+        other => other,
     }
 }

@@ -15,7 +15,7 @@ use crate::blob::{self, BlockList};
 use crate::format::manifest::{MANIFEST, SUCCESS};
 use crate::format::parquet;
 use crate::model::{Algorithm, DatasetInfo, JobError, Level, StorageError, WrittenFile};
-use crate::naming::{self, Target};
+use crate::naming::{PartNames, Target};
 
 /// Most listing pages read while looking for the earlier set's parts (5,000 names a page).
 const MAX_LIST_PAGES: usize = 10_000;
@@ -71,10 +71,7 @@ impl<H: Host> Run<'_, H> {
             let id = self.blob_driver().block_id(0);
             self.authorize()?;
             let put = self.blob_driver().put_block(path, &id, &md5);
-            let pipeline = self.host.pipeline(1);
-            self.host.submit(&pipeline, &put, &body);
-            let (_, outcome) = self.host.next(&pipeline).expect("one request is in flight");
-            self.dfs.check(&outcome?, "put block")?;
+            self.send_body(&put, &body, "put block")?;
             block_ids.push(id);
         }
         self.authorize()?;
@@ -100,10 +97,11 @@ impl<H: Host> Run<'_, H> {
                 return;
             }
         };
+        let part_names = PartNames::new(self.job, &target.vars);
         for path in earlier {
             let name = path.rsplit('/').next().unwrap_or(&path);
             let ours = files.iter().any(|f| f.path == path);
-            if ours || naming::part_number(self.job, &target.vars, name).is_none() {
+            if ours || part_names.number(name).is_none() {
                 continue;
             }
             match self.delete(&path, "delete an earlier part") {

@@ -7,9 +7,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::recovery::Leftover;
 use super::{Host, Run};
+use crate::dfs::Destination;
 use crate::format::manifest::{self, Dataset, Manifest, Part};
 use crate::format::parquet;
-use crate::model::{Algorithm, DatasetInfo, JobError, Level, WrittenFile};
+use crate::model::{Algorithm, DatasetInfo, JobError, Level, Request, WrittenFile};
 use crate::naming::{self, Target};
 
 impl<H: Host> Run<'_, H> {
@@ -72,13 +73,13 @@ impl<H: Host> Run<'_, H> {
         )
     }
 
-    /// Writes a small file whole: create, one append, flush.
+    /// Writes a small file whole: create, one append, flush; returns its MD5 (base64).
     pub(super) fn small_file(
         &mut self,
         path: &str,
         data: Vec<u8>,
         content_type: &str,
-    ) -> Result<(), JobError> {
+    ) -> Result<String, JobError> {
         self.authorize()?;
         self.create(path, false, "create manifest")?;
         let size = data.len() as u64;
@@ -87,14 +88,27 @@ impl<H: Host> Run<'_, H> {
         if size > 0 {
             let crc64 = self.host.digest(Algorithm::Crc64, &body);
             let append = self.dfs.append(path, 0, &crc64);
-            let pipeline = self.host.pipeline(1);
-            self.host.submit(&pipeline, &append, &body);
-            let (_, outcome) = self.host.next(&pipeline).expect("one request is in flight");
-            self.dfs.check(&outcome?, "append manifest")?;
+            self.send_body(&append, &body, "append manifest")?;
         }
         self.authorize()?;
+        let md5_base64 = BASE64.encode(&md5);
         let flush = self.dfs.flush_as(path, size, Some(&md5), content_type);
-        self.flush_replaced(flush, path, size, &BASE64.encode(&md5))?;
+        self.flush_replaced(flush, path, size, &md5_base64)?;
+        Ok(md5_base64)
+    }
+
+    /// Sends one request with `body` (through a pipeline, the one way bodies go) and checks
+    /// its answer.
+    pub(super) fn send_body(
+        &mut self,
+        request: &Request,
+        body: &H::Body,
+        operation: &str,
+    ) -> Result<(), JobError> {
+        let pipeline = self.host.pipeline(1);
+        self.host.submit(&pipeline, request, body);
+        let (_, outcome) = self.host.next(&pipeline).expect("one request is in flight");
+        self.dfs.check(&outcome?, operation)?;
         Ok(())
     }
 
@@ -131,13 +145,32 @@ impl<H: Host> Run<'_, H> {
         to: &str,
         operation: &str,
     ) -> Result<(), JobError> {
+        self.rename_to(from, to, None, None, operation)
+    }
+
+    /// Renames `from` onto `to`, provided `to` is as `destination` says (anything, for
+    /// `None`). A rename finding no source while `to` exists, with the MD5 `ours` when given,
+    /// counts as done: the host's retry of one that succeeded. A refusal is the service's
+    /// error, for the caller to explain.
+    pub(super) fn rename_to(
+        &mut self,
+        from: &str,
+        to: &str,
+        destination: Option<Destination>,
+        ours: Option<&str>,
+        operation: &str,
+    ) -> Result<(), JobError> {
         self.authorize()?;
-        let rename = self.dfs.rename(from, to);
+        let rename = match destination {
+            Some(destination) => self.dfs.rename_if(from, to, destination),
+            None => self.dfs.rename(from, to),
+        };
         let response = self.exchange(rename, operation)?;
         if let Err(e) = self.dfs.check(&response, operation) {
             let done = e.code == "SourcePathNotFound" && {
                 self.authorize()?;
-                self.head(to, operation)?.is_some()
+                self.head(to, operation)?
+                    .is_some_and(|p| ours.is_none_or(|md5| p.content_md5.as_deref() == Some(md5)))
             };
             if !done {
                 return Err(e.into());

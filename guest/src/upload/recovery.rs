@@ -153,6 +153,35 @@ impl<H: Host> Run<'_, H> {
         Ok(done)
     }
 
+    /// Every path directly in `directory` (the root for `None`), with whether it is a
+    /// directory, reading at most `max_pages` pages; `None` when the directory does not
+    /// exist.
+    pub(super) fn entries_in(
+        &mut self,
+        directory: Option<&str>,
+        max_pages: usize,
+    ) -> Result<Option<Vec<(String, bool)>>, JobError> {
+        const OPERATION: &str = "list target directory";
+        let mut entries = Vec::new();
+        let mut continuation: Option<String> = None;
+        for _ in 0..max_pages {
+            let list = self.dfs.list_paths(directory, continuation.as_deref());
+            let response = self.exchange(list, OPERATION)?;
+            if response.status == 404 {
+                return Ok(None);
+            }
+            self.dfs.check(&response, OPERATION)?;
+            let (page, next) = self.dfs.entries(&response)?;
+            entries.extend(page);
+            match next {
+                Some(token) => continuation = Some(token),
+                None => return Ok(Some(entries)),
+            }
+        }
+        // As many pages as asked for: what was read is what there is to act on.
+        Ok(Some(entries))
+    }
+
     /// Deletes the temporary files of other runs writing the same target, left by killed
     /// processes. Failures are logged as warnings: they never fail the run.
     pub(super) fn remove_leftovers(&mut self, target: &Target) {
@@ -170,33 +199,23 @@ impl<H: Host> Run<'_, H> {
     }
 
     fn try_remove_leftovers(&mut self, target: &Target, kind: Leftover) -> Result<(), JobError> {
-        const OPERATION: &str = "list target directory";
         let (directory, name) = match target.path.rsplit_once('/') {
             Some((dir, name)) => (Some(dir), name),
             None => (None, target.path.as_str()),
         };
-        let mut leftovers = Vec::new();
-        let mut continuation: Option<String> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let list = self.dfs.list_paths(directory, continuation.as_deref());
-            let response = self.exchange(list, OPERATION)?;
-            if response.status == 404 {
-                // No directory yet: nothing left over.
-                return Ok(());
-            }
-            self.dfs.check(&response, OPERATION)?;
-            let (entries, next) = self.dfs.entries(&response)?;
-            leftovers.extend(entries.into_iter().filter_map(|(path, is_directory)| {
+        // No directory yet: nothing left over.
+        let entries = self
+            .entries_in(directory, MAX_LIST_PAGES)?
+            .unwrap_or_default();
+        let leftovers: Vec<String> = entries
+            .into_iter()
+            .filter_map(|(path, is_directory)| {
                 let file = path.rsplit('/').next().unwrap_or(&path);
                 (is_directory == kind.is_directory()
                     && is_leftover(file, name, &self.job.run_id, kind.suffix()))
                 .then_some(path)
-            }));
-            match next {
-                Some(token) => continuation = Some(token),
-                None => break,
-            }
-        }
+            })
+            .collect();
         let what = kind.what();
         for path in leftovers {
             let operation = format!("delete leftover {what}");
