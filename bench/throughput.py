@@ -52,6 +52,7 @@ class Contender:
     concurrency: int | None = None
     tool_defaults: bool = False  # ours: leave block_size and concurrency out of the job
     output_format: str = "csv"   # ours: `[output] format` ("csv.gz", "parquet": in the guest)
+    output_options: str = ""     # ours: more `[output]` lines (say `parquet_compression`)
 
     @property
     def slug(self) -> str:
@@ -72,7 +73,10 @@ OURS_GZIP = Contender("adls-writeback 8 MiB x 8, csv.gz", "ours", 8 * MIB, 8,
                       output_format="csv.gz")
 OURS_PARQUET = Contender("adls-writeback 8 MiB x 8, parquet", "ours", 8 * MIB, 8,
                          output_format="parquet")
-FORMAT_CONTENDERS = [OURS_TUNED[0], OURS_GZIP, OURS_PARQUET]
+OURS_PARQUET_ZSTD = Contender("adls-writeback 8 MiB x 8, parquet zstd", "ours", 8 * MIB, 8,
+                              output_format="parquet",
+                              output_options='parquet_compression = "zstd"\n')
+FORMAT_CONTENDERS = [OURS_TUNED[0], OURS_GZIP, OURS_PARQUET, OURS_PARQUET_ZSTD]
 CURL = Contender("curl floor (create, 1 append, flush)", "curl")
 CURL_BARE = Contender("curl, no integrity", "curl-bare")  # information: no ratio uses it
 CONTENDERS = [OURS_DEFAULTS, *OURS_TUNED, *SDK_SAME, SDK_DEFAULTS, CURL, CURL_BARE]
@@ -218,6 +222,7 @@ def job_file(emulator: Emulator, contender: Contender, csv: Path, path: str,
         f"block_size = {contender.block}\nconcurrency = {contender.concurrency}\n")
     if contender.output_format != "csv":
         tuning += f'format = "{contender.output_format}"\n'
+    tuning += contender.output_options
     text = f"""name = "bench-{contender.slug}"
 ca_file = "{info['ca_file']}"
 [account]
@@ -384,7 +389,10 @@ def summarize(contender: Contender, samples: list) -> dict | None:
             "mib_s_min": min(s["mib_s"] for s in mine), "mib_s_max": max(s["mib_s"] for s in mine),
             "cpu_s_per_gib": cpu / gib, "cpu_ns_per_byte": cpu * 1e9 / mine[0]["bytes"],
             "peak_rss_mib": max(s["peak_rss_mib"] for s in mine),
-            "emulator_cpu_s_per_gib": statistics.median(s["emulator_cpu_s"] for s in mine) / gib}
+            "emulator_cpu_s_per_gib": statistics.median(s["emulator_cpu_s"] for s in mine) / gib,
+            # An encoded export's stored size against the source's (the same every round).
+            "stored_ratio": (mine[0]["stored_bytes"] / mine[0]["bytes"]
+                             if "stored_bytes" in mine[0] else None)}
 
 
 def print_table(summaries: list, failed: dict) -> None:
@@ -399,6 +407,11 @@ def print_table(summaries: list, failed: dict) -> None:
               f"{s['emulator_cpu_s_per_gib']:13.2f}")
     for name, reason in failed.items():
         print(f"{name:<42} FAILED: {reason.removeprefix(name + ': ').splitlines()[0][:200]}")
+    stored = [s for s in summaries if s["stored_ratio"] is not None]
+    if stored:
+        print(f"\n{'encoded output':<42} {'stored / source':>15}")
+        for s in stored:
+            print(f"{s['contender']:<42} {s['stored_ratio']:15.3f}")
 
 
 def print_ratios(summaries: dict) -> None:

@@ -79,9 +79,9 @@ async fn bad_templates_are_refused_by_field_and_write_nothing() {
         ),
         ("time_zone = \"Mars/Olympus\"\n", "output.time_zone", "IANA"),
         (
-            "format = \"parquet\"\nparquet_compression = \"zstd\"\n",
+            "format = \"parquet\"\nparquet_compression = \"brotli\"\n",
             "output.parquet_compression",
-            "`zstd` is not offered",
+            "`brotli` is not a Parquet compression",
         ),
         (
             "parquet_row_group_rows = 10\n",

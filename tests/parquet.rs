@@ -73,9 +73,24 @@ const TYPED_CSV: &str = "\u{feff}name,count,ratio,amount,day,at\r\n\
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_reads_back_through_pyarrow_with_its_types_and_nulls() {
+    typed_export_reads_back("", "SNAPPY").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zstd_parquet_reads_back_through_pyarrow_with_the_same_values() {
+    typed_export_reads_back("parquet_compression = \"zstd\"\n", "ZSTD").await;
+}
+
+/// Exports the typed dataset with `options` and checks what pyarrow reads: the schema, the
+/// pages' `codec` and every value.
+async fn typed_export_reads_back(options: &str, codec: &str) {
     let h = Harness::start().await;
     h.add_typed_dataset(DATASET, TYPED_CSV.as_bytes(), OWNER, &COLUMNS);
-    let job = job(&h, "typed", "file_name = \"typed.csv\"\n");
+    let job = job(
+        &h,
+        "typed",
+        &format!("file_name = \"typed.csv\"\n{options}"),
+    );
     let (code, report, stderr) = run_json(&job).await;
     assert_eq!(code, 0, "{report}\n{stderr}");
     assert_eq!(report["path"], "typed.parquet");
@@ -96,7 +111,7 @@ async fn parquet_reads_back_through_pyarrow_with_its_types_and_nulls() {
             ["at", "timestamp[us, tz=UTC]"],
         ])
     );
-    assert_eq!(read["compression"], "SNAPPY");
+    assert_eq!(read["compression"], codec);
     assert_eq!(
         read["rows"],
         serde_json::json!([

@@ -247,6 +247,7 @@ mod glue {
                             m::ParquetCompression::Uncompressed
                         }
                         types::ParquetCompression::Snappy => m::ParquetCompression::Snappy,
+                        types::ParquetCompression::Zstd => m::ParquetCompression::Zstd,
                     },
                 },
                 dialect: m::CsvDialect {

@@ -193,6 +193,8 @@ pub enum ParquetCompression {
     /// Snappy.
     #[default]
     Snappy,
+    /// Zstandard (pure-Rust ruzstd, about zstd's level 1).
+    Zstd,
 }
 
 /// How Parquet is written (`types.parquet-options`).

@@ -1,6 +1,6 @@
 //! Parquet files from the source's records, sans I/O: typed by the dataset's columns
 //! ([`values`]), every column optional (an empty field is null), one row group per
-//! `row_group_rows` records, compressed with snappy or not at all.
+//! `row_group_rows` records, compressed with snappy, zstd or not at all.
 //!
 //! A row group's values are buffered by column (strings in one buffer per column, sliced
 //! when the group is written), so the guest holds at most one row group of parsed values
@@ -14,7 +14,7 @@ use std::mem;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical};
+use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
 use parquet::data_type::{
     ByteArray, ByteArrayType, DoubleType, FixedLenByteArray, FixedLenByteArrayType, Int32Type,
     Int64Type,
@@ -199,6 +199,7 @@ impl ParquetEncoder {
         let compression = match options.compression {
             ParquetCompression::Uncompressed => Compression::UNCOMPRESSED,
             ParquetCompression::Snappy => Compression::SNAPPY,
+            ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
         };
         let properties = WriterProperties::builder()
             .set_writer_version(WriterVersion::PARQUET_1_0)

@@ -80,6 +80,7 @@ pub fn to_wit_job(job: &Job, run_id: &str, started_at_ms: u64) -> types::Job {
                 compression: match job.output.files.parquet_compression {
                     ParquetCompression::Uncompressed => types::ParquetCompression::Uncompressed,
                     ParquetCompression::Snappy => types::ParquetCompression::Snappy,
+                    ParquetCompression::Zstd => types::ParquetCompression::Zstd,
                 },
             },
             dialect: types::CsvDialect {

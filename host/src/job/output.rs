@@ -27,6 +27,8 @@ pub enum ParquetCompression {
     /// `snappy`.
     #[default]
     Snappy,
+    /// `zstd`.
+    Zstd,
 }
 
 /// Rows in one Parquet row group unless the job says otherwise.
@@ -169,14 +171,12 @@ impl FileOptions {
             Some("none" | "uncompressed") => {
                 self.parquet_compression = ParquetCompression::Uncompressed
             }
-            Some("zstd") => problems.push(FieldError::new(
-                "output.parquet_compression",
-                "`zstd` is not offered by this build: its C library (zstd-sys) is not built \
-                 into the WebAssembly guest; use \"snappy\" (the default) or \"none\"",
-            )),
+            Some("zstd") => self.parquet_compression = ParquetCompression::Zstd,
             Some(other) => problems.push(FieldError::new(
                 "output.parquet_compression",
-                format!("`{other}` is not a Parquet compression: use \"snappy\" or \"none\""),
+                format!(
+                    "`{other}` is not a Parquet compression: use \"snappy\", \"zstd\" or \"none\""
+                ),
             )),
         }
     }

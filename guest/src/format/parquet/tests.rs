@@ -229,12 +229,16 @@ fn a_record_without_every_column_is_refused() {
 }
 
 #[test]
-fn uncompressed_files_are_larger_than_snappy_ones() {
+fn compressed_files_are_smaller_and_say_their_codec() {
     let records: Vec<String> = (0..2000)
         .map(|i| format!("{}|repeated text", i % 7))
         .collect();
     let mut sizes = Vec::new();
-    for compression in [ParquetCompression::Uncompressed, ParquetCompression::Snappy] {
+    for compression in [
+        ParquetCompression::Uncompressed,
+        ParquetCompression::Snappy,
+        ParquetCompression::Zstd,
+    ] {
         let cols = columns(&[("n", Kind::Long), ("s", Kind::String)]);
         let options = ParquetOptions {
             row_group_rows: 1000,
@@ -246,6 +250,19 @@ fn uncompressed_files_are_larger_than_snappy_ones() {
             e.push(r.split('|').map(str::as_bytes), r.len()).unwrap();
         }
         let bytes = e.finish().unwrap();
+        let read_back: Vec<String> = reader(bytes.clone())
+            .get_row_iter(None)
+            .unwrap()
+            .map(|row| {
+                let row = row.unwrap();
+                format!(
+                    "{}|{}",
+                    row.get_long(0).unwrap(),
+                    row.get_string(1).unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(read_back, records, "{compression:?}");
         let codecs: Vec<_> = reader(bytes.clone()).metadata().row_groups()[0]
             .columns()
             .iter()
@@ -256,5 +273,7 @@ fn uncompressed_files_are_larger_than_snappy_ones() {
     }
     assert_eq!(sizes[0].0, Compression::UNCOMPRESSED);
     assert_eq!(sizes[1].0, Compression::SNAPPY);
+    assert_eq!(sizes[2].0, Compression::ZSTD(ZstdLevel::default()));
     assert!(sizes[0].1 > sizes[1].1, "{sizes:?}");
+    assert!(sizes[0].1 > sizes[2].1, "{sizes:?}");
 }
