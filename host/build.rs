@@ -41,6 +41,7 @@ fn main() {
                 "guest",
                 "wit",
                 "fixtures",
+                "patches",
                 "Cargo.toml",
                 "Cargo.lock",
                 ".cargo",

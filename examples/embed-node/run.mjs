@@ -183,7 +183,7 @@ async function main() {
     'adls:writeback/http': http,
     'adls:writeback/digest': digestImport(),
     'adls:writeback/auth': credential.auth,
-    'adls:writeback/source': localFileSource({ path: args.csv, datasetId }),
+    'adls:writeback/source': localFileSource({ path: args.csv, datasetId, Body: http.Body }),
     'adls:writeback/log': logImport({ job: args.name, minLevel: args.verbose ? 'debug' : 'info' }),
   };
   const getCoreModule = (path) => new WebAssembly.Module(readFileSync(join(dir, path)));

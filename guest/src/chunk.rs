@@ -31,6 +31,9 @@ use csv_core::{ReadRecordResult, Reader};
 
 use crate::model::DataError;
 use checks::{TextProblem, Utf8Check};
+use pending::Pending;
+
+mod pending;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Scratch space for field contents, which are discarded.
@@ -39,9 +42,6 @@ const SCRATCH: usize = 64 * 1024;
 const ENDS: usize = 256;
 /// Most bytes reserved ahead for one block.
 const MAX_PREALLOC: usize = 100 * 1024 * 1024 + 1;
-/// Blocks below this size (the driver's read size) get the next block's room as soon as
-/// they are cut: one read may hold several of them.
-const SMALL_BLOCK: usize = 1 << 20;
 
 /// Where the input ended, for [`Chunker::finish`].
 enum Eof {
@@ -59,13 +59,24 @@ pub struct Block {
     pub rows: u64,
 }
 
+/// Where one append block lies in the input, from a [`counting`](Chunker::counting) chunker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// Offset of its first byte in the input (after a skipped header, past it).
+    pub start: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// Data records (rows) ending in it.
+    pub rows: u64,
+}
+
 /// Incremental CSV chunker; see the module documentation.
 pub struct Chunker {
     reader: Reader,
     block_size: usize,
     skip_header: bool,
     /// Bytes not yet emitted; `buf[0]` is at absolute offset `buf_start`.
-    buf: Vec<u8>,
+    buf: Pending,
     buf_start: u64,
     /// End (in `buf`) of the last record that fits in the current block, 0 when none.
     last_end: usize,
@@ -89,6 +100,8 @@ pub struct Chunker {
     data_start: (u64, u64),
     total_in: u64,
     ready: VecDeque<Block>,
+    /// What a counting chunker cut.
+    cuts: VecDeque<Cut>,
     scratch: Vec<u8>,
     ends: [usize; ENDS],
     /// The first problem found; later input is ignored.
@@ -118,7 +131,7 @@ impl Chunker {
             reader: Reader::new(),
             block_size: block_size.max(1),
             skip_header,
-            buf: Vec::new(),
+            buf: Pending::new(true),
             buf_start: 0,
             last_end: 0,
             rows_at_last_end: 0,
@@ -134,6 +147,7 @@ impl Chunker {
             header_crlf: false,
             total_in: 0,
             ready: VecDeque::new(),
+            cuts: VecDeque::new(),
             scratch: vec![0; SCRATCH],
             ends: [0; ENDS],
             failed: None,
@@ -152,6 +166,15 @@ impl Chunker {
     /// instead of a block of its own.
     pub fn reject_long_records(mut self, on: bool) -> Chunker {
         self.reject_long = on;
+        self
+    }
+
+    /// With `on`, the chunker keeps none of the blocks' bytes: it only says where each block
+    /// lies ([`next_cut`](Self::next_cut)) for a caller that holds the data elsewhere (the
+    /// host, which read it), and stores no more than the header and the record being read.
+    /// Call it before the first [`feed`](Self::feed).
+    pub fn counting(mut self, on: bool) -> Chunker {
+        self.buf = Pending::new(!on);
         self
     }
 
@@ -201,13 +224,8 @@ impl Chunker {
 
     /// Feeds input whose text is known to be valid.
     fn feed_checked(&mut self, mut input: &[u8]) {
-        // Room for a whole block at once, so it is never regrown and copied: a Wasm memory
-        // keeps every page it once touched, and a buffer grown by doubling leaves its old
-        // copies behind. Untouched room costs no resident memory.
-        let room = self.block_size.saturating_add(1).min(MAX_PREALLOC);
-        if self.buf.capacity() < room {
-            self.buf.reserve_exact(room - self.buf.len().min(room));
-        }
+        self.buf
+            .reserve(self.block_size.saturating_add(1).min(MAX_PREALLOC));
         if !self.bom_decided {
             while !input.is_empty() && self.prefix.len() < 3 {
                 let b = input[0];
@@ -220,7 +238,7 @@ impl Chunker {
             if self.prefix.len() == 3 {
                 // A BOM: kept in the output, never parsed.
                 self.bom_decided = true;
-                self.buf.extend_from_slice(BOM);
+                self.buf.extend(BOM);
                 self.tail_offset = 3;
                 self.prefix.clear();
             } else if !input.is_empty() {
@@ -238,6 +256,11 @@ impl Chunker {
     /// The next completed block, if any.
     pub fn next_block(&mut self) -> Option<Block> {
         self.ready.pop_front()
+    }
+
+    /// Where the next completed block lies, if any (a [`counting`](Self::counting) chunker).
+    pub fn next_cut(&mut self) -> Option<Cut> {
+        self.cuts.pop_front()
     }
 
     /// Ends the input; call it once, after the last [`feed`](Self::feed). The last block is
@@ -373,14 +396,14 @@ impl Chunker {
                 }
                 continue;
             }
-            self.buf.extend_from_slice(&input[..n]);
+            self.buf.extend(&input[..n]);
             input = &input[n..];
             if res == ReadRecordResult::Record {
                 self.record_complete();
                 if self.failed.is_some() {
                     return;
                 }
-                if self.buf.last() == Some(&b'\r') {
+                if self.buf.last() == Some(b'\r') {
                     self.pending_cr = true;
                 } else {
                     self.record_end();
@@ -422,6 +445,7 @@ impl Chunker {
         } else {
             self.rows_pending += 1;
         }
+        self.buf.forget();
         let end = self.buf.len();
         if end > self.block_size {
             if self.last_end > 0 {
@@ -441,8 +465,9 @@ impl Chunker {
     }
 
     fn take_header(&mut self) {
-        let bom = if self.buf.starts_with(BOM) { 3 } else { 0 };
-        let mut header = &self.buf[bom.min(self.buf.len())..];
+        let record = self.buf.stored_from(0);
+        let bom = if record.starts_with(BOM) { 3 } else { 0 };
+        let mut header = &record[bom.min(record.len())..];
         self.header_crlf = header.ends_with(b"\r\n");
         while let [rest @ .., b'\r' | b'\n'] = header {
             header = rest;
@@ -455,26 +480,23 @@ impl Chunker {
         self.header = Some(header[start..].to_vec());
     }
 
-    /// Moves `buf[..cut]` into a ready block holding `rows` rows. The block keeps the
-    /// buffer's allocation and the rest goes into a small one; the next block's room is
-    /// reserved at the next [`feed`](Self::feed), after this block was handed over and freed,
-    /// so the guest holds about one block, not two.
+    /// Moves `buf[..cut]` into a ready block holding `rows` rows (a counting chunker: where
+    /// it lies); the next block's room is reserved at the next [`feed`](Self::feed), after
+    /// this block was handed over and freed.
     fn emit(&mut self, cut: usize, rows: u64) {
-        let rest = if self.block_size < SMALL_BLOCK {
-            // Several such blocks come out of one read: room for the next one now.
-            let mut rest = Vec::with_capacity(self.block_size + 1);
-            rest.extend_from_slice(&self.buf[cut..]);
-            rest
-        } else {
-            self.buf[cut..].to_vec()
-        };
-        self.buf.truncate(cut);
-        let data = mem::replace(&mut self.buf, rest);
+        let start = self.buf_start;
+        match self.buf.cut(cut, self.block_size) {
+            Some(data) => self.ready.push_back(Block { data, rows }),
+            None => self.cuts.push_back(Cut {
+                start,
+                len: cut as u64,
+                rows,
+            }),
+        }
         self.buf_start += cut as u64;
         self.last_end = 0;
         self.rows_pending -= rows;
         self.rows_at_last_end = 0;
-        self.ready.push_back(Block { data, rows });
     }
 
     /// Where the input ended. `csv-core` is lenient at EOF: it completes a record even
@@ -513,7 +535,7 @@ impl Chunker {
         let from = (self.tail_offset - self.buf_start) as usize;
         let mut line = self.tail_line;
         let mut offset = self.tail_offset;
-        for &b in &self.buf[from.min(self.buf.len())..] {
+        for &b in self.buf.stored_from(from) {
             match b {
                 b'\n' => line += 1,
                 b'\r' => {}

@@ -77,9 +77,17 @@ mod glue {
         }
     }
 
-    impl Source for WitSource {
+    impl Source<WitBody> for WitSource {
         fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, m::SourceError> {
             self.0.read(max_bytes).map_err(source_error_in)
+        }
+
+        fn read_kept(&mut self, max_bytes: u32) -> Result<Vec<u8>, m::SourceError> {
+            self.0.read_kept(max_bytes).map_err(source_error_in)
+        }
+
+        fn take(&mut self, len: u64) -> WitBody {
+            WitBody(Rc::new((self.0.take(len), len)))
         }
     }
 
@@ -94,9 +102,12 @@ mod glue {
                 .map_err(source_error_in)
         }
 
-        fn open(&mut self, dataset: &m::DatasetRef) -> Result<Box<dyn Source>, m::SourceError> {
+        fn open(
+            &mut self,
+            dataset: &m::DatasetRef,
+        ) -> Result<Box<dyn Source<WitBody>>, m::SourceError> {
             source::open(&dataset_out(dataset))
-                .map(|r| Box::new(WitSource(r)) as Box<dyn Source>)
+                .map(|r| Box::new(WitSource(r)) as Box<dyn Source<WitBody>>)
                 .map_err(source_error_in)
         }
 

@@ -26,12 +26,13 @@
 //! one renewal) and sends the refused requests again.
 
 use std::collections::BTreeMap;
+use std::mem;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::blob::Blob;
-use crate::chunk::{self, Block, Chunker};
+use crate::chunk::{self, Chunker};
 use crate::dfs::Dfs;
 use crate::model::{
     Algorithm, AuthError, DataError, DatasetInfo, DatasetRef, EndpointChoice, Generation,
@@ -49,10 +50,14 @@ const MAX_TOKEN_RESENDS: u32 = 2;
 /// Bytes read from the start of an existing file to find its header line.
 const HEADER_PROBE: u64 = 64 * 1024;
 
-/// An open dataset stream (`source.reader`).
-pub trait Source {
+/// An open dataset stream (`source.reader`), whose bytes the host can hand on as bodies `B`.
+pub trait Source<B> {
     /// Up to `max_bytes` more bytes; empty at the end of the data.
     fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError>;
+    /// As [`read`](Self::read), and the host keeps the bytes for [`take`](Self::take).
+    fn read_kept(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError>;
+    /// The next `len` kept bytes as a body, without them crossing the boundary again.
+    fn take(&mut self, len: u64) -> B;
 }
 
 /// A request body the host holds (`http.body`); clones share it.
@@ -77,7 +82,7 @@ pub trait Host {
     /// `source.describe`.
     fn describe(&mut self, dataset: &DatasetRef) -> Result<DatasetInfo, SourceError>;
     /// `source.open`.
-    fn open(&mut self, dataset: &DatasetRef) -> Result<Box<dyn Source>, SourceError>;
+    fn open(&mut self, dataset: &DatasetRef) -> Result<Box<dyn Source<Self::Body>>, SourceError>;
     /// `auth.ready`: the generation of the credential the host authorizes requests with.
     fn ready(&mut self) -> Result<Generation, AuthError>;
     /// `auth.refresh`: a request sent under generation `refused` was refused for its
@@ -391,12 +396,20 @@ impl<H: Host> Run<'_, H> {
 
     /// Streams the dataset into `plan.path` from `plan.base`; returns the file's length
     /// after the last append. Bad input fails it before anything is flushed.
-    fn upload(&mut self, source: &mut dyn Source, plan: &Plan<'_>) -> Result<u64, JobError> {
+    fn upload(
+        &mut self,
+        source: &mut dyn Source<H::Body>,
+        plan: &Plan<'_>,
+    ) -> Result<u64, JobError> {
         let output = &self.job.output;
         let max_in_flight = output.concurrency.max(1);
+        // The host keeps what it reads; the guest cuts it and says which bytes make each block.
         let mut chunker = Chunker::new(output.block_size as usize, plan.skip_header)
             .reject_long_records(true)
-            .strict(output.strict);
+            .strict(output.strict)
+            .counting(true);
+        // Input bytes the host no longer keeps.
+        let mut taken = 0;
         let allow_empty = output.allow_empty;
         let pipeline = self.host.pipeline(max_in_flight);
         let mut flight: BTreeMap<u64, InFlight<H::Body>> = BTreeMap::new();
@@ -405,7 +418,7 @@ impl<H: Host> Run<'_, H> {
         let mut prefix = plan.prefix;
         let mut at_end = false;
         while !at_end {
-            let data = source.read(READ_SIZE)?;
+            let data = source.read_kept(READ_SIZE)?;
             if data.is_empty() {
                 chunker.finish()?;
                 at_end = true;
@@ -436,22 +449,43 @@ impl<H: Host> Run<'_, H> {
                 check_header(plan, header)?;
                 header_checked = true;
             }
-            while let Some(mut block) = chunker.next_block() {
+            while let Some(cut) = chunker.next_cut() {
+                if cut.start > taken {
+                    // The header (with its BOM) an append leaves out.
+                    drop(source.take(cut.start - taken));
+                }
+                let body = source.take(cut.len);
+                taken = cut.start + cut.len;
                 if !prefix.is_empty() {
-                    block.data.splice(0..0, prefix.iter().copied());
-                    prefix = b"";
+                    // The newline the existing file lacks goes first, in an append of its own.
+                    let newline = self.host.body(mem::take(&mut prefix).to_vec());
+                    self.wait_for_room(&pipeline, &mut flight, max_in_flight)?;
+                    position =
+                        self.start_append(&pipeline, &mut flight, plan.path, position, newline, 0)?;
                 }
-                while flight.len() >= max_in_flight as usize {
-                    self.land_one(&pipeline, &mut flight)?;
-                }
-                position = self.start_append(&pipeline, &mut flight, plan.path, position, block)?;
+                self.wait_for_room(&pipeline, &mut flight, max_in_flight)?;
+                position =
+                    self.start_append(&pipeline, &mut flight, plan.path, position, body, cut.rows)?;
             }
         }
         self.land_all(&pipeline, &mut flight)?;
         Ok(position)
     }
 
-    /// Hands `block` to the host, adds it to the file's digests and starts its append at
+    /// Lands appends until fewer than `max_in_flight` are in flight.
+    fn wait_for_room(
+        &mut self,
+        pipeline: &H::Pipeline,
+        flight: &mut BTreeMap<u64, InFlight<H::Body>>,
+        max_in_flight: u32,
+    ) -> Result<(), JobError> {
+        while flight.len() >= max_in_flight as usize {
+            self.land_one(pipeline, flight)?;
+        }
+        Ok(())
+    }
+
+    /// Adds `body`, a block of `rows` rows, to the file's digests and starts its append at
     /// `position`; returns the position after it.
     fn start_append(
         &mut self,
@@ -459,11 +493,10 @@ impl<H: Host> Run<'_, H> {
         flight: &mut BTreeMap<u64, InFlight<H::Body>>,
         path: &str,
         position: u64,
-        block: Block,
+        body: H::Body,
+        rows: u64,
     ) -> Result<u64, JobError> {
         self.authorize()?;
-        let rows = block.rows;
-        let body = self.host.body(block.data);
         let len = body.len();
         // The service checks each block: DFS by its CRC-64, Blob by its Content-MD5.
         let algorithm = match self.blob {

@@ -64,7 +64,9 @@ impl Chunker {
         // previous record): then it is on the record's first line.
         let to = (abs.saturating_sub(self.buf_start) as usize).min(self.buf.len());
         let from = (offset.saturating_sub(self.buf_start) as usize).min(to);
-        let at_line = line + self.buf[from..to].iter().filter(|&&b| b == b'\n').count() as u64;
+        let stored = self.buf.stored_from(from);
+        let between = &stored[..(to - from).min(stored.len())];
+        let at_line = line + between.iter().filter(|&&b| b == b'\n').count() as u64;
         let what = match problem {
             TextProblem::Nul => {
                 "a NUL byte: CSV text holds none (is the source binary, or UTF-16?)"

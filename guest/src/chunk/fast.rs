@@ -139,7 +139,7 @@ impl Chunker {
     /// Copies the input up to `end` (absolute) into the buffer.
     fn copy_to(&mut self, input: &[u8], pass: &mut Pass, end: u64) {
         let to = (end - pass.base) as usize;
-        self.buf.extend_from_slice(&input[pass.copied..to]);
+        self.buf.extend_records(&input[pass.copied..to]);
         pass.copied = to;
     }
 

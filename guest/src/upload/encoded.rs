@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::blob_write::StagedBlob;
 use super::recovery::Leftover;
 use super::{Host, InFlight, READ_SIZE, Run, Source, Written};
-use crate::chunk::{Block, Chunker};
+use crate::chunk::Chunker;
 use crate::format::parquet::{self, ParquetEncoder, RecordError};
 use crate::format::records::Records;
 use crate::format::{BOM, Encoder, FileEncoder, SourceHead};
@@ -206,7 +206,7 @@ impl<H: Host> Run<'_, H> {
     /// returns them (under their temporary paths) and the header's columns.
     fn write_files(
         &mut self,
-        source: &mut dyn Source,
+        source: &mut dyn Source<H::Body>,
         target: &Target,
         info: &DatasetInfo,
         first_part: u32,
@@ -419,14 +419,11 @@ impl<H: Host> Run<'_, H> {
         file: &mut Current,
         data: Vec<u8>,
     ) -> Result<(), JobError> {
-        while flight.len() >= self.job.output.concurrency.max(1) as usize {
-            self.land_one(pipeline, flight)?;
-        }
-        let block = Block {
-            data,
-            rows: mem::take(&mut file.unsent_rows),
-        };
-        file.position = self.start_append(pipeline, flight, &file.path, file.position, block)?;
+        self.wait_for_room(pipeline, flight, self.job.output.concurrency.max(1))?;
+        let rows = mem::take(&mut file.unsent_rows);
+        let body = self.host.body(data);
+        file.position =
+            self.start_append(pipeline, flight, &file.path, file.position, body, rows)?;
         Ok(())
     }
 

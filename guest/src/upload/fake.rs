@@ -500,9 +500,27 @@ struct FakeSource {
     at: usize,
     read_size: usize,
     fails_at: Option<usize>,
+    /// What `read_kept` kept and `take` has not taken, as the host keeps it.
+    kept: VecDeque<u8>,
 }
 
-impl Source for FakeSource {
+impl Source<Rc<Vec<u8>>> for FakeSource {
+    fn read_kept(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError> {
+        let data = self.read(max_bytes)?;
+        self.kept.extend(&data);
+        Ok(data)
+    }
+
+    fn take(&mut self, len: u64) -> Rc<Vec<u8>> {
+        let len = len as usize;
+        assert!(
+            len <= self.kept.len(),
+            "the guest took {len} bytes, {} are kept (the real host traps)",
+            self.kept.len()
+        );
+        Rc::new(self.kept.drain(..len).collect())
+    }
+
     fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError> {
         if self.fails_at.is_some_and(|f| self.at >= f) {
             return Err(SourceError::Unavailable("export stalled".into()));
@@ -527,12 +545,13 @@ impl Host for FakeHost {
         self.info.clone()
     }
 
-    fn open(&mut self, _dataset: &DatasetRef) -> Result<Box<dyn Source>, SourceError> {
+    fn open(&mut self, _dataset: &DatasetRef) -> Result<Box<dyn Source<Rc<Vec<u8>>>>, SourceError> {
         Ok(Box::new(FakeSource {
             data: self.data.clone(),
             at: 0,
             read_size: self.read_size,
             fails_at: self.read_fails_at,
+            kept: VecDeque::new(),
         }))
     }
 

@@ -26,7 +26,7 @@ impl<H: Host> Run<'_, H> {
 
     fn fill_and_publish(
         &mut self,
-        source: &mut dyn Source,
+        source: &mut dyn Source<H::Body>,
         target: &Target,
     ) -> Result<u64, JobError> {
         let plan = Plan {

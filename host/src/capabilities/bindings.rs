@@ -19,6 +19,8 @@ mod generated {
             "adls:writeback/http.[constructor]pipeline": async | trappable,
             "adls:writeback/http.[method]pipeline.submit": async | trappable,
             "adls:writeback/http.[method]pipeline.next": async | trappable,
+            "adls:writeback/source.[method]reader.read-kept": async | trappable,
+            "adls:writeback/source.[method]reader.take": async | trappable,
             default: async,
         },
         exports: { default: async },

@@ -157,6 +157,17 @@ impl HttpCapability {
         Ok(self.table.get(body)?)
     }
 
+    /// The run's memory budget, which the bodies count against.
+    pub fn budget(&self) -> &Arc<MemoryBudget> {
+        &self.budget
+    }
+
+    /// Hands the guest a body of `bytes` another capability holds for it, already counted
+    /// against the budget (the source's kept bytes).
+    pub fn adopt_body(&mut self, bytes: Bytes) -> wasmtime::Result<Resource<HeldBody>> {
+        Ok(self.table.push(HeldBody { bytes })?)
+    }
+
     /// Sends one request, retried as the job says.
     pub fn send_request(
         &self,

@@ -133,8 +133,9 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
         http: &mut s.http,
     })?;
     bindings::auth::add_to_linker::<_, HasSelf<auth::AuthCapability>>(linker, |s| &mut s.auth)?;
-    bindings::source::add_to_linker::<_, HasSelf<source::SourceCapability>>(linker, |s| {
-        &mut s.source
+    bindings::source::add_to_linker::<_, source::SourceData>(linker, |s| source::SourceView {
+        source: &mut s.source,
+        http: &mut s.http,
     })?;
     bindings::log::add_to_linker::<_, HasSelf<log::LogCapability>>(linker, |s| &mut s.log)?;
     Ok(())

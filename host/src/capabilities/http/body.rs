@@ -67,7 +67,12 @@ impl MemoryBudget {
 
     /// Holds `data` for the guest, counted until the last clone of the returned bytes drops.
     pub fn hold(self: &Arc<Self>, data: Vec<u8>) -> Result<Bytes, Refusal> {
-        let len = data.len();
+        self.reserve(data.len())?;
+        Ok(self.adopt(Bytes::from(data)))
+    }
+
+    /// Counts `len` more bytes held for the guest, unless they would pass the limit.
+    pub fn reserve(&self, len: usize) -> Result<(), Refusal> {
         let held = self.held.fetch_add(len, Ordering::AcqRel) + len;
         let linear = self.linear.load(Ordering::Acquire);
         if held.saturating_add(linear) > self.limit {
@@ -78,16 +83,27 @@ impl MemoryBudget {
                 held,
             });
         }
-        Ok(Bytes::from_owner(Counted {
+        Ok(())
+    }
+
+    /// Stops counting `len` bytes [`reserve`](Self::reserve) counted.
+    pub fn release(&self, len: usize) {
+        self.held.fetch_sub(len, Ordering::AcqRel);
+    }
+
+    /// `data`, already [`reserve`](Self::reserve)d, counted until the last clone of the
+    /// returned bytes drops.
+    pub fn adopt(self: &Arc<Self>, data: Bytes) -> Bytes {
+        Bytes::from_owner(Counted {
             data,
             budget: self.clone(),
-        }))
+        })
     }
 }
 
 /// Bytes counted against a budget while they live.
 struct Counted {
-    data: Vec<u8>,
+    data: Bytes,
     budget: Arc<MemoryBudget>,
 }
 
@@ -99,9 +115,7 @@ impl AsRef<[u8]> for Counted {
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.budget
-            .held
-            .fetch_sub(self.data.len(), Ordering::AcqRel);
+        self.budget.release(self.data.len());
     }
 }
 
@@ -125,6 +139,18 @@ mod tests {
         drop(a);
         assert_eq!(budget.held(), 40, "a clone still holds the bytes");
         drop(a2);
+        assert_eq!(budget.held(), 0);
+    }
+
+    #[test]
+    fn reserved_bytes_count_until_released_or_adopted_and_dropped() {
+        let budget = MemoryBudget::new(100);
+        budget.reserve(60).unwrap();
+        assert!(budget.reserve(50).is_err(), "60 + 50 passes the limit");
+        let adopted = budget.adopt(Bytes::from(vec![7; 40]));
+        assert_eq!(budget.held(), 60, "adopting counts nothing more");
+        budget.release(20);
+        drop(adopted);
         assert_eq!(budget.held(), 0);
     }
 

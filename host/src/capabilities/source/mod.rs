@@ -2,6 +2,7 @@
 //! metadata file beside it) or a Domo DataSet. The guest may describe and open only the dataset its job names.
 
 pub mod domo;
+mod kept;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,10 @@ use wasmtime::component::{Resource, ResourceTable};
 use crate::capabilities::bindings::errors::SourceError;
 use crate::capabilities::bindings::source::{self, Column, DatasetInfo};
 use crate::capabilities::bindings::types::{DatasetRef, Principal, SourceKind};
+use crate::capabilities::http::body::HeldBody;
+use crate::capabilities::http::{HttpCapability, MemoryLimitReached};
 use crate::capabilities::source::domo::{DomoClient, DomoUser};
+use kept::Kept;
 
 /// How long a read may wait for the source's next bytes before the run fails, unless the
 /// job says otherwise (`[limits] stall_secs`).
@@ -44,6 +48,8 @@ pub enum SourceConfig {
 /// An open dataset export, as the guest's `reader` resource.
 pub struct DatasetReader {
     stream: ReaderStream,
+    /// What `read-kept` kept for `take`.
+    kept: Kept,
 }
 
 enum ReaderStream {
@@ -204,15 +210,94 @@ async fn describe_domo(client: &DomoClient, dataset_id: &str) -> Result<DatasetI
     })
 }
 
-impl source::Host for SourceCapability {
+/// The source capability with the bodies it hands the guest (`reader.take`), for linking
+/// the `source` interface.
+pub struct SourceView<'a> {
+    /// The granted dataset and its open readers.
+    pub source: &'a mut SourceCapability,
+    /// Where bodies are held, and the run's memory budget.
+    pub http: &'a mut HttpCapability,
+}
+
+/// [`HasData`](wasmtime::component::HasData) for linking the `source` interface with a
+/// [`SourceView`].
+pub struct SourceData;
+
+impl wasmtime::component::HasData for SourceData {
+    type Data<'a> = SourceView<'a>;
+}
+
+impl source::Host for SourceView<'_> {
     async fn describe(&mut self, dataset: DatasetRef) -> Result<DatasetInfo, SourceError> {
+        self.source.describe(dataset).await
+    }
+
+    async fn open(&mut self, dataset: DatasetRef) -> Result<Resource<DatasetReader>, SourceError> {
+        self.source.open(dataset).await
+    }
+}
+
+impl source::HostReader for SourceView<'_> {
+    async fn read(
+        &mut self,
+        reader: Resource<DatasetReader>,
+        max_bytes: u32,
+    ) -> Result<Vec<u8>, SourceError> {
+        self.source.read(reader, max_bytes).await
+    }
+
+    async fn read_kept(
+        &mut self,
+        reader: Resource<DatasetReader>,
+        max_bytes: u32,
+    ) -> wasmtime::Result<Result<Vec<u8>, SourceError>> {
+        let handle = Resource::<DatasetReader>::new_borrow(reader.rep());
+        let data = match self.source.read(reader, max_bytes).await {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(e)),
+        };
+        let budget = self.http.budget().clone();
+        self.source
+            .table
+            .get_mut(&handle)?
+            .kept
+            .keep(&budget, &data)
+            .map_err(|refusal| wasmtime::Error::new(MemoryLimitReached(refusal)))?;
+        Ok(Ok(data))
+    }
+
+    async fn take(
+        &mut self,
+        reader: Resource<DatasetReader>,
+        length: u64,
+    ) -> wasmtime::Result<Resource<HeldBody>> {
+        let kept = &mut self.source.table.get_mut(&reader)?.kept;
+        let held = kept.len();
+        let Some(bytes) = usize::try_from(length).ok().and_then(|n| kept.take(n)) else {
+            wasmtime::bail!("the guest took {length} bytes of a reader that keeps {held}");
+        };
+        self.http.adopt_body(bytes)
+    }
+
+    async fn drop(&mut self, reader: Resource<DatasetReader>) -> wasmtime::Result<()> {
+        self.source.drop_reader(reader)
+    }
+}
+
+impl SourceCapability {
+    /// Describes the granted dataset (`source.describe`).
+    pub async fn describe(&mut self, dataset: DatasetRef) -> Result<DatasetInfo, SourceError> {
         match self.granted(&dataset)? {
             SourceConfig::LocalFile { path, dataset_id } => describe_local(path, dataset_id).await,
             SourceConfig::Domo { client, dataset_id } => describe_domo(client, dataset_id).await,
         }
     }
 
-    async fn open(&mut self, dataset: DatasetRef) -> Result<Resource<DatasetReader>, SourceError> {
+    /// Opens the granted dataset's export (`source.open`).
+    pub async fn open(
+        &mut self,
+        dataset: DatasetRef,
+    ) -> Result<Resource<DatasetReader>, SourceError> {
         let stream = match self.granted(&dataset)? {
             SourceConfig::LocalFile { path, .. } => {
                 let file = tokio::fs::File::open(path).await.map_err(|e| {
@@ -237,13 +322,15 @@ impl source::Host for SourceCapability {
             }
         };
         self.table
-            .push(DatasetReader { stream })
+            .push(DatasetReader {
+                stream,
+                kept: Kept::default(),
+            })
             .map_err(|e| SourceError::Unavailable(format!("too many open readers: {e}")))
     }
-}
 
-impl source::HostReader for SourceCapability {
-    async fn read(
+    /// Up to `max_bytes` more bytes of an open export (`reader.read`).
+    pub async fn read(
         &mut self,
         reader: Resource<DatasetReader>,
         max_bytes: u32,
@@ -263,7 +350,8 @@ impl source::HostReader for SourceCapability {
         }
     }
 
-    async fn drop(&mut self, reader: Resource<DatasetReader>) -> wasmtime::Result<()> {
+    /// Closes an export (`reader` dropped).
+    pub fn drop_reader(&mut self, reader: Resource<DatasetReader>) -> wasmtime::Result<()> {
         self.table.delete(reader)?;
         Ok(())
     }
@@ -303,8 +391,6 @@ impl ReaderStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use source::Host as _;
-    use source::HostReader as _;
 
     fn local(dir: &Path) -> SourceCapability {
         SourceCapability::new(SourceConfig::LocalFile {
@@ -349,6 +435,45 @@ mod tests {
                 Err(SourceError::NotGranted(_))
             ));
         }
+    }
+
+    #[tokio::test]
+    async fn kept_bytes_are_taken_as_bodies_within_the_memory_budget() {
+        use crate::capabilities::bindings::http::HostBody as _;
+        use crate::capabilities::http::body::MemoryBudget;
+        use source::HostReader as _;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sales.csv"), "a,b\n1,2\n3,4\n").unwrap();
+        let mut cap = local(dir.path());
+        let budget = MemoryBudget::new(10);
+        let mut http = HttpCapability::none().with_budget(budget.clone());
+        let mut view = SourceView {
+            source: &mut cap,
+            http: &mut http,
+        };
+        let reader = view
+            .source
+            .open(dataset(SourceKind::LocalFile, "sales"))
+            .await
+            .unwrap();
+        let borrow = || Resource::<DatasetReader>::new_borrow(reader.rep());
+        let read = view.read_kept(borrow(), 8).await.unwrap().unwrap();
+        assert_eq!(read, b"a,b\n1,2\n");
+        assert_eq!(budget.held(), 8, "kept bytes count");
+        let header = view.take(borrow(), 4).await.unwrap();
+        let row = view.take(borrow(), 4).await.unwrap();
+        assert_eq!(&view.http.body(&header).unwrap().bytes[..], b"a,b\n");
+        assert_eq!(&view.http.body(&row).unwrap().bytes[..], b"1,2\n");
+        let past = view.take(borrow(), 1).await.unwrap_err();
+        assert!(past.to_string().contains("keeps 0"), "{past}");
+        // 8 held: 4 more would pass the limit of 10, and the run stops there, in words.
+        let refused = view.read_kept(borrow(), 4).await.unwrap_err();
+        assert!(
+            refused.downcast_ref::<MemoryLimitReached>().is_some(),
+            "{refused}"
+        );
+        view.http.drop(header).await.unwrap();
+        assert_eq!(budget.held(), 4, "a dropped body releases its bytes");
     }
 
     #[tokio::test]
