@@ -8,7 +8,9 @@
 //! - the rows of the blocks add up to the records after the header;
 //! - `finish` fails only for an empty input, no record at all, a quote left open, a NUL byte,
 //!   bytes that are not UTF-8, a record longer than the block (when refused) or a ragged
-//!   record (when strict); and it fails whenever the input has one of the first five.
+//!   record (when strict); and it fails whenever the input has one of the first five;
+//! - a counting chunker (which keeps no bytes) cuts the same blocks at the same offsets, with
+//!   the same rows, header and error.
 
 #![no_main]
 
@@ -124,14 +126,14 @@ fn ends_in_open_quote(data: &[u8]) -> bool {
     s == S::Quoted
 }
 
-fuzz_target!(|input: Input| {
-    let data = &input.data[..];
-    let block_size = usize::from(input.block_size % 512) + 1;
-    let mut chunker = Chunker::new(block_size, input.skip_header)
-        .reject_long_records(input.reject_long)
-        .strict(input.strict);
-    let mut blocks = Vec::new();
-    let mut rest = data;
+/// Feeds `data` to `chunker` in the input's slices, calling `each` after every feed and
+/// after `finish`; returns what `finish` returned.
+fn feed_all(
+    input: &Input,
+    chunker: &mut Chunker,
+    mut each: impl FnMut(&mut Chunker),
+) -> Result<(), adls_writeback_guest::model::DataError> {
+    let mut rest = &input.data[..];
     let mut slices = input.slices.iter().cycle();
     while !rest.is_empty() {
         let n = match slices.next() {
@@ -144,13 +146,46 @@ fuzz_target!(|input: Input| {
         };
         chunker.feed(&rest[..n]);
         rest = &rest[n..];
-        while let Some(block) = chunker.next_block() {
-            blocks.push(block);
-        }
+        each(chunker);
     }
     let finished = chunker.finish();
-    while let Some(block) = chunker.next_block() {
-        blocks.push(block);
+    each(chunker);
+    finished
+}
+
+fuzz_target!(|input: Input| {
+    let data = &input.data[..];
+    let block_size = usize::from(input.block_size % 512) + 1;
+    let chunker = || {
+        Chunker::new(block_size, input.skip_header)
+            .reject_long_records(input.reject_long)
+            .strict(input.strict)
+    };
+    let mut keeping = chunker();
+    let mut blocks = Vec::new();
+    let finished = feed_all(&input, &mut keeping, |c| {
+        blocks.extend(std::iter::from_fn(|| c.next_block()))
+    });
+    let mut counting = chunker().counting(true);
+    let mut cuts = Vec::new();
+    let counted = feed_all(&input, &mut counting, |c| {
+        cuts.extend(std::iter::from_fn(|| c.next_cut()))
+    });
+    assert_eq!(counted, finished, "the counting chunker's outcome differs");
+    assert_eq!(counting.header(), keeping.header());
+    let mut start = if input.skip_header {
+        keeping.data_start().0
+    } else {
+        0
+    };
+    assert_eq!(cuts.len(), blocks.len(), "the counting chunker cut differently");
+    for (cut, block) in cuts.iter().zip(&blocks) {
+        assert_eq!(
+            (cut.start, cut.len, cut.rows),
+            (start, block.data.len() as u64, block.rows),
+            "the counting chunker cut differently"
+        );
+        start += cut.len;
     }
     let joined: Vec<u8> = blocks.iter().flat_map(|b| b.data.iter().copied()).collect();
     let records = records(data);
@@ -229,5 +264,5 @@ fuzz_target!(|input: Input| {
     }
     let rows: u64 = blocks.iter().map(|b| b.rows).sum();
     assert_eq!(rows, records.len() as u64 - 1);
-    assert_eq!(chunker.rows(), rows);
+    assert_eq!(keeping.rows(), rows);
 });
