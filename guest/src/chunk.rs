@@ -596,3 +596,5 @@ mod fast;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_counting;

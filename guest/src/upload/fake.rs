@@ -18,6 +18,9 @@ use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 
 use super::{Body, Host, Source};
+use source::FakeSource;
+
+mod source;
 use crate::dfs::VERSION;
 use crate::model::{
     Algorithm, AuthError, DatasetInfo, DatasetRef, Generation, HttpError, Level, Method, Request,
@@ -492,46 +495,6 @@ pub fn error(status: u16, code: &str, message: &str) -> Response {
             r#"{{"error":{{"code":"{code}","message":"{message}\nRequestId:req-1\nTime:2024-01-01T00:00:00Z"}}}}"#
         )
         .into_bytes(),
-    }
-}
-
-struct FakeSource {
-    data: Vec<u8>,
-    at: usize,
-    read_size: usize,
-    fails_at: Option<usize>,
-    /// What `read_kept` kept and `take` has not taken, as the host keeps it.
-    kept: VecDeque<u8>,
-}
-
-impl Source<Rc<Vec<u8>>> for FakeSource {
-    fn read_kept(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError> {
-        let data = self.read(max_bytes)?;
-        self.kept.extend(&data);
-        Ok(data)
-    }
-
-    fn take(&mut self, len: u64) -> Rc<Vec<u8>> {
-        let len = len as usize;
-        assert!(
-            len <= self.kept.len(),
-            "the guest took {len} bytes, {} are kept (the real host traps)",
-            self.kept.len()
-        );
-        Rc::new(self.kept.drain(..len).collect())
-    }
-
-    fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, SourceError> {
-        if self.fails_at.is_some_and(|f| self.at >= f) {
-            return Err(SourceError::Unavailable("export stalled".into()));
-        }
-        let n = self
-            .read_size
-            .min(max_bytes as usize)
-            .min(self.data.len() - self.at);
-        let out = self.data[self.at..self.at + n].to_vec();
-        self.at += n;
-        Ok(out)
     }
 }
 
