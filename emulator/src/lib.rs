@@ -47,7 +47,7 @@ mod keyauth;
 mod lease;
 mod store;
 mod structured;
-mod timefmt;
+pub mod timefmt;
 mod tls;
 
 use std::collections::HashMap;

@@ -57,8 +57,8 @@ pub(crate) fn iso8601_7(t: SystemTime) -> String {
     )
 }
 
-/// `2016-06-21T17:20:36Z`: Domo's timestamps.
-pub(crate) fn iso8601_secs(t: SystemTime) -> String {
+/// `2016-06-21T17:20:36Z`: Domo's timestamps, and the times of a SAS or a key request.
+pub fn iso8601_secs(t: SystemTime) -> String {
     let c = civil(since_epoch(t).as_secs() as i64);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",

@@ -12,13 +12,6 @@
 //! `sduoid` from 2025-07-05, and the signed request headers and query parameters (`srh`,
 //! `srq`) from 2026-04-06.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-use crate::config::well_known;
-
 /// The first version whose string to sign has `saoid`, `suoid` and `scid`.
 const WITH_AGENT: &str = "2020-02-10";
 /// The first version whose string to sign has `ses`.
@@ -61,33 +54,8 @@ impl KeyFields<'_> {
             self.delegated_tid,
         ]
         .join("\n");
-        let key = BASE64
-            .decode(well_known::ACCOUNT_KEY)
-            .expect("the published key is base64");
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
-        mac.update(text.as_bytes());
-        BASE64.encode(mac.finalize().into_bytes())
+        super::sign(&text)
     }
-}
-
-/// Whether `signature` (base64) is the HMAC-SHA256 of `text` under the key `key` (base64),
-/// compared in constant time.
-pub(crate) fn signed_with(key: &str, text: &str, signature: &str) -> bool {
-    let (Ok(key), Ok(given)) = (BASE64.decode(key), BASE64.decode(signature)) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
-    mac.update(text.as_bytes());
-    mac.verify_slice(&given).is_ok()
-}
-
-/// The base64 HMAC-SHA256 of `text` under the key `key` (base64).
-#[cfg(test)]
-pub(crate) fn sign_with(key: &str, text: &str) -> String {
-    let key = BASE64.decode(key).expect("base64 key");
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
-    mac.update(text.as_bytes());
-    BASE64.encode(mac.finalize().into_bytes())
 }
 
 /// The string to sign of a user delegation SAS: `get` reads the SAS's parameters,
@@ -147,6 +115,7 @@ pub(crate) fn string_to_sign<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyauth::{sign_with, signed_with};
 
     fn fields(start: &str) -> KeyFields<'_> {
         KeyFields {

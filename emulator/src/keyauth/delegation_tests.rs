@@ -6,9 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 
-use super::delegation::{KeyFields, sign_with, string_to_sign};
+use super::delegation::{KeyFields, string_to_sign};
 use super::query_pairs;
 use super::sas::{Bearer, verify};
+use super::sign_with;
 use crate::caller::{Agent, Caller};
 use crate::config::EntraApp;
 use crate::errors::ServiceError;

@@ -36,24 +36,29 @@ fn authentication_failed(detail: &str) -> ServiceError {
 }
 
 /// The base64 HMAC-SHA256 of `text` under the emulator's account key.
-#[cfg(test)]
 pub(crate) fn sign(text: &str) -> String {
-    let key = BASE64
-        .decode(well_known::ACCOUNT_KEY)
-        .expect("the published key is base64");
+    sign_with(well_known::ACCOUNT_KEY, text)
+}
+
+/// Whether `signature` (base64) is the signature of `text`, compared in constant time.
+fn signed(text: &str, signature: &str) -> bool {
+    signed_with(well_known::ACCOUNT_KEY, text, signature)
+}
+
+/// The base64 HMAC-SHA256 of `text` under the key `key` (base64).
+pub(crate) fn sign_with(key: &str, text: &str) -> String {
+    let key = BASE64.decode(key).expect("base64 key");
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
     mac.update(text.as_bytes());
     BASE64.encode(mac.finalize().into_bytes())
 }
 
-/// Whether `signature` (base64) is the signature of `text`, compared in constant time.
-fn signed(text: &str, signature: &str) -> bool {
-    let Ok(given) = BASE64.decode(signature) else {
+/// Whether `signature` (base64) is the HMAC-SHA256 of `text` under the key `key` (base64),
+/// compared in constant time.
+pub(crate) fn signed_with(key: &str, text: &str, signature: &str) -> bool {
+    let (Ok(key), Ok(given)) = (BASE64.decode(key), BASE64.decode(signature)) else {
         return false;
     };
-    let key = BASE64
-        .decode(well_known::ACCOUNT_KEY)
-        .expect("the published key is base64");
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
     mac.update(text.as_bytes());
     mac.verify_slice(&given).is_ok()

@@ -271,7 +271,7 @@ fn verify_delegated<'a>(
         version: get("skv"),
         delegated_tid: get("skdutid"),
     };
-    if !delegation::signed_with(&key.value(), &sts, get("sig")) {
+    if !super::signed_with(&key.value(), &sts, get("sig")) {
         return Err(signature_mismatch(&sts));
     }
     let now = SystemTime::now();

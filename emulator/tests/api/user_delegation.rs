@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use adls_writeback_emulator::timefmt::iso8601_secs as iso;
 use adls_writeback_emulator::well_known;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -17,34 +18,36 @@ use crate::common::{Env, expect_error, start_in_memory};
 /// The service version of the SAS these tests sign (before `skdutid` and `srh`).
 const VERSION: &str = "2023-11-03";
 
-fn iso(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// The text of element `name` in `xml`.
 fn element<'a>(xml: &'a str, name: &str) -> &'a str {
     let open = format!("<{name}>");
     let start = xml.find(&open).map(|i| i + open.len()).unwrap();
     let end = xml[start..].find('<').unwrap() + start;
     &xml[start..end]
+}
+
+/// Sets the POSIX permissions of `path` in the well-known container, as its owner.
+async fn set_permissions(env: &Env, path: &str, permissions: &str) {
+    let set = env
+        .req(
+            Method::PATCH,
+            &format!("{}/{path}?action=setAccessControl", well_known::CONTAINER),
+        )
+        .header("x-ms-permissions", permissions)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK, "{path}");
+}
+
+/// What the service answers a principal its permissions do not allow.
+async fn expect_mismatch(response: reqwest::Response) {
+    expect_error(
+        response,
+        StatusCode::FORBIDDEN,
+        "AuthorizationPermissionMismatch",
+    )
+    .await;
 }
 
 /// Asks for a key (the whole `UserDelegationKey` document) with the env's token.
@@ -183,23 +186,9 @@ async fn an_unauthorized_principal_is_held_to_posix_permissions() {
         .send()
         .await
         .unwrap();
-    expect_error(
-        denied,
-        StatusCode::FORBIDDEN,
-        "AuthorizationPermissionMismatch",
-    )
-    .await;
+    expect_mismatch(denied).await;
     for (path, permissions) in [("", "0751"), ("ud", "0751"), ("ud/f.csv", "0644")] {
-        let set = env
-            .req(
-                Method::PATCH,
-                &format!("{}/{path}?action=setAccessControl", well_known::CONTAINER),
-            )
-            .header("x-ms-permissions", permissions)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(set.status(), StatusCode::OK, "{path}");
+        set_permissions(&env, path, permissions).await;
     }
     let read = with_sas(&env, Method::GET, "ud/f.csv", &sas)
         .send()
@@ -212,12 +201,7 @@ async fn an_unauthorized_principal_is_held_to_posix_permissions() {
         .send()
         .await
         .unwrap();
-    expect_error(
-        write,
-        StatusCode::FORBIDDEN,
-        "AuthorizationPermissionMismatch",
-    )
-    .await;
+    expect_mismatch(write).await;
     // The Blob endpoint checks the same way.
     let blob = with_sas(&env, Method::DELETE, "ud/f.csv", &sas)
         .header("x-ms-delete-snapshots", "include")
@@ -231,22 +215,8 @@ async fn an_unauthorized_principal_is_held_to_posix_permissions() {
         .send()
         .await
         .unwrap();
-    expect_error(
-        denied,
-        StatusCode::FORBIDDEN,
-        "AuthorizationPermissionMismatch",
-    )
-    .await;
-    let opened = env
-        .req(
-            Method::PATCH,
-            &format!("{}/ud?action=setAccessControl", well_known::CONTAINER),
-        )
-        .header("x-ms-permissions", "0755")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(opened.status(), StatusCode::OK);
+    expect_mismatch(denied).await;
+    set_permissions(&env, "ud", "0755").await;
     let listed = with_sas(&env, Method::GET, list, &sas)
         .send()
         .await

@@ -4,67 +4,52 @@
 use super::tests::{Rng, generate};
 use super::*;
 
-/// What a counting chunker reports for `input` fed in `slice`-byte pieces: its cuts, its
-/// header and its first error.
-fn counted(
+/// What a chunker reports for `input` fed in `slice`-byte pieces: where its blocks lie, its
+/// header and its first error. With `counting` it says where the blocks lie itself (and
+/// hands out no bytes); else the blocks' offsets come from their lengths.
+fn cuts_of(
     input: &[u8],
     slice: usize,
     block_size: usize,
     skip_header: bool,
+    counting: bool,
 ) -> (Vec<Cut>, Option<Vec<u8>>, Option<DataError>) {
     let mut chunker = Chunker::new(block_size, skip_header)
         .reject_long_records(true)
         .strict(true)
-        .counting(true);
+        .counting(counting);
     let mut cuts = Vec::new();
-    for piece in input.chunks(slice.max(1)) {
-        chunker.feed(piece);
-        cuts.extend(std::iter::from_fn(|| chunker.next_cut()));
-        assert!(
-            chunker.next_block().is_none(),
-            "a counting chunker keeps no bytes"
-        );
-    }
-    let error = chunker.finish().err();
-    cuts.extend(std::iter::from_fn(|| chunker.next_cut()));
-    (cuts, chunker.header().map(<[u8]>::to_vec), error)
-}
-
-/// The same as [`counted`], from a chunker that keeps the bytes: where its blocks lie.
-fn kept(
-    input: &[u8],
-    slice: usize,
-    block_size: usize,
-    skip_header: bool,
-) -> (Vec<Cut>, Option<Vec<u8>>, Option<DataError>) {
-    let mut chunker = Chunker::new(block_size, skip_header)
-        .reject_long_records(true)
-        .strict(true);
     let mut blocks = Vec::new();
+    let mut collect = |chunker: &mut Chunker| {
+        cuts.extend(std::iter::from_fn(|| chunker.next_cut()));
+        blocks.extend(std::iter::from_fn(|| chunker.next_block()));
+    };
     for piece in input.chunks(slice.max(1)) {
         chunker.feed(piece);
-        blocks.extend(std::iter::from_fn(|| chunker.next_block()));
+        collect(&mut chunker);
     }
     let error = chunker.finish().err();
-    blocks.extend(std::iter::from_fn(|| chunker.next_block()));
-    // Blocks follow one another; with the header skipped, the first starts after it.
-    let mut start = if skip_header {
-        chunker.data_start().0
+    collect(&mut chunker);
+    if counting {
+        assert!(blocks.is_empty(), "a counting chunker keeps no bytes");
     } else {
-        0
-    };
-    let cuts = blocks
-        .iter()
-        .map(|b| {
-            let cut = Cut {
+        assert!(cuts.is_empty(), "a keeping chunker hands out blocks");
+        // Blocks follow one another; with the header skipped, the first starts after it.
+        let mut start = if skip_header {
+            chunker.data_start().0
+        } else {
+            0
+        };
+        for block in &blocks {
+            let len = block.data.len() as u64;
+            cuts.push(Cut {
                 start,
-                len: b.data.len() as u64,
-                rows: b.rows,
-            };
-            start += cut.len;
-            cut
-        })
-        .collect();
+                len,
+                rows: block.rows,
+            });
+            start += len;
+        }
+    }
     (cuts, chunker.header().map(<[u8]>::to_vec), error)
 }
 
@@ -76,8 +61,8 @@ fn a_counting_chunker_cuts_where_a_keeping_one_does() {
         for slice in [1, 2, 3, 7, 16, 1000] {
             for block_size in [4, 16, 64, 1000] {
                 for skip_header in [false, true] {
-                    let counting = counted(&csv.bytes, slice, block_size, skip_header);
-                    let keeping = kept(&csv.bytes, slice, block_size, skip_header);
+                    let counting = cuts_of(&csv.bytes, slice, block_size, skip_header, true);
+                    let keeping = cuts_of(&csv.bytes, slice, block_size, skip_header, false);
                     if keeping.2.is_none()
                         && let Some(last) = keeping.0.last()
                     {
@@ -107,8 +92,8 @@ fn a_counting_chunker_reports_the_errors_a_keeping_one_does() {
         bytes.splice(at..at, fault.iter().copied());
         for slice in [1, 5, 64] {
             for block_size in [8, 64, 1000] {
-                let counting = counted(&bytes, slice, block_size, false);
-                let keeping = kept(&bytes, slice, block_size, false);
+                let counting = cuts_of(&bytes, slice, block_size, false, true);
+                let keeping = cuts_of(&bytes, slice, block_size, false, false);
                 assert_eq!(
                     counting,
                     keeping,

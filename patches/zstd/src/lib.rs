@@ -44,16 +44,13 @@ pub mod bulk {
             source: &[u8],
             destination: &mut Cursor<&mut Vec<u8>>,
         ) -> io::Result<usize> {
-            let start = cursor_start(destination)?;
-            let output: &mut Vec<u8> = destination.get_mut();
-            output.truncate(start);
-            let mut compressor = FrameCompressor::new(CompressionLevel::Fastest);
-            compressor.set_source(source);
-            compressor.set_drain(&mut *output);
-            compressor.compress();
-            let written = output.len() - start;
-            destination.set_position(destination.get_ref().len() as u64);
-            Ok(written)
+            write_at_cursor(destination, |output| {
+                let mut compressor = FrameCompressor::new(CompressionLevel::Fastest);
+                compressor.set_source(source);
+                compressor.set_drain(output);
+                compressor.compress();
+                Ok(())
+            })
         }
     }
 
@@ -77,25 +74,27 @@ pub mod bulk {
             source: &[u8],
             destination: &mut Cursor<&mut Vec<u8>>,
         ) -> io::Result<usize> {
-            let start = cursor_start(destination)?;
-            let output: &mut Vec<u8> = destination.get_mut();
-            output.truncate(start);
-            let mut remaining = source;
-            // A zstd stream may hold several frames one after another; each is read in turn.
-            while !remaining.is_empty() {
-                let mut decoder = ruzstd::decoding::StreamingDecoder::new(&mut remaining)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                decoder.read_to_end(output)?;
-            }
-            let written = output.len() - start;
-            destination.set_position(destination.get_ref().len() as u64);
-            Ok(written)
+            write_at_cursor(destination, |output| {
+                let mut remaining = source;
+                // A zstd stream may hold several frames one after another; each is read in turn.
+                while !remaining.is_empty() {
+                    let mut decoder = ruzstd::decoding::StreamingDecoder::new(&mut remaining)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                    decoder.read_to_end(output)?;
+                }
+                Ok(())
+            })
         }
     }
 
-    /// The cursor's position as an index into its vector, which must not lie past the end.
-    fn cursor_start(destination: &Cursor<&mut Vec<u8>>) -> io::Result<usize> {
-        usize::try_from(destination.position())
+    /// Cuts the cursor's vector at its position, lets `write` append to it, and moves the
+    /// position past what was written; returns its length. The position must not lie past
+    /// the vector's end.
+    fn write_at_cursor(
+        destination: &mut Cursor<&mut Vec<u8>>,
+        write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
+    ) -> io::Result<usize> {
+        let start = usize::try_from(destination.position())
             .ok()
             .filter(|&start| start <= destination.get_ref().len())
             .ok_or_else(|| {
@@ -103,7 +102,13 @@ pub mod bulk {
                     io::ErrorKind::InvalidInput,
                     "the output position lies past the end of the buffer",
                 )
-            })
+            })?;
+        let output: &mut Vec<u8> = destination.get_mut();
+        output.truncate(start);
+        write(output)?;
+        let end = output.len();
+        destination.set_position(end as u64);
+        Ok(end - start)
     }
 }
 
