@@ -306,6 +306,8 @@ def upload_once(contender: Contender, emulator: Emulator, csv: Path, path: str,
                   contender=contender.name, path=path)
     if contender.kind == "sdk":  # the SDK's own time, without interpreter start and imports
         sample["upload_s"] = json.loads(sample["stdout"])["upload_s"]
+    if contender.kind == "ours":
+        sample["guest_s"] = guest_seconds(sample)
     for noisy in ("stdout", "stderr"):
         sample.pop(noisy)
     return sample
@@ -326,10 +328,17 @@ def compressed_sample(contender: Contender, emulator: Emulator, sample: dict, pa
                          f"{stored_md5}, the report says {report['bytes']} and {report['md5']}")
     emulator.delete(written)
     sample.update(bytes=source_bytes, mib_s=source_bytes / MIB / sample["wall_s"],
-                  contender=contender.name, path=written, stored_bytes=length)
+                  contender=contender.name, path=written, stored_bytes=length,
+                  guest_s=guest_seconds(sample))
     for noisy in ("stdout", "stderr"):
         sample.pop(noisy)
     return sample
+
+
+def guest_seconds(sample: dict) -> float:
+    """The time our component's own code ran, host calls (so the network) left out: the
+    report's `guest_ms`, from a wasmtime call hook."""
+    return json.loads(sample["stdout"])["guest_ms"] / 1000
 
 
 @functools.cache
@@ -390,6 +399,9 @@ def summarize(contender: Contender, samples: list) -> dict | None:
             "cpu_s_per_gib": cpu / gib, "cpu_ns_per_byte": cpu * 1e9 / mine[0]["bytes"],
             "peak_rss_mib": max(s["peak_rss_mib"] for s in mine),
             "emulator_cpu_s_per_gib": statistics.median(s["emulator_cpu_s"] for s in mine) / gib,
+            # The guest's own work per byte, in GB/s of source on the one core it runs on.
+            "guest_gb_s": (mine[0]["bytes"] / statistics.median(s["guest_s"] for s in mine) / 1e9
+                           if "guest_s" in mine[0] else None),
             # An encoded export's stored size against the source's (the same every round).
             "stored_ratio": (mine[0]["stored_bytes"] / mine[0]["bytes"]
                              if "stored_bytes" in mine[0] else None)}
@@ -398,13 +410,14 @@ def summarize(contender: Contender, samples: list) -> dict | None:
 def print_table(summaries: list, failed: dict) -> None:
     """One line per contender: the medians, or why it has none."""
     print(f"\n{'contender':<42} {'runs':>4} {'MiB/s':>7} {'(min-max)':>13} {'CPU s/GiB':>9} "
-          f"{'ns/B':>5} {'peak RSS MiB':>12} {'emu CPU s/GiB':>13}")
+          f"{'ns/B':>5} {'peak RSS MiB':>12} {'emu CPU s/GiB':>13} {'guest GB/s':>10}")
     for s in summaries:
         ns = f"{s['cpu_ns_per_byte']:5.1f}" if s["kind"] == "ours" else ""
+        guest = f"{s['guest_gb_s']:10.2f}" if s["guest_gb_s"] is not None else ""
         spread = f"({s['mib_s_min']:.0f}-{s['mib_s_max']:.0f})"
         print(f"{s['contender']:<42} {s['runs']:>4} {s['mib_s']:7.1f} {spread:>13} "
               f"{s['cpu_s_per_gib']:9.2f} {ns:>5} {s['peak_rss_mib']:12.1f} "
-              f"{s['emulator_cpu_s_per_gib']:13.2f}")
+              f"{s['emulator_cpu_s_per_gib']:13.2f} {guest:>10}")
     for name, reason in failed.items():
         print(f"{name:<42} FAILED: {reason.removeprefix(name + ': ').splitlines()[0][:200]}")
     stored = [s for s in summaries if s["stored_ratio"] is not None]
@@ -428,6 +441,15 @@ def print_ratios(summaries: dict) -> None:
             verdict = "met" if ratio >= goal else "NOT met"
             print(f"{ours.name:<38} {peer.name:<40} {ratio:6.3f} {'>=' + str(goal):>6}  "
                   f"{verdict}")
+    # Issue 9's per-byte goals: CPU in our process, and the guest's own work on its core.
+    if ours_ran:
+        print(f"\n{'per byte of':<38} {'what':<40} {'value':>6} {'goal':>6}")
+    for ours in ours_ran:
+        ns, guest = summaries[ours.name]["cpu_ns_per_byte"], summaries[ours.name]["guest_gb_s"]
+        for what, value, goal, met in [("CPU ns per byte", ns, "<=2.0", ns <= 2.0),
+                                       ("guest GB/s per core", guest, ">=1.0", guest >= 1.0)]:
+            print(f"{ours.name:<38} {what:<40} {value:6.2f} {goal:>6}  "
+                  f"{'met' if met else 'NOT met'}")
 
 
 def machine() -> dict:
