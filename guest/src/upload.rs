@@ -392,7 +392,6 @@ impl<H: Host> Run<'_, H> {
         plan: &Plan<'_>,
     ) -> Result<u64, JobError> {
         let output = &self.job.output;
-        let max_in_flight = output.concurrency.max(1);
         // The host keeps what it reads; the guest cuts it and says which bytes make each block.
         let mut chunker = Chunker::new(output.block_size as usize, plan.skip_header)
             .reject_long_records(true)
@@ -401,7 +400,7 @@ impl<H: Host> Run<'_, H> {
         // Input bytes the host no longer keeps.
         let mut taken = 0;
         let allow_empty = output.allow_empty;
-        let pipeline = self.host.pipeline(max_in_flight);
+        let pipeline = self.host.pipeline(output.concurrency.max(1));
         let mut flight: BTreeMap<u64, InFlight<H::Body>> = BTreeMap::new();
         let mut header_checked = plan.existing_header.is_none();
         let mut position = plan.base;
@@ -449,11 +448,9 @@ impl<H: Host> Run<'_, H> {
                 if !prefix.is_empty() {
                     // The newline the existing file lacks goes first, in an append of its own.
                     let newline = self.host.body(mem::take(&mut prefix).to_vec());
-                    self.wait_for_room(&pipeline, &mut flight, max_in_flight)?;
                     position =
                         self.start_append(&pipeline, &mut flight, plan.path, position, newline, 0)?;
                 }
-                self.wait_for_room(&pipeline, &mut flight, max_in_flight)?;
                 position =
                     self.start_append(&pipeline, &mut flight, plan.path, position, body, cut.rows)?;
             }

@@ -419,7 +419,6 @@ impl<H: Host> Run<'_, H> {
         file: &mut Current,
         data: Vec<u8>,
     ) -> Result<(), JobError> {
-        self.wait_for_room(pipeline, flight, self.job.output.concurrency.max(1))?;
         let rows = mem::take(&mut file.unsent_rows);
         let body = self.host.body(data);
         file.position =

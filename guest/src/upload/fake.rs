@@ -18,14 +18,14 @@ use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 
 use super::{Body, Host, Source};
-use source::FakeSource;
-
-mod source;
 use crate::dfs::VERSION;
 use crate::model::{
     Algorithm, AuthError, DatasetInfo, DatasetRef, Generation, HttpError, Level, Method, Request,
     Response, SourceError,
 };
+use source::FakeSource;
+
+mod source;
 
 /// The digest of `data`, as the host's `digest` interface computes it.
 pub fn digest(algorithm: Algorithm, data: &[u8]) -> Vec<u8> {

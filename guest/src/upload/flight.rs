@@ -19,21 +19,9 @@ pub(super) struct InFlight<B> {
 }
 
 impl<H: Host> Run<'_, H> {
-    /// Lands appends until fewer than `max_in_flight` are in flight.
-    pub(super) fn wait_for_room(
-        &mut self,
-        pipeline: &H::Pipeline,
-        flight: &mut BTreeMap<u64, InFlight<H::Body>>,
-        max_in_flight: u32,
-    ) -> Result<(), JobError> {
-        while flight.len() >= max_in_flight as usize {
-            self.land_one(pipeline, flight)?;
-        }
-        Ok(())
-    }
-
-    /// Adds `body`, a block of `rows` rows, to the file's digests and starts its append at
-    /// `position`; returns the position after it.
+    /// Once fewer than `output.concurrency` appends are in flight (landing the first ones to
+    /// answer until then), adds `body`, a block of `rows` rows, to the file's digests and
+    /// starts its append at `position`; returns the position after it.
     pub(super) fn start_append(
         &mut self,
         pipeline: &H::Pipeline,
@@ -43,6 +31,9 @@ impl<H: Host> Run<'_, H> {
         body: H::Body,
         rows: u64,
     ) -> Result<u64, JobError> {
+        while flight.len() >= self.job.output.concurrency.max(1) as usize {
+            self.land_one(pipeline, flight)?;
+        }
         self.authorize()?;
         let len = body.len();
         // The service checks each block: DFS by its CRC-64, Blob by its Content-MD5.

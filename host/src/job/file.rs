@@ -50,8 +50,7 @@ pub struct JobFile {
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
     /// How requests are authorized: `client-secret` (default), `client-certificate`,
-    /// `shared-key`, `sas`,
-    /// `workload-identity`, `managed-identity` or `default`.
+    /// `shared-key`, `sas`, `workload-identity`, `managed-identity` or `default`.
     pub auth: Option<String>,
     /// `public` (default), `china` or `us-government`: the DFS suffix and the authority.
     pub cloud: Option<String>,
@@ -142,7 +141,7 @@ pub struct OutputSection {
     pub format: Option<String>,
     /// Rows in one Parquet row group.
     pub parquet_row_group_rows: Option<u32>,
-    /// Compression of Parquet pages: `snappy` or `none`.
+    /// Compression of Parquet pages: `snappy`, `zstd` or `none`.
     pub parquet_compression: Option<String>,
     /// Field separator of CSV output: `,`, `;`, `|` or a tab.
     pub delimiter: Option<String>,

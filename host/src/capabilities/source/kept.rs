@@ -10,19 +10,27 @@ use crate::capabilities::http::body::{MemoryBudget, Refusal};
 
 /// Kept bytes, oldest first, counted against the run's memory budget until taken (then the
 /// body counts them) or dropped.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Kept {
     bytes: BytesMut,
-    budget: Option<Arc<MemoryBudget>>,
+    budget: Arc<MemoryBudget>,
     /// The longest take so far: the guest's block size, in practice.
     longest_take: usize,
 }
 
 impl Kept {
+    /// Nothing kept yet; what will be is counted against `budget`.
+    pub(super) fn new(budget: Arc<MemoryBudget>) -> Kept {
+        Kept {
+            bytes: BytesMut::new(),
+            budget,
+            longest_take: 0,
+        }
+    }
+
     /// Keeps a copy of `data`, unless the budget refuses it.
-    pub(super) fn keep(&mut self, budget: &Arc<MemoryBudget>, data: &[u8]) -> Result<(), Refusal> {
-        budget.reserve(data.len())?;
-        self.budget.get_or_insert_with(|| budget.clone());
+    pub(super) fn keep(&mut self, data: &[u8]) -> Result<(), Refusal> {
+        self.budget.reserve(data.len())?;
         if self.bytes.capacity() - self.bytes.len() < data.len() {
             // A buffer of its own for the next body, sized for a whole one (the longest take
             // so far, doubling until the first), with only what is kept copied over: the old
@@ -53,15 +61,13 @@ impl Kept {
         }
         self.longest_take = self.longest_take.max(len);
         let taken = self.bytes.split_to(len).freeze();
-        Some(self.budget.as_ref()?.adopt(taken))
+        Some(self.budget.adopt(taken))
     }
 }
 
 impl Drop for Kept {
     fn drop(&mut self) {
-        if let Some(budget) = &self.budget {
-            budget.release(self.bytes.len());
-        }
+        self.budget.release(self.bytes.len());
     }
 }
 
@@ -72,9 +78,9 @@ mod tests {
     #[test]
     fn kept_bytes_come_out_in_order_and_count_until_their_body_drops() {
         let budget = MemoryBudget::new(1000);
-        let mut kept = Kept::default();
-        kept.keep(&budget, b"a,b\n1,").unwrap();
-        kept.keep(&budget, b"2\n3,4\n").unwrap();
+        let mut kept = Kept::new(budget.clone());
+        kept.keep(b"a,b\n1,").unwrap();
+        kept.keep(b"2\n3,4\n").unwrap();
         assert_eq!((kept.len(), budget.held()), (12, 12));
         let header = kept.take(4).unwrap();
         let rows = kept.take(8).unwrap();
@@ -96,9 +102,9 @@ mod tests {
     #[test]
     fn the_budget_refuses_what_would_pass_the_limit_and_a_dropped_reader_releases() {
         let budget = MemoryBudget::new(10);
-        let mut kept = Kept::default();
-        kept.keep(&budget, b"12345678").unwrap();
-        assert!(kept.keep(&budget, b"123").is_err());
+        let mut kept = Kept::new(budget.clone());
+        kept.keep(b"12345678").unwrap();
+        assert!(kept.keep(b"123").is_err());
         assert_eq!(kept.len(), 8, "a refused read is not kept");
         let body = kept.take(5).unwrap();
         drop(kept);
@@ -110,11 +116,11 @@ mod tests {
     #[test]
     fn bodies_share_no_more_than_a_take_with_what_is_kept_after_them() {
         let budget = MemoryBudget::new(usize::MAX);
-        let mut kept = Kept::default();
+        let mut kept = Kept::new(budget.clone());
         let mut taken = Vec::new();
         for round in 0..20u8 {
             for _ in 0..4 {
-                kept.keep(&budget, &[round; 100]).unwrap();
+                kept.keep(&[round; 100]).unwrap();
             }
             taken.push(kept.take(350).unwrap());
         }

@@ -16,7 +16,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use crate::capabilities::bindings::errors::SourceError;
 use crate::capabilities::bindings::source::{self, Column, DatasetInfo};
 use crate::capabilities::bindings::types::{DatasetRef, Principal, SourceKind};
-use crate::capabilities::http::body::HeldBody;
+use crate::capabilities::http::body::{HeldBody, MemoryBudget};
 use crate::capabilities::http::{HttpCapability, MemoryLimitReached};
 use crate::capabilities::source::domo::{DomoClient, DomoUser};
 use kept::Kept;
@@ -235,7 +235,7 @@ impl source::Host for SourceView<'_> {
     }
 
     async fn open(&mut self, dataset: DatasetRef) -> Result<Resource<DatasetReader>, SourceError> {
-        self.source.open(dataset).await
+        self.source.open(dataset, self.http.budget()).await
     }
 }
 
@@ -258,12 +258,11 @@ impl source::HostReader for SourceView<'_> {
             Ok(data) => data,
             Err(e) => return Ok(Err(e)),
         };
-        let budget = self.http.budget().clone();
         self.source
             .table
             .get_mut(&handle)?
             .kept
-            .keep(&budget, &data)
+            .keep(&data)
             .map_err(|refusal| wasmtime::Error::new(MemoryLimitReached(refusal)))?;
         Ok(Ok(data))
     }
@@ -295,10 +294,12 @@ impl SourceCapability {
         }
     }
 
-    /// Opens the granted dataset's export (`source.open`).
+    /// Opens the granted dataset's export (`source.open`); what its reader keeps for the
+    /// guest counts against `budget`.
     pub async fn open(
         &mut self,
         dataset: DatasetRef,
+        budget: &Arc<MemoryBudget>,
     ) -> Result<Resource<DatasetReader>, SourceError> {
         let stream = match self.granted(&dataset)? {
             SourceConfig::LocalFile { path, .. } => {
@@ -326,7 +327,7 @@ impl SourceCapability {
         self.table
             .push(DatasetReader {
                 stream,
-                kept: Kept::default(),
+                kept: Kept::new(budget.clone()),
             })
             .map_err(|e| SourceError::Unavailable(format!("too many open readers: {e}")))
     }
@@ -371,10 +372,9 @@ impl ReaderStream {
                     (&*file).take(max as u64).read_to_end(&mut buf)?;
                     Ok::<_, std::io::Error>(buf)
                 });
-                let failed = |e: &dyn std::fmt::Display| {
-                    SourceError::Unavailable(format!("reading the file: {e}"))
-                };
-                read.await.map_err(|e| failed(&e))?.map_err(|e| failed(&e))
+                read.await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                    .map_err(|e| SourceError::Unavailable(format!("reading the file: {e}")))
             }
             ReaderStream::Http { response, pending } => {
                 if pending.is_empty() {
@@ -418,8 +418,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("sales.csv"), "a,b\n1,2\n").unwrap();
         let mut cap = local(dir.path());
+        let budget = MemoryBudget::new(usize::MAX);
         let reader = cap
-            .open(dataset(SourceKind::LocalFile, "sales"))
+            .open(dataset(SourceKind::LocalFile, "sales"), &budget)
             .await
             .unwrap();
         let mut chunks = Vec::new();
@@ -441,7 +442,7 @@ mod tests {
             dataset(SourceKind::Domo, "sales"),
         ] {
             assert!(matches!(
-                cap.open(other).await,
+                cap.open(other, &budget).await,
                 Err(SourceError::NotGranted(_))
             ));
         }
@@ -450,7 +451,6 @@ mod tests {
     #[tokio::test]
     async fn kept_bytes_are_taken_as_bodies_within_the_memory_budget() {
         use crate::capabilities::bindings::http::HostBody as _;
-        use crate::capabilities::http::body::MemoryBudget;
         use source::HostReader as _;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("sales.csv"), "a,b\n1,2\n3,4\n").unwrap();
@@ -463,7 +463,7 @@ mod tests {
         };
         let reader = view
             .source
-            .open(dataset(SourceKind::LocalFile, "sales"))
+            .open(dataset(SourceKind::LocalFile, "sales"), &budget)
             .await
             .unwrap();
         let borrow = || Resource::<DatasetReader>::new_borrow(reader.rep());
